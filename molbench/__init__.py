@@ -1,0 +1,30 @@
+"""molbench: versioned, audited Parquet datasets and benchmarks for molecular machine learning."""
+
+from importlib import metadata
+
+from molbench.errors import MolbenchError
+from molbench.pipeline import BuildResult, build
+from molbench.store import BuiltDataset, list_builds, resolve_root, verify
+
+try:
+    __version__ = metadata.version("molbench")
+except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+
+def open_dataset(path: str, verify_files: bool = True) -> BuiltDataset:
+    """Open a built dataset directory; by default every file is checked against its sha256."""
+    return BuiltDataset(path, verify_files=verify_files)
+
+
+__all__ = [
+    "BuildResult",
+    "BuiltDataset",
+    "MolbenchError",
+    "__version__",
+    "build",
+    "list_builds",
+    "open_dataset",
+    "resolve_root",
+    "verify",
+]

@@ -1,0 +1,1 @@
+"""Chemistry that molbench writes itself: acyclic hydrocarbon graphs and their notations."""

@@ -1,0 +1,226 @@
+"""Valid acyclic hydrocarbons (exhaustive or sampled) and their single-edit invalid near-misses.
+
+Pure functions of their inputs and a ``numpy.random.Generator``: the builder decides seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+
+import numpy as np
+
+from molbench.chem.hydrocarbon import CARBON_VALENCE, Hydrocarbon, saturated
+
+MAX_DEGREE = CARBON_VALENCE
+Skeleton = tuple[tuple[int, int], ...]  # edges of an unlabelled carbon tree
+
+# Corruption types, each one edit away from a valid molecule and each invalid by valence.
+OVER_VALENCE_ERRORS = (
+    "carbon_valence_over_4",  # one carbon given an extra hydrogen: CH3CH3 -> CH4CH3
+    "double_bond_on_saturated_carbon",  # a single bond written double, hydrogens unchanged
+    "misplaced_double_bond",  # a double bond moved to a neighbouring bond, hydrogens unchanged
+)
+UNDER_VALENCE_ERRORS = (
+    "carbon_valence_under_4",  # one carbon missing a hydrogen: CH3CH3 -> CH2CH3
+    "single_bond_on_unsaturated_carbon",  # a double bond written single, hydrogens unchanged
+)
+ERROR_TYPES = OVER_VALENCE_ERRORS + UNDER_VALENCE_ERRORS
+
+
+@cache
+def skeletons(n_carbons: int) -> tuple[Skeleton, ...]:
+    """Every carbon skeleton (unlabelled tree, degree <= 4) on ``n_carbons`` atoms, sorted."""
+    if n_carbons == 1:
+        return ((),)
+    found: dict[str, Skeleton] = {}
+    for smaller in skeletons(n_carbons - 1):
+        degree = np.bincount(np.array(smaller, dtype=int).ravel(), minlength=n_carbons - 1)
+        for attach in range(n_carbons - 1):
+            if degree[attach] < MAX_DEGREE:
+                edges = (*smaller, (attach, n_carbons - 1))
+                key = saturated(n_carbons, list(edges), set()).canonical_key
+                found.setdefault(key, edges)
+    return tuple(found[k] for k in sorted(found))
+
+
+def double_bond_sets(n_carbons: int, edges: Skeleton) -> Iterator[frozenset[int]]:
+    """All sets of edges that can be double without any carbon exceeding four bonds."""
+    spare = [MAX_DEGREE] * n_carbons
+    for i, j in edges:
+        spare[i] -= 1
+        spare[j] -= 1
+
+    def extend(k: int, chosen: list[int]) -> Iterator[frozenset[int]]:
+        if k == len(edges):
+            yield frozenset(chosen)
+            return
+        yield from extend(k + 1, chosen)
+        i, j = edges[k]
+        if spare[i] and spare[j]:
+            spare[i] -= 1
+            spare[j] -= 1
+            chosen.append(k)
+            yield from extend(k + 1, chosen)
+            chosen.pop()
+            spare[i] += 1
+            spare[j] += 1
+
+    yield from extend(0, [])
+
+
+def all_isomers(n_carbons: int) -> list[Hydrocarbon]:
+    """Every acyclic alkane/alkene constitution with ``n_carbons`` carbons, in canonical order."""
+    found: dict[str, Hydrocarbon] = {}
+    for edges in skeletons(n_carbons):
+        for doubles in double_bond_sets(n_carbons, edges):
+            mol = saturated(n_carbons, list(edges), set(doubles))
+            found.setdefault(mol.canonical_key, mol)
+    return [found[k] for k in sorted(found)]
+
+
+def random_skeleton(n_carbons: int, rng: np.random.Generator) -> Skeleton:
+    """A uniformly random labelled tree (Prüfer code) with degree <= 4, by rejection."""
+    if n_carbons <= 2:
+        return ((0, 1),) if n_carbons == 2 else ()
+    while True:
+        code = rng.integers(0, n_carbons, size=n_carbons - 2)
+        degree = np.bincount(code, minlength=n_carbons) + 1
+        if degree.max() <= MAX_DEGREE:
+            return _decode_pruefer(code.tolist(), degree.tolist())
+
+
+def _decode_pruefer(code: list[int], degree: list[int]) -> Skeleton:
+    n = len(degree)
+    edges = []
+    for v in code:
+        leaf = min(u for u in range(n) if degree[u] == 1)
+        edges.append((leaf, v))
+        degree[leaf] -= 1
+        degree[v] -= 1
+    u, w = (x for x in range(n) if degree[x] == 1)
+    edges.append((u, w))
+    return tuple(edges)
+
+
+def random_double_bonds(
+    n_carbons: int, edges: Skeleton, rng: np.random.Generator
+) -> frozenset[int]:
+    """A uniformly random valid set of double bonds on the skeleton (exact, by tree DP)."""
+    if not edges:
+        return frozenset()
+    adjacency: list[list[tuple[int, int]]] = [[] for _ in range(n_carbons)]
+    for k, (i, j) in enumerate(edges):
+        adjacency[i].append((j, k))
+        adjacency[j].append((i, k))
+    spare = [MAX_DEGREE - len(a) for a in adjacency]
+    order, parent = _bfs(adjacency)
+    # ways[v][d]: valid assignments inside v's subtree given that d of v's spare bonds
+    # are already used by the edge to its parent (d in {0, 1}).
+    ways: dict[int, list[int]] = {}
+    child_counts: dict[int, list[int]] = {}  # polynomial over number of double child edges
+    for v in reversed(order):
+        poly = [1]
+        for child, _ in adjacency[v]:
+            if child == parent[v]:
+                continue
+            single, double = ways[child][0], ways[child][1]
+            poly = _poly_mul(poly, [single, double])
+        child_counts[v] = poly
+        ways[v] = [sum(poly[: spare[v] - d + 1]) if spare[v] >= d else 0 for d in (0, 1)]
+    chosen: set[int] = set()
+    used = {order[0]: 0}
+    for v in order:
+        capacity = spare[v] - used[v]
+        children = [(c, k) for c, k in adjacency[v] if c != parent[v]]
+        doubles = _sample_children(children, ways, capacity, rng)
+        for c, k in children:
+            used[c] = 1 if k in doubles else 0
+        chosen |= doubles
+    return frozenset(chosen)
+
+
+def _sample_children(
+    children: list[tuple[int, int]],
+    ways: dict[int, list[int]],
+    capacity: int,
+    rng: np.random.Generator,
+) -> set[int]:
+    """Pick which child edges are double, weighted by the number of completions below."""
+    # suffix[i][m]: weighted count for children i.. with at most m doubles left.
+    suffix: list[list[int]] = [[1] * (capacity + 1) for _ in range(len(children) + 1)]
+    for i in range(len(children) - 1, -1, -1):
+        c = children[i][0]
+        for m in range(capacity + 1):
+            total = ways[c][0] * suffix[i + 1][m]
+            if m > 0:
+                total += ways[c][1] * suffix[i + 1][m - 1]
+            suffix[i][m] = total
+    chosen: set[int] = set()
+    m = capacity
+    for i, (c, k) in enumerate(children):
+        as_single = ways[c][0] * suffix[i + 1][m]
+        as_double = ways[c][1] * suffix[i + 1][m - 1] if m > 0 else 0
+        if rng.random() * (as_single + as_double) >= as_single:
+            chosen.add(k)
+            m -= 1
+    return chosen
+
+
+def _poly_mul(a: list[int], b: list[int]) -> list[int]:
+    out = [0] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            out[i + j] += x * y
+    return out
+
+
+def _bfs(adjacency: list[list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
+    parent = [-1] * len(adjacency)
+    order = [0]
+    for v in order:
+        for nb, _ in adjacency[v]:
+            if nb != parent[v]:
+                parent[nb] = v
+                order.append(nb)
+    return order, parent
+
+
+def random_isomer(n_carbons: int, rng: np.random.Generator) -> Hydrocarbon:
+    """A random valid constitution: random skeleton, then a uniform valid double-bond set."""
+    edges = random_skeleton(n_carbons, rng)
+    return saturated(n_carbons, list(edges), set(random_double_bonds(n_carbons, edges, rng)))
+
+
+def corruptions(mol: Hydrocarbon) -> dict[str, list[Hydrocarbon]]:
+    """Every single-edit invalid variant of a valid molecule, grouped by error type."""
+    n = mol.n_carbons
+    h = mol.h_counts
+    out: dict[str, list[Hydrocarbon]] = {e: [] for e in ERROR_TYPES}
+    for a in range(n):
+        out["carbon_valence_over_4"].append(_with_h(mol, a, h[a] + 1))
+        if h[a] > 0:
+            out["carbon_valence_under_4"].append(_with_h(mol, a, h[a] - 1))
+    for k, (i, j, order) in enumerate(mol.bonds):
+        if order == 1:
+            out["double_bond_on_saturated_carbon"].append(_with_order(mol, k, 2))
+        elif order == 2:
+            out["single_bond_on_unsaturated_carbon"].append(_with_order(mol, k, 1))
+            for m, (p, q, other) in enumerate(mol.bonds):
+                if other == 1 and len({i, j} & {p, q}) == 1:
+                    moved = _with_order(_with_order(mol, k, 1), m, 2)
+                    out["misplaced_double_bond"].append(moved)
+    return {e: v for e, v in out.items() if v}
+
+
+def _with_h(mol: Hydrocarbon, atom: int, h: int) -> Hydrocarbon:
+    counts = list(mol.h_counts)
+    counts[atom] = h
+    return Hydrocarbon(tuple(counts), mol.bonds)
+
+
+def _with_order(mol: Hydrocarbon, bond: int, order: int) -> Hydrocarbon:
+    bonds = list(mol.bonds)
+    i, j, _ = bonds[bond]
+    bonds[bond] = (i, j, order)
+    return Hydrocarbon(mol.h_counts, tuple(bonds))

@@ -1,0 +1,187 @@
+"""The ``molbench`` command line: parses options, calls the library, prints results.
+
+Every expected failure (bad option, missing data, tampered file) ends as one line on
+stderr starting with ``error:`` and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from molbench import store
+from molbench.builders import BUILDERS, Builder
+from molbench.errors import DatasetNotFoundError, MolbenchError
+from molbench.pipeline import BuildResult, build
+
+
+class _OneLineErrors(click.Group):
+    """Turn every user-facing exception into ``error: ...`` and an exit status."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            _fail("interrupted", 130)
+        except click.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+            _fail(e.format_message() + hint, e.exit_code)
+        except click.ClickException as e:
+            _fail(e.format_message(), e.exit_code)
+        except MolbenchError as e:
+            _fail(str(e), 2)
+        except OSError as e:
+            _fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e), 2)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="molbench")
+def main() -> None:
+    """Versioned, audited molecular ML datasets and benchmarks."""
+
+
+@main.group("build")
+def build_group() -> None:
+    """Build a dataset into <root>/<name>/<version>.
+
+    The root is --out, else $MOLBENCH_HOME, else ~/.cache/molbench.
+    """
+
+
+def _build_command(name: str, builder: Builder) -> click.Command:
+    fields = dataclasses.fields(builder.params_type)
+
+    def run(out: str | None, force: bool, workers: int | None, quiet: bool, **params: Any) -> None:
+        result = build(name, params, out=out, force=force, workers=workers, progress=not quiet)
+        _report_build(result)
+
+    options = [
+        click.Option(
+            [f"--{f.name.replace('_', '-')}"],
+            type=f.type
+            if isinstance(f.type, type)
+            else {"int": int, "float": float}.get(f.type, str),
+            default=f.default,
+            show_default=True,
+            help=f.metadata.get("help", ""),
+        )
+        for f in fields
+    ] + [
+        click.Option(["--out"], type=click.Path(file_okay=False), help="Root directory of builds."),
+        click.Option(["--force"], is_flag=True, help="Rebuild even if this version exists."),
+        click.Option(
+            ["--workers"], type=click.IntRange(min=1), help="Processes to use [default: all cores]."
+        ),
+        click.Option(["--quiet", "-q"], is_flag=True, help="No progress bars."),
+    ]
+    return click.Command(
+        name,
+        callback=run,
+        params=options,
+        help=f"{builder.info.title} ({builder.info.version}).\n\n{builder.info.summary}",
+        short_help=builder.info.title,
+    )
+
+
+for _name, _builder in BUILDERS.items():
+    build_group.add_command(_build_command(_name, _builder))
+
+
+def _report_build(result: BuildResult) -> None:
+    m = result.manifest
+    rows = sum(s["rows"] for s in next(iter(m["configs"].values()))["splits"].values())
+    if result.skipped:
+        click.echo(
+            f"{m['name']} {m['version']} is already built with these parameters "
+            f"(use --force to rebuild): {result.path}"
+        )
+    else:
+        click.echo(f"built {m['name']} {m['version']}: {rows:,} rows in {m['build_seconds']} s")
+    click.echo(f"  path:         {result.path}")
+    click.echo(f"  content hash: {m['content_hash']}")
+    for config, c in m["configs"].items():
+        splits = ", ".join(f"{s} {info['rows']:,}" for s, info in c["splits"].items())
+        click.echo(f"  config {config}: {splits}")
+    first = next(iter(m["configs"]))
+    click.echo("load it:")
+    click.echo(
+        f"  python -c \"import datasets; print(datasets.load_dataset('{result.path}', '{first}'))\""
+    )
+    click.echo(f"  python -c \"import molbench; print(molbench.open_dataset('{result.path}'))\"")
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.option("--deep", is_flag=True, help="Also recompute the content hash from the data.")
+def verify(path: str, deep: bool) -> None:
+    """Re-hash every file of a build and compare with its manifest."""
+    report = store.verify(_resolve(path), deep=deep)
+    click.echo(
+        f"ok: {report.files_checked} files, {report.bytes_checked:,} bytes match the manifest"
+        f"{' and the content hash' if deep else ''} ({report.content_hash})"
+    )
+
+
+@main.command("list")
+@click.option("--root", type=click.Path(file_okay=False), help="Root of builds to list.")
+def list_command(root: str | None) -> None:
+    """Show every complete build under the root."""
+    base = store.resolve_root(root)
+    builds = store.list_builds(base)
+    if not builds:
+        click.echo(f"no builds under {base}; try: molbench build validity")
+        return
+    click.echo(f"{'name':<12} {'version':<8} {'rows':>10}  {'content hash':<20} {'built':<25} path")
+    for b in builds:
+        rows = sum(s["rows"] for s in next(iter(b["configs"].values()))["splits"].values())
+        click.echo(
+            f"{b['name']:<12} {b['version']:<8} {rows:>10,}  {b['content_hash'][:19]:<20} "
+            f"{b.get('built_at', '?'):<25} {b['path']}"
+        )
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+def info(path: str, as_json: bool) -> None:
+    """Describe a build: parameters, configs, counts, audits, environment."""
+    m = store.read_manifest(_resolve(path))
+    if as_json:
+        click.echo(json.dumps(m, indent=2, sort_keys=True))
+        return
+    click.echo(f"{m['name']} {m['version']}  {m['content_hash']}")
+    env = ", ".join(f"{k} {v}" for k, v in m["environment"].items())
+    click.echo(f"built {m.get('built_at')} in {m.get('build_seconds')} s with {env}")
+    click.echo(f"parameters: {json.dumps(m['parameters'], sort_keys=True)}")
+    for config, c in m["configs"].items():
+        splits = ", ".join(f"{s} {info['rows']:,}" for s, info in c["splits"].items())
+        click.echo(f"config {config}: {splits}")
+    click.echo(f"counts: {json.dumps(m['counts'], sort_keys=True)}")
+    for audit, result in m["audits"].items():
+        click.echo(f"audit {audit}: {json.dumps(result, sort_keys=True)}")
+
+
+def _resolve(path: str) -> Path:
+    """A build directory, or a dataset name / name/version under the default root."""
+    given = Path(path)
+    if given.is_dir():
+        return given
+    root = store.resolve_root()
+    candidate = root / path
+    if (candidate / store.MANIFEST_NAME).is_file():
+        return candidate
+    if path in BUILDERS:
+        return store.version_dir(root, path, BUILDERS[path].info.version)
+    raise DatasetNotFoundError(f"{path} is neither a build directory nor a dataset under {root}")

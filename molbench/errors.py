@@ -1,0 +1,25 @@
+"""The errors molbench raises on purpose. The CLI prints them as one line and exits with 2."""
+
+
+class MolbenchError(Exception):
+    """Base class: a problem the user can act on (bad input, missing data, tampered files)."""
+
+
+class ParameterError(MolbenchError):
+    """A builder or command parameter is out of range or of the wrong type."""
+
+
+class DatasetNotFoundError(MolbenchError):
+    """A path or dataset name that does not hold a complete molbench build."""
+
+
+class IntegrityError(MolbenchError):
+    """A built file no longer matches the sha256 recorded in its manifest."""
+
+
+class BuildConflictError(MolbenchError):
+    """The target version already exists, built with different parameters."""
+
+
+class BuildError(MolbenchError):
+    """A build produced data that fails its own checks; nothing was written."""

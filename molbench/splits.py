@@ -1,0 +1,83 @@
+"""Split assignment and split audits as pure functions of arrays and a seed.
+
+A split maps a split name (``train`` / ``validation`` / ``test``) to sorted row indices.
+Grouped splitters keep every row of a group (a molecule and its corruptions, a reaction
+and its duplicates, ...) on the same side, which is what makes a split leak-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from molbench.errors import BuildError
+
+Split = dict[str, np.ndarray]
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def grouped_random_split(
+    groups: np.ndarray, fractions: Sequence[float], seed: int, names: Sequence[str] = SPLIT_NAMES
+) -> Split:
+    """Shuffle whole groups with ``seed``, then cut where the row fractions are reached."""
+    if len(fractions) != len(names) or not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions {list(fractions)} must match {list(names)} and sum to 1")
+    unique, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    rows_before = np.concatenate([[0], np.cumsum(sizes[order])])[:-1]
+    cuts = np.cumsum(fractions)[:-1] * len(groups)
+    bucket_of_group = np.empty(len(unique), dtype=np.int64)
+    bucket_of_group[order] = np.searchsorted(cuts, rows_before, side="right")
+    bucket = bucket_of_group[inverse]
+    return {name: np.flatnonzero(bucket == k) for k, name in enumerate(names)}
+
+
+def threshold_split(
+    values: np.ndarray,
+    max_train_value: float,
+    groups: np.ndarray,
+    validation_fraction: float,
+    seed: int,
+) -> Split:
+    """Out-of-distribution split: rows above ``max_train_value`` are the test set.
+
+    The rest is split into train / validation by :func:`grouped_random_split`. Groups must
+    not straddle the threshold (checked), or the test set would share them with training.
+    """
+    is_test = values > max_train_value
+    straddling = np.intersect1d(groups[is_test], groups[~is_test])
+    if len(straddling):
+        raise ValueError(f"{len(straddling)} groups straddle the threshold {max_train_value}")
+    inside = np.flatnonzero(~is_test)
+    inner = grouped_random_split(
+        groups[inside], (1 - validation_fraction, validation_fraction), seed, SPLIT_NAMES[:2]
+    )
+    split = {name: inside[idx] for name, idx in inner.items()}
+    split["test"] = np.flatnonzero(is_test)
+    return split
+
+
+def check_split(split: Mapping[str, np.ndarray], n_rows: int) -> None:
+    """Reject empty, overlapping or incomplete splits before anything is written."""
+    seen = np.zeros(n_rows, dtype=np.int64)
+    for name, idx in split.items():
+        if len(idx) == 0:
+            raise BuildError(f"split {name!r} is empty; choose more molecules or other bounds")
+        seen[idx] += 1
+    if (seen > 1).any():
+        raise BuildError(f"{int((seen > 1).sum())} rows are assigned to more than one split")
+    if (seen == 0).any():
+        raise BuildError(f"{int((seen == 0).sum())} rows are assigned to no split")
+
+
+def shared_structures(keys: np.ndarray, split: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Number of distinct structure keys that occur in both splits, for every pair of splits."""
+    sets = {name: set(keys[idx].tolist()) for name, idx in split.items()}
+    names = list(split)
+    return {f"{a}/{b}": len(sets[a] & sets[b]) for i, a in enumerate(names) for b in names[i + 1 :]}
+
+
+def duplicated_structures(keys: np.ndarray) -> int:
+    """Rows whose structure key already occurred earlier in the table."""
+    return int(len(keys) - len(np.unique(keys)))

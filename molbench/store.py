@@ -1,0 +1,348 @@
+"""All disk I/O of built datasets: sharded Parquet, hashes, manifest, atomic publish, loading.
+
+Layout of one build::
+
+    <root>/<name>/<version>/
+        <config>/<split>-00000-of-00001.parquet   # zstd, one or more shards
+        manifest.json                             # hashes, counts, parameters, versions
+        README.md                                 # dataset card, HF ``configs:`` YAML
+
+A build is written into a hidden sibling directory and renamed into place only when
+complete, so a directory at ``<version>`` always holds a whole, verifiable build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from molbench.errors import BuildConflictError, DatasetNotFoundError, IntegrityError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+CARD_NAME = "README.md"
+MANIFEST_FORMAT = 1
+MAX_ROWS_PER_SHARD = 250_000
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "row_group_size": 50_000,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "data_page_version": "2.0",
+}
+_STAGING_MARK = ".incomplete-"
+_REPLACED_MARK = ".replaced-"
+
+
+def resolve_root(out: str | os.PathLike[str] | None = None) -> Path:
+    """Where builds live: ``out``, else ``$MOLBENCH_HOME``, else ``~/.cache/molbench``."""
+    if out is not None:
+        return Path(out).expanduser()
+    env = os.environ.get("MOLBENCH_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "molbench"
+
+
+def version_dir(root: Path, name: str, version: str) -> Path:
+    return root / name / version
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    """Hugging Face's shard naming: ``train-00000-of-00002.parquet``."""
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def write_shards(table: pa.Table, directory: Path, config: str, split: str) -> list[str]:
+    """Write one split as zstd Parquet shards; returns their paths relative to ``directory``."""
+    count = max(1, -(-table.num_rows // MAX_ROWS_PER_SHARD))
+    (directory / config).mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        rel = f"{config}/{shard_name(split, index, count)}"
+        part = table.slice(index * MAX_ROWS_PER_SHARD, MAX_ROWS_PER_SHARD)
+        with open(directory / rel, "wb") as f:
+            pq.write_table(part, f, **PARQUET_OPTIONS)
+            f.flush()
+            os.fsync(f.fileno())
+        paths.append(rel)
+    return paths
+
+
+def write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_hash(table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]]) -> str:
+    """One hash over the rows (sorted by ``id``) and every config's split assignment.
+
+    It is computed from Arrow data, not from Parquet bytes, so it names the content
+    whatever the compression; two builds with equal hashes hold the same benchmark.
+    """
+    digest = hashlib.sha256(b"molbench-content-v1\n")
+    rows = table.replace_schema_metadata(None).sort_by("id")
+    digest.update(_ipc_bytes(rows))
+    for config in sorted(splits):
+        for split in sorted(splits[config]):
+            ids = pa.table({"id": table["id"].take(pa.array(splits[config][split])).sort()})
+            digest.update(f"\n{config}/{split}\n".encode())
+            digest.update(_ipc_bytes(ids))
+    return "sha256:" + digest.hexdigest()
+
+
+def _ipc_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return sink.getvalue()
+
+
+@contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """A fresh hidden directory beside ``final`` (same filesystem); removed unless published."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(final)
+    staging = final.parent / f".{final.name}{_STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, final: Path, replace: bool) -> None:
+    """Move a complete build into place with renames; the old one goes only after."""
+    _fsync_dir(staging)
+    if final.exists():
+        if not replace:
+            raise BuildConflictError(f"{final} already exists; pass --force to replace it")
+        retired = final.parent / f".{final.name}{_REPLACED_MARK}{uuid.uuid4().hex[:8]}"
+        os.rename(final, retired)
+        os.rename(staging, final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.rename(staging, final)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_staging(final: Path) -> None:
+    """Delete leftovers of killed builds (their process is gone) and of interrupted swaps."""
+    for leftover in final.parent.glob(f".{final.name}.*"):
+        name = leftover.name
+        if _STAGING_MARK in name:
+            pid = name.split(_STAGING_MARK, 1)[1].split("-", 1)[0]
+            if pid.isdigit() and _process_alive(int(pid)):
+                continue
+        elif _REPLACED_MARK not in name:
+            continue
+        log.info("removing leftover of an interrupted build: %s", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a complete build, or a clear error saying why there is none."""
+    directory = Path(path)
+    manifest_path = directory / MANIFEST_NAME
+    if not directory.is_dir():
+        raise DatasetNotFoundError(f"{directory} is not a directory")
+    if not manifest_path.is_file():
+        raise DatasetNotFoundError(
+            f"{directory} holds no {MANIFEST_NAME}: not a complete molbench build"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IntegrityError(f"{manifest_path} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise IntegrityError(f"{manifest_path} is not a molbench manifest (format 1)")
+    return manifest
+
+
+def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
+    write_text(directory / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    path: Path
+    files_checked: int
+    bytes_checked: int
+    content_hash: str
+
+
+def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
+    """Re-hash every recorded file; ``deep`` also recomputes the content hash from the data.
+
+    Raises :class:`IntegrityError` naming each missing, changed or unexpected file.
+    """
+    directory = Path(path)
+    manifest = read_manifest(directory)
+    problems = []
+    total = 0
+    for rel, recorded in sorted(manifest["files"].items()):
+        file = directory / rel
+        if not file.is_file():
+            problems.append(f"{rel} is missing")
+            continue
+        total += file.stat().st_size
+        if file.stat().st_size != recorded["bytes"]:
+            problems.append(f"{rel} has {file.stat().st_size} bytes, expected {recorded['bytes']}")
+        elif sha256_file(file) != recorded["sha256"]:
+            problems.append(f"{rel} sha256 differs from the manifest")
+    recorded_parquet = {rel for rel in manifest["files"] if rel.endswith(".parquet")}
+    extra = sorted(
+        str(p.relative_to(directory))
+        for p in directory.rglob("*.parquet")
+        if str(p.relative_to(directory)) not in recorded_parquet
+    )
+    problems += [f"{rel} is not in the manifest" for rel in extra]
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise IntegrityError(
+            f"{directory} failed verification: {'; '.join(problems[:3])}{more}; "
+            "rebuild it with --force"
+        )
+    if deep:
+        recomputed = _recompute_content_hash(directory, manifest)
+        if recomputed != manifest["content_hash"]:
+            raise IntegrityError(
+                f"{directory}: content hash {recomputed} differs from the manifest's "
+                f"{manifest['content_hash']}"
+            )
+    return VerifyReport(directory, len(manifest["files"]), total, manifest["content_hash"])
+
+
+def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str:
+    configs = manifest["configs"]
+    tables = {
+        config: {
+            split: _read_files(directory, info["files"]) for split, info in c["splits"].items()
+        }
+        for config, c in configs.items()
+    }
+    first = next(iter(sorted(tables)))
+    rows = pa.concat_tables(list(tables[first].values()))
+    position = {v: i for i, v in enumerate(rows["id"].to_pylist())}
+    splits = {
+        config: {
+            split: np.array([position[v] for v in t["id"].to_pylist()], dtype=np.int64)
+            for split, t in by_split.items()
+        }
+        for config, by_split in tables.items()
+    }
+    return content_hash(rows, splits)
+
+
+def _read_files(directory: Path, files: list[str]) -> pa.Table:
+    return pa.concat_tables([pq.read_table(directory / rel) for rel in files])
+
+
+class BuiltDataset:
+    """A complete build on disk: its manifest, configs and splits as Arrow or pandas."""
+
+    def __init__(self, path: str | os.PathLike[str], verify_files: bool = True) -> None:
+        self.path = Path(path)
+        if verify_files:
+            verify(self.path)
+        self.manifest = read_manifest(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def content_hash(self) -> str:
+        return self.manifest["content_hash"]
+
+    @property
+    def configs(self) -> list[str]:
+        return list(self.manifest["configs"])
+
+    def splits(self, config: str) -> list[str]:
+        return list(self._config(config)["splits"])
+
+    def table(self, config: str, split: str) -> pa.Table:
+        """One split of one config as an Arrow table."""
+        splits = self._config(config)["splits"]
+        if split not in splits:
+            raise DatasetNotFoundError(
+                f"config {config!r} has no split {split!r}; it has {', '.join(splits)}"
+            )
+        return _read_files(self.path, splits[split]["files"])
+
+    def to_pandas(self, config: str, split: str):  # -> pandas.DataFrame
+        return self.table(config, split).to_pandas()
+
+    def _config(self, config: str) -> Mapping[str, Any]:
+        configs = self.manifest["configs"]
+        if config not in configs:
+            raise DatasetNotFoundError(
+                f"{self.path} has no config {config!r}; it has {', '.join(configs)}"
+            )
+        return configs[config]
+
+    def __repr__(self) -> str:
+        return f"BuiltDataset({self.name} {self.version} at {self.path}, configs={self.configs})"
+
+
+def list_builds(root: Path) -> list[dict[str, Any]]:
+    """Every complete build under ``root`` (``<name>/<version>/manifest.json``), sorted."""
+    found = []
+    for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")):
+        if manifest_path.parent.name.startswith("."):
+            continue
+        try:
+            manifest = read_manifest(manifest_path.parent)
+        except (DatasetNotFoundError, IntegrityError) as e:
+            log.warning("skipping %s: %s", manifest_path.parent, e)
+            continue
+        found.append({"path": manifest_path.parent, **manifest})
+    return found
