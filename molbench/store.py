@@ -105,7 +105,7 @@ def content_hash(table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]]
     whatever the compression; two builds with equal hashes hold the same benchmark.
     """
     digest = hashlib.sha256(b"molbench-content-v1\n")
-    rows = table.replace_schema_metadata(None).sort_by("id")
+    rows = _canonical(table).sort_by("id")
     digest.update(_ipc_bytes(rows))
     for config in sorted(splits):
         for split in sorted(splits[config]):
@@ -113,6 +113,20 @@ def content_hash(table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]]
             digest.update(f"\n{config}/{split}\n".encode())
             digest.update(_ipc_bytes(ids))
     return "sha256:" + digest.hexdigest()
+
+
+def _canonical(table: pa.Table) -> pa.Table:
+    """Drop what Parquet round trips change but data does not: metadata, list child names."""
+    schema = pa.schema([pa.field(f.name, _canonical_type(f.type)) for f in table.schema])
+    return table.replace_schema_metadata(None).cast(schema)
+
+
+def _canonical_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.list_(_canonical_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _canonical_type(f.type)) for f in t])
+    return t
 
 
 def _ipc_bytes(table: pa.Table) -> bytes:

@@ -1,0 +1,124 @@
+"""Building end to end: determinism, skip/force, atomicity, Hugging Face loading."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import molbench
+from molbench import store
+from molbench.errors import BuildConflictError, DatasetNotFoundError, ParameterError
+
+from .conftest import SMALL
+
+
+def parquet_bytes(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*.parquet"))}
+
+
+def test_same_seed_gives_byte_identical_files(small_build, tmp_path: Path) -> None:
+    again = molbench.build("validity", SMALL, out=tmp_path, workers=2)
+    assert again.manifest["content_hash"] == small_build.manifest["content_hash"]
+    assert parquet_bytes(again.path) == parquet_bytes(small_build.path)
+    assert (again.path / "README.md").read_bytes() == (small_build.path / "README.md").read_bytes()
+
+
+def test_another_seed_gives_another_dataset(small_build, tmp_path: Path) -> None:
+    other = molbench.build("validity", {**SMALL, "seed": 8}, out=tmp_path, workers=1)
+    assert other.manifest["content_hash"] != small_build.manifest["content_hash"]
+
+
+def test_existing_build_is_skipped_conflicts_or_forced(tmp_path: Path) -> None:
+    params = {**SMALL, "n_molecules": 100}
+    first = molbench.build("validity", params, out=tmp_path, workers=1)
+    assert not first.skipped
+    assert molbench.build("validity", params, out=tmp_path, workers=1).skipped
+    with pytest.raises(BuildConflictError, match="n_molecules: 100 -> 120"):
+        molbench.build("validity", {**params, "n_molecules": 120}, out=tmp_path, workers=1)
+    forced = molbench.build(
+        "validity", {**params, "n_molecules": 120}, out=tmp_path, workers=1, force=True
+    )
+    assert forced.manifest["counts"]["rows"] == 120
+    store.verify(forced.path)
+
+
+def test_a_failure_mid_write_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
+    calls = []
+    real = store.write_shards
+
+    def fail_on_third(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "write_shards", fail_on_third)
+    with pytest.raises(OSError):
+        molbench.build("validity", {**SMALL, "n_molecules": 100}, out=tmp_path, workers=1)
+    assert list((tmp_path / "validity").iterdir()) == []
+
+
+def test_a_killed_build_never_leaves_a_loadable_half(tmp_path: Path) -> None:
+    """SIGKILL a build at several moments; the version dir is absent or verifies."""
+    code = (
+        "import molbench; molbench.build('validity', {'n_molecules': 4000, 'max_carbons': 14, 'size_ood_max_train_carbons': 10}, "
+        f"out={str(tmp_path)!r}, workers=1)"
+    )
+    final = tmp_path / "validity" / "1.0.0"
+    for delay in (0.5, 1.5, 2.5):
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if final.exists():
+            store.verify(final)
+            break
+    finished = subprocess.run([sys.executable, "-c", code], check=True)
+    assert finished.returncode == 0
+    store.verify(final)
+    assert sorted(p.name for p in final.parent.iterdir()) == ["1.0.0"]
+
+
+def test_hugging_face_datasets_loads_every_config(small_build) -> None:
+    datasets = pytest.importorskip("datasets")
+    for config in ("random", "size_ood"):
+        loaded = datasets.load_dataset(str(small_build.path), config)
+        expected = small_build.manifest["configs"][config]["splits"]
+        assert {k: v.num_rows for k, v in loaded.items()} == {
+            k: v["rows"] for k, v in expected.items()
+        }
+    row = loaded["train"][0]
+    assert set(row) >= {"condensed", "smiles", "edge_index", "label", "error", "parent_id"}
+
+
+def test_python_loader_reads_splits(small_build) -> None:
+    built = molbench.open_dataset(small_build.path)
+    assert built.configs == ["random", "size_ood"]
+    assert built.splits("random") == ["train", "validation", "test"]
+    frame = built.to_pandas("random", "test")
+    assert len(frame) == small_build.manifest["configs"]["random"]["splits"]["test"]["rows"]
+    with pytest.raises(DatasetNotFoundError, match="no config"):
+        built.table("scaffold", "test")
+    with pytest.raises(DatasetNotFoundError, match="no split"):
+        built.table("random", "dev")
+
+
+def test_unknown_dataset_and_parameters_are_clear_errors(tmp_path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="unknown dataset"):
+        molbench.build("proteins", out=tmp_path)
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        molbench.build("validity", {"n_molecule": 10}, out=tmp_path)
+    with pytest.raises(ParameterError, match="must be int"):
+        molbench.build("validity", {"n_molecules": "10"}, out=tmp_path)
+
+
+def test_manifest_records_provenance(small_build) -> None:
+    m = small_build.manifest
+    assert m["parameters"] == SMALL and m["seed"] == SMALL["seed"]
+    assert set(m["environment"]) >= {"python", "rdkit", "pyarrow", "molbench"}
+    assert all(len(f["sha256"]) == 64 for f in m["files"].values())
+    assert "README.md" in m["files"]
