@@ -65,8 +65,8 @@ def test_a_failure_mid_write_leaves_nothing_behind(tmp_path, monkeypatch) -> Non
 def test_a_killed_build_never_leaves_a_loadable_half(tmp_path: Path) -> None:
     """SIGKILL a build at several moments; the version dir is absent or verifies."""
     code = (
-        "import molbench; molbench.build('validity', {'n_molecules': 4000, 'max_carbons': 14, 'size_ood_max_train_carbons': 10}, "
-        f"out={str(tmp_path)!r}, workers=1)"
+        "import molbench; molbench.build('validity', {'n_molecules': 4000, 'max_carbons': 14, "
+        f"'size_ood_max_train_carbons': 10}}, out={str(tmp_path)!r}, workers=1)"
     )
     final = tmp_path / "validity" / "1.0.0"
     for delay in (0.5, 1.5, 2.5):

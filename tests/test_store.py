@@ -80,7 +80,7 @@ def test_deep_verify_catches_a_manifest_whose_hash_was_edited(small_build, tmp_p
 def test_not_a_build_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="not a directory"):
         store.read_manifest(tmp_path / "nope")
-    with pytest.raises(DatasetNotFoundError, match="no manifest.json"):
+    with pytest.raises(DatasetNotFoundError, match=r"no manifest\.json"):
         store.read_manifest(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(IntegrityError, match="not valid JSON"):

@@ -182,7 +182,8 @@ class ValidityBuilder:
     def rows(self, params: ValidityParams, context: BuildContext) -> Iterator[dict[str, Any]]:
         """Pick molecules per carbon count, corrupt them, then write and RDKit-check in chunks."""
         quotas = carbon_quotas(params.n_molecules // 2, params.max_carbons)
-        units = [(n, q, params.seed) for n, q in quotas.items() if q > 0]
+        # Largest molecules first: they take longest, so the pool stays balanced.
+        units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
         with ordered_map(context.workers) as imap:
             picked = list(
                 tqdm(
@@ -193,7 +194,7 @@ class ValidityBuilder:
                     disable=not context.progress,
                 )
             )
-            pairs = [pair for unit in picked for pair in unit]
+            pairs = [pair for unit in reversed(picked) for pair in unit]  # by carbon count
             chunks = [pairs[i : i + CHUNK] for i in range(0, len(pairs), CHUNK)]
             bar = tqdm(
                 total=len(pairs),

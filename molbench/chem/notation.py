@@ -125,16 +125,11 @@ class Written:
 
 def write(mol: Hydrocarbon) -> Written:
     """Canonical condensed formula and bracket SMILES, and the molecule renumbered to match."""
-    best: tuple[str, _Node] | None = None
     codes: dict[tuple[int, int], str] = {}
     heights: dict[tuple[int, int], int] = {}
-    for start in _chain_starts(mol, heights):
-        root = _layout(mol, start, codes, heights)
-        smiles = _render(root, mol.h_counts, smiles=True)
-        if best is None or smiles < best[0]:
-            best = (smiles, root)
-    assert best is not None
-    smiles, root = best
+    # Starts with equal codes give identical strings, so the smallest code is canonical.
+    start = min(_chain_starts(mol, heights), key=lambda s: rooted_code(mol, s, -1, codes))
+    root = _layout(mol, start, codes, heights)
     order = _order(root)
     new_index = {old: new for new, old in enumerate(order)}
     bonds = tuple(
@@ -144,7 +139,8 @@ def write(mol: Hydrocarbon) -> Written:
         )
     )
     renumbered = Hydrocarbon(tuple(mol.h_counts[old] for old in order), bonds)
-    return Written(renumbered, _render(root, mol.h_counts, smiles=False), smiles)
+    condensed = _render(root, mol.h_counts, smiles=False)
+    return Written(renumbered, condensed, _render(root, mol.h_counts, smiles=True))
 
 
 def parse_condensed(text: str) -> Hydrocarbon:

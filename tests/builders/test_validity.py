@@ -75,7 +75,9 @@ def test_columns_describe_the_same_molecule(rows: list[dict]) -> None:
         src, dst = row["edge_index"]
         assert len(src) == len(dst) == len(row["bond_orders"]) == 2 * len(mol.bonds)
         half = len(mol.bonds)
-        assert sorted(zip(src[:half], dst[:half], row["bond_orders"][:half])) == list(mol.bonds)
+        assert sorted(zip(src[:half], dst[:half], row["bond_orders"][:half], strict=True)) == list(
+            mol.bonds
+        )
         assert (src[half:], dst[half:]) == (dst[:half], src[:half])
         assert row["n_double_bonds"] == mol.n_double_bonds
         assert row["n_carbons"] == mol.n_carbons
