@@ -88,6 +88,11 @@ def _yaml_header(info: DatasetInfo, manifest: Mapping[str, Any]) -> str:
         lines.append(f"- config_name: {config}")
         if i == 0:
             lines.append("  default: true")
+        # datasets keys its cache on the config, so the content hash keeps builds apart
+        lines.append(
+            f'  description: "molbench {info.name} {info.version} {config}; '
+            f'content {manifest["content_hash"]}"'
+        )
         lines.append("  data_files:")
         for split in c["splits"]:
             lines += [f"  - split: {split}", f"    path: {config}/{split}-*.parquet"]

@@ -29,6 +29,9 @@ class _OneLineErrors(click.Group):
             result = super().main(*args, **kwargs)
         except click.exceptions.Abort:
             _fail("interrupted", 130)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as e:
             hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
             _fail(e.format_message() + hint, e.exit_code)
@@ -90,7 +93,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
         name,
         callback=run,
         params=options,
-        help=f"{builder.info.title} ({builder.info.version}).\n\n{builder.info.summary}",
+        help=f"{builder.info.title} ({builder.info.version}).\n\n"
+        + builder.info.summary.replace("**", ""),
         short_help=builder.info.title,
     )
 
@@ -115,11 +119,11 @@ def _report_build(result: BuildResult) -> None:
         splits = ", ".join(f"{s} {info['rows']:,}" for s, info in c["splits"].items())
         click.echo(f"  config {config}: {splits}")
     first = next(iter(m["configs"]))
+    python = sys.executable
     click.echo("load it:")
-    click.echo(
-        f"  python -c \"import datasets; print(datasets.load_dataset('{result.path}', '{first}'))\""
-    )
-    click.echo(f"  python -c \"import molbench; print(molbench.open_dataset('{result.path}'))\"")
+    load = f"import datasets; print(datasets.load_dataset('{result.path}', '{first}'))"
+    click.echo(f'  {python} -c "{load}"')
+    click.echo(f"  {python} -c \"import molbench; print(molbench.open_dataset('{result.path}'))\"")
 
 
 @main.command()

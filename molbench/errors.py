@@ -23,3 +23,11 @@ class BuildConflictError(MolbenchError):
 
 class BuildError(MolbenchError):
     """A build produced data that fails its own checks; nothing was written."""
+
+
+class PredictionFormatError(MolbenchError):
+    """A predictions file that cannot be scored: wrong ids, types, ranges or columns."""
+
+
+class ModelFormatError(MolbenchError):
+    """A model directory that is incomplete, inconsistent or names an unknown architecture."""

@@ -199,7 +199,7 @@ def _process_alive(pid: int) -> bool:
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of a complete build, or a clear error saying why there is none."""
-    directory = Path(path)
+    directory = Path(path).expanduser()
     manifest_path = directory / MANIFEST_NAME
     if not directory.is_dir():
         raise DatasetNotFoundError(f"{directory} is not a directory")
@@ -233,7 +233,7 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
 
     Raises :class:`IntegrityError` naming each missing, changed or unexpected file.
     """
-    directory = Path(path)
+    directory = Path(path).expanduser()
     manifest = read_manifest(directory)
     problems = []
     total = 0
@@ -258,7 +258,7 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         raise IntegrityError(
             f"{directory} failed verification: {'; '.join(problems[:3])}{more}; "
-            "rebuild it with --force"
+            f"rebuild it: molbench build {manifest['name']} --force --out {directory.parent.parent}"
         )
     if deep:
         recomputed = _recompute_content_hash(directory, manifest)
@@ -299,7 +299,7 @@ class BuiltDataset:
     """A complete build on disk: its manifest, configs and splits as Arrow or pandas."""
 
     def __init__(self, path: str | os.PathLike[str], verify_files: bool = True) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         if verify_files:
             verify(self.path)
         self.manifest = read_manifest(self.path)

@@ -22,7 +22,7 @@ from molbench.chem.notation import Written, write
 from molbench.chem.rdkit_oracle import OVER_VALENCE, UNDER_VALENCE, VALID, judge_many
 from molbench.errors import BuildError, ParameterError
 from molbench.parallel import ordered_map
-from molbench.shortcuts import shortcut_report
+from molbench.shortcuts import shortcut_report, unsaturation_rule
 from molbench.splits import grouped_random_split, threshold_split
 
 EXHAUSTIVE_MAX_CARBONS = 10  # every isomer is enumerated up to here (4,206 at C10)
@@ -92,8 +92,8 @@ INFO = DatasetInfo(
         "formula": "Hill formula (`C5H10`), wrong hydrogen totals included.",
         "n_carbons": "Number of carbon atoms.",
         "n_double_bonds": "Number of C=C bonds as written.",
-        "atom_h_counts": "Hydrogens on carbon i (node feature); atom i is the i-th carbon "
-        "of both strings.",
+        "atom_h_counts": "Hydrogens on carbon i (node feature); atom i is the i-th carbon of "
+        "`smiles` (and of `condensed` with multipliers such as `(CH3)2` written out).",
         "edge_index": "Two lists [sources, targets]; every bond appears in both directions "
         "(PyG convention).",
         "bond_orders": "Bond order of each directed edge, aligned with `edge_index`.",
@@ -117,14 +117,21 @@ INFO = DatasetInfo(
    slightly under-represents highly symmetric skeletons; the manifest records any shortfall.
 2. **Invalid molecules.** One per valid molecule: an error type is drawn uniformly from
    those that apply, then a position; the result must be a structure not used before.
-   `carbon_valence_over_4`, `double_bond_on_saturated_carbon` and `misplaced_double_bond`
-   leave a carbon with five bonds; `carbon_valence_under_4` and
-   `single_bond_on_unsaturated_carbon` leave one with three.
+   `carbon_valence_over_4` and `double_bond_on_saturated_carbon` leave a carbon with five
+   bonds; `carbon_valence_under_4` and `single_bond_on_unsaturated_carbon` leave one with
+   three; `misplaced_double_bond` and `misplaced_hydrogen` leave one carbon with five and
+   another with three — and keep the molecular formula and the number of double bonds,
+   so no formula-level rule can catch them.
 3. **Independent check.** RDKit judges every SMILES: valid rows must sanitise with no
    radical electrons; over-valent rows must fail sanitisation with a valence error;
    under-valent rows must sanitise with radical electrons. Any disagreement stops the build.
 
 Triple bonds, rings, charges and stereochemistry (E/Z) are out of scope.
+
+**Shortcut warning.** `formula` and `n_double_bonds` are metadata, not model inputs: the
+identity H = 2C + 2 - 2·(double bonds) flags every edit except the two `misplaced_*`
+types (see `unsaturation_rule` under audits). Feed models `smiles`, `condensed` or the
+graph columns.
 
 ## Configs
 
@@ -235,12 +242,17 @@ class ValidityBuilder:
         """Shortcut baselines per config: what you get without learning valence."""
         text = table["condensed"].to_pylist()
         labels = table["label"].to_numpy()
-        return {
-            "shortcut_test_accuracy": {
-                config: shortcut_report(text, labels, split["train"], split["test"])
-                for config, split in splits.items()
-            }
-        }
+        by_formula = unsaturation_rule(
+            table["formula"].to_pylist(), table["n_double_bonds"].to_numpy()
+        )
+        report = {}
+        for config, split in splits.items():
+            report[config] = shortcut_report(text, labels, split["train"], split["test"])
+            test = split["test"]
+            report[config]["unsaturation_rule"] = round(
+                float(np.mean(by_formula[test] == labels[test])), 4
+            )
+        return {"shortcut_test_accuracy": report}
 
 
 def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:
@@ -297,15 +309,15 @@ def _pick_corruption(
     mol: Hydrocarbon, rng: np.random.Generator, used: set[str]
 ) -> tuple[str | None, Hydrocarbon | None]:
     """A uniformly drawn error type, then position; falls back to any unused variant."""
-    options = generate.corruptions(mol)
-    kinds = list(options)
-    for k in rng.permutation(len(kinds)):
-        variants = options[kinds[k]]
-        for v in rng.permutation(len(variants)):
-            key = variants[v].canonical_key
-            if key not in used:
-                used.add(key)
-                return kinds[k], variants[v]
+    sites = generate.corruption_sites(mol)
+    errors = list(sites)
+    for e in rng.permutation(len(errors)):
+        error = errors[e]
+        for s in rng.permutation(len(sites[error])):
+            bad = generate.corrupt(mol, error, sites[error][s])
+            if bad.canonical_key not in used:
+                used.add(bad.canonical_key)
+                return error, bad
     return None, None
 
 

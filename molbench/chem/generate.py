@@ -192,25 +192,52 @@ def random_isomer(n_carbons: int, rng: np.random.Generator) -> Hydrocarbon:
     return saturated(n_carbons, list(edges), set(random_double_bonds(n_carbons, edges, rng)))
 
 
+def corruption_sites(mol: Hydrocarbon) -> dict[str, list[tuple[int, ...]]]:
+    """Where each error type applies: carbon indices, bond indices, or (double, single) pairs.
+
+    Sites are cheap to list; only the chosen one is turned into a molecule by :func:`corrupt`.
+    """
+    n = mol.n_carbons
+    single = [k for k, (_, _, order) in enumerate(mol.bonds) if order == 1]
+    double = [k for k, (_, _, order) in enumerate(mol.bonds) if order == 2]
+    bonds_at: list[list[int]] = [[] for _ in range(n)]
+    for k in single:
+        i, j, _ = mol.bonds[k]
+        bonds_at[i].append(k)
+        bonds_at[j].append(k)
+    sites: dict[str, list[tuple[int, ...]]] = {
+        "carbon_valence_over_4": [(a,) for a in range(n)],
+        "double_bond_on_saturated_carbon": [(k,) for k in single],
+        "misplaced_double_bond": [
+            (k, m) for k in double for atom in mol.bonds[k][:2] for m in bonds_at[atom]
+        ],
+        "carbon_valence_under_4": [(a,) for a in range(n) if mol.h_counts[a] > 0],
+        "single_bond_on_unsaturated_carbon": [(k,) for k in double],
+    }
+    return {error: s for error, s in sites.items() if s}
+
+
+def corrupt(mol: Hydrocarbon, error: str, site: tuple[int, ...]) -> Hydrocarbon:
+    """Apply one edit of type ``error`` at ``site`` (as listed by :func:`corruption_sites`)."""
+    if error == "carbon_valence_over_4":
+        return _with_h(mol, site[0], mol.h_counts[site[0]] + 1)
+    if error == "carbon_valence_under_4":
+        return _with_h(mol, site[0], mol.h_counts[site[0]] - 1)
+    if error == "double_bond_on_saturated_carbon":
+        return _with_order(mol, site[0], 2)
+    if error == "single_bond_on_unsaturated_carbon":
+        return _with_order(mol, site[0], 1)
+    if error == "misplaced_double_bond":
+        return _with_order(_with_order(mol, site[0], 1), site[1], 2)
+    raise ValueError(f"unknown error type {error!r}")
+
+
 def corruptions(mol: Hydrocarbon) -> dict[str, list[Hydrocarbon]]:
     """Every single-edit invalid variant of a valid molecule, grouped by error type."""
-    n = mol.n_carbons
-    h = mol.h_counts
-    out: dict[str, list[Hydrocarbon]] = {e: [] for e in ERROR_TYPES}
-    for a in range(n):
-        out["carbon_valence_over_4"].append(_with_h(mol, a, h[a] + 1))
-        if h[a] > 0:
-            out["carbon_valence_under_4"].append(_with_h(mol, a, h[a] - 1))
-    for k, (i, j, order) in enumerate(mol.bonds):
-        if order == 1:
-            out["double_bond_on_saturated_carbon"].append(_with_order(mol, k, 2))
-        elif order == 2:
-            out["single_bond_on_unsaturated_carbon"].append(_with_order(mol, k, 1))
-            for m, (p, q, other) in enumerate(mol.bonds):
-                if other == 1 and len({i, j} & {p, q}) == 1:
-                    moved = _with_order(_with_order(mol, k, 1), m, 2)
-                    out["misplaced_double_bond"].append(moved)
-    return {e: v for e, v in out.items() if v}
+    return {
+        error: [corrupt(mol, error, site) for site in sites]
+        for error, sites in corruption_sites(mol).items()
+    }
 
 
 def _with_h(mol: Hydrocarbon, atom: int, h: int) -> Hydrocarbon:

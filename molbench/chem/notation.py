@@ -77,16 +77,19 @@ def _render(node: _Node, h_counts: tuple[int, ...], smiles: bool) -> str:
     first = True
     while cursor is not None:
         bond = "" if first else _BOND_SYMBOL[cursor.bond]
-        atom = (
-            f"[C{_hydrogens(h_counts[cursor.atom])}]"
-            if smiles
-            else (f"C{_hydrogens(h_counts[cursor.atom])}")
-        )
-        parts.append(bond + atom)
+        atom = f"C{_hydrogens(h_counts[cursor.atom])}"
+        parts.append(bond + (f"[{atom}]" if smiles else atom))
         branches = [_BOND_SYMBOL[b.bond] + _render(b, h_counts, smiles) for b in cursor.branches]
-        parts.extend(_group(branches) if not smiles else [f"({b})" for b in branches])
-        cursor = cursor.next
-        first = False
+        cursor, first = cursor.next, False
+        if smiles:
+            parts.extend(f"({b})" for b in branches)
+            continue
+        if cursor is not None and cursor.next is None and not cursor.branches:
+            last = _BOND_SYMBOL[cursor.bond] + f"C{_hydrogens(h_counts[cursor.atom])}"
+            if last in branches:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
+                branches.append(last)
+                cursor = None
+        parts.extend(_group(branches))
     return "".join(parts)
 
 

@@ -102,7 +102,12 @@ def test_manifest_records_audits(small_build: molbench.BuildResult) -> None:
     for config in ("random", "size_ood"):
         assert set(audits["leakage"]["shared_between_splits"][config].values()) == {0}
         shortcuts = audits["shortcut_test_accuracy"][config]
-        assert set(shortcuts) == {"majority_class", "length_only", "bag_of_characters_logreg"}
+        assert set(shortcuts) == {
+            "majority_class",
+            "length_only",
+            "bag_of_characters_logreg",
+            "unsaturation_rule",
+        }
     counts = small_build.manifest["counts"]
     assert counts["valid"] == counts["invalid"] == 300
     assert counts["rdkit_checked"] == 600

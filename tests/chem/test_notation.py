@@ -10,10 +10,12 @@ from molbench.chem.notation import NotationError, parse_condensed, write
     [
         ("CH4", "CH4"),
         ("CH3CH3", "CH3CH3"),
-        ("CH3CH(CH3)CH3", "CH3CH(CH3)CH3"),  # isobutane
-        ("CH3C(CH3)2CH3", "CH3C(CH3)2CH3"),  # neopentane, multiplier notation
+        ("CH3CH(CH3)CH3", "CH3CH(CH3)2"),  # isobutane, multiplier notation
+        ("CH3C(CH3)2CH3", "CH3C(CH3)3"),  # neopentane
+        ("CH3CH2CH(CH3)CH2CH3", "CH3CH2CH(CH3)CH2CH3"),  # 3-methylpentane: no folding
         ("CH3CH=CH2", "CH2=CHCH3"),  # propene, written from the double-bond end
-        ("CH3C(=CH2)CH3", "CH2=C(CH3)CH3"),  # isobutene: a double bond into a branch
+        ("CH3C(=CH2)CH3", "CH2=C(CH3)2"),  # isobutene: written from the double bond
+        ("CH3CH(=CH2)", "CH2=CHCH3"),  # a double bond written as a branch
         ("CH2=C=CH2", "CH2=C=CH2"),  # allene
         ("CH4CH3", "CH3CH4"),  # the invalid example keeps its wrong count
     ],

@@ -1,0 +1,152 @@
+"""Evaluation: resolve the split, validate predictions (or run a model), score, record.
+
+Every result carries what is needed to trust and reproduce it: dataset identity and
+content hash, sha256 of what was scored, molbench version, hardware and time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from molbench import store
+from molbench.builders import BUILDERS
+from molbench.errors import DatasetNotFoundError
+from molbench.hardware import describe
+from molbench.predictions import align, read_predictions
+from molbench.tasks import TASKS, Task
+
+log = logging.getLogger(__name__)
+RESULT_FORMAT = 1
+BOOTSTRAP_SEED = 0
+
+
+def resolve_dataset(dataset: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """A build directory from a path, or from a dataset name under the root."""
+    given = Path(dataset)
+    if (given / store.MANIFEST_NAME).is_file():
+        return given
+    if dataset in BUILDERS:
+        path = store.version_dir(store.resolve_root(root), dataset, BUILDERS[dataset].info.version)
+        if (path / store.MANIFEST_NAME).is_file():
+            return path
+        raise DatasetNotFoundError(
+            f"{dataset} is not built under {path.parent.parent}; run: molbench build {dataset}"
+        )
+    raise DatasetNotFoundError(f"{dataset} is neither a build directory nor a known dataset")
+
+
+def task_for(manifest: dict[str, Any]) -> Task:
+    if manifest["name"] not in TASKS:
+        raise DatasetNotFoundError(f"no evaluation task is defined for {manifest['name']}")
+    return TASKS[manifest["name"]]
+
+
+def evaluate_table(
+    predictions: pa.Table,
+    dataset_path: str | os.PathLike[str],
+    config: str,
+    split: str,
+    source: str,
+) -> dict[str, Any]:
+    """Score a predictions table on one split of a (verified) build."""
+    started = time.perf_counter()
+    built = store.BuiltDataset(dataset_path)
+    task = task_for(built.manifest)
+    truth = built.table(config, split)
+    aligned = align(
+        predictions, truth["id"], task.prediction_columns, source, task.required_columns
+    )
+    scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED)
+    return {
+        "format": RESULT_FORMAT,
+        "task": task.dataset,
+        "dataset": {
+            "name": built.name,
+            "version": built.version,
+            "config": config,
+            "split": split,
+            "content_hash": built.content_hash,
+            "parameters": built.manifest["parameters"],
+        },
+        **scored,
+        "warnings": [],
+        "environment": {"molbench": _version()},
+        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "eval_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def evaluate_predictions(
+    path: str | os.PathLike[str],
+    dataset: str,
+    config: str,
+    split: str,
+    root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Score a Parquet/CSV predictions file."""
+    file = Path(path)
+    table = read_predictions(file)
+    result = evaluate_table(table, resolve_dataset(dataset, root), config, split, str(file))
+    result["source"] = {"kind": "predictions", "files": {file.name: store.sha256_file(file)}}
+    result["environment"]["hardware"] = describe("cpu")
+    return result
+
+
+def evaluate_model(
+    model_dir: str | os.PathLike[str],
+    dataset: str | None = None,
+    config: str | None = None,
+    split: str = "test",
+    device: str = "cpu",
+    root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run a model directory on a split and score it; the dataset defaults to its own."""
+    from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
+
+    module, card = load_model(model_dir, device=device)
+    dataset_path = resolve_dataset(dataset or card.task["dataset"], root)
+    config = config or card.task["config"]
+    built = store.BuiltDataset(dataset_path)
+    started = time.perf_counter()
+    predictions = module.predict(built.table(config, split), device=device)
+    predict_seconds = time.perf_counter() - started
+    table = pa.table({"id": built.table(config, split)["id"], **predictions})
+    result = evaluate_table(table, dataset_path, config, split, f"model {card.path}")
+    result["source"] = {
+        "kind": "model",
+        "files": {name: store.sha256_file(card.path / name) for name in (CARD_FILE, WEIGHTS_FILE)},
+    }
+    result["model"] = card.as_dict()
+    result["run"] = {
+        "method": card.provenance.get("method", card.architecture),
+        "recipe": card.provenance.get("recipe"),
+        "seed": card.provenance.get("seed"),
+        "n_parameters": card.n_parameters,
+        "train_seconds": card.provenance.get("train_seconds"),
+        "hardware": card.provenance.get("hardware"),
+    }
+    result["environment"]["hardware"] = describe(device)
+    result["predict_seconds"] = round(predict_seconds, 3)
+    trained_on = card.provenance.get("dataset_content_hash")
+    if trained_on != built.content_hash:
+        message = (
+            f"model was trained on dataset content {trained_on}, evaluated on "
+            f"{built.content_hash}: numbers are not comparable with the leaderboard"
+        )
+        log.warning(message)
+        result["warnings"].append(message)
+        result["trained_on_content_hash"] = trained_on
+    return result
+
+
+def _version() -> str:
+    from molbench import __version__
+
+    return __version__

@@ -1,0 +1,56 @@
+"""One-line descriptions of the machine and git state, recorded with every run and result."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+
+def describe(device: str = "cpu") -> str:
+    """``"CPU: <model> (<n> cores)"`` or ``"GPU: <name> (<memory> GiB)"`` for ``device``."""
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            props = torch.cuda.get_device_properties(torch.device(device))
+            return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
+        except (ImportError, RuntimeError, AssertionError):
+            return "GPU: unknown"
+    return f"CPU: {_cpu_model()} ({_cores()} cores)"
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def git_commit(path: Path | None = None) -> str | None:
+    """The commit of the working tree a run came from (``+dirty`` if it had changes)."""
+    cwd = path or Path.cwd()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")

@@ -1,0 +1,1 @@
+"""PyTorch models of molbench's bundled baselines (needs the ``torch`` extra)."""

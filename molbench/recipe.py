@@ -1,0 +1,174 @@
+"""Helpers shared by the recipes in ``recipes/``: typed overrides, data, provenance, saving.
+
+A recipe stays a readable top-to-bottom script; what every recipe would otherwise repeat
+(argument parsing, building the dataset if missing, recording a run) lives here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from molbench import store
+from molbench.evaluate import evaluate_model, evaluate_table
+from molbench.hardware import describe, git_commit
+from molbench.pipeline import build
+
+C = TypeVar("C")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_overrides(defaults: C, argv: Sequence[str] | None = None) -> C:
+    """``--key=value`` or ``--key value`` overrides of a frozen config dataclass.
+
+    Values are converted to the field's type; an unknown key or a bad value exits with a
+    one-line message (recipes are scripts, so exiting is their job).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    fields = {f.name: f for f in dataclasses.fields(defaults)}
+    changes: dict[str, Any] = {}
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            lines = [f"  --{k.replace('_', '-')}={getattr(defaults, k)!r}" for k in fields]
+            print("options (defaults):\n" + "\n".join(lines))
+            raise SystemExit(0)
+        if not arg.startswith("--"):
+            raise SystemExit(f"error: unexpected argument {arg!r}; use --key=value")
+        key, _, value = arg[2:].partition("=")
+        if not _:
+            if not args:
+                raise SystemExit(f"error: --{key} needs a value")
+            value = args.pop(0)
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise SystemExit(f"error: unknown option --{key}; known: {', '.join(fields)}")
+        changes[name] = _convert(name, value, type(getattr(defaults, name)))
+    return dataclasses.replace(defaults, **changes)
+
+
+def _convert(name: str, value: str, kind: type) -> Any:
+    if kind is bool:
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise SystemExit(f"error: --{name} must be true or false, got {value!r}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise SystemExit(f"error: --{name} must be {kind.__name__}, got {value!r}") from None
+
+
+def dataset(name: str, root: str | None = None) -> store.BuiltDataset:
+    """The default build of ``name``, built first if missing (a no-op when it exists)."""
+    result = build(name, out=root, progress=True)
+    return store.BuiltDataset(result.path)
+
+
+@dataclasses.dataclass
+class Run:
+    """What a recipe records about one training run, filled as it goes."""
+
+    method: str
+    recipe: str
+    seed: int
+    device: str
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def provenance(self, built: store.BuiltDataset) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "recipe": self.recipe,
+            "seed": self.seed,
+            "train_seconds": round(time.perf_counter() - self.started, 1),
+            "hardware": describe(self.device),
+            "dataset_content_hash": built.content_hash,
+            "molbench_version": _version(),
+            "git_commit": git_commit(REPO_ROOT),
+            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def save_and_evaluate(
+    module: Any,
+    architecture: str,
+    hyperparameters: dict[str, Any],
+    run: Run,
+    built: store.BuiltDataset,
+    config: str,
+    out_dir: Path,
+    record: bool,
+) -> dict[str, Any]:
+    """Save the model directory, score validation and test, write the result JSONs.
+
+    With ``record`` the test result is also copied to ``leaderboards/results/<dataset>/``.
+    """
+    from molbench.models import ModelCard, save_model
+
+    n_parameters = sum(p.numel() for p in module.parameters())
+    card = ModelCard(
+        out_dir / "model",
+        architecture,
+        {"dataset": built.name, "version": built.version, "config": config},
+        hyperparameters,
+        run.provenance(built),
+        n_parameters,
+    )
+    save_model(card.path, module, card)
+    results = {}
+    for split in ("validation", "test"):
+        results[split] = evaluate_model(card.path, str(built.path), config, split, run.device)
+        write_json(out_dir / f"{split}.json", results[split])
+    if record:
+        record_result(results["test"], built.name, run.method, config, run.seed)
+    return results
+
+
+def evaluate_rows(
+    predictions: Any, built: store.BuiltDataset, config: str, split: str, run_info: dict[str, Any]
+) -> dict[str, Any]:
+    """Score an in-memory predictions table (for recipes without a model, e.g. shortcuts)."""
+    result = evaluate_table(predictions, built.path, config, split, source=run_info["method"])
+    result["source"] = {"kind": "recipe", "files": {}}
+    result["run"] = run_info
+    result["environment"]["hardware"] = describe("cpu")
+    return result
+
+
+def record_result(
+    result: dict[str, Any], dataset_name: str, method: str, config: str, seed: int | None
+) -> Path:
+    """Copy a test result into the committed leaderboard results."""
+    directory = REPO_ROOT / "leaderboards" / "results" / dataset_name
+    suffix = f"seed{seed}" if seed is not None else "deterministic"
+    path = directory / f"{method}__{config}__{suffix}.json"
+    write_json(path, result)
+    return path
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def print_summary(results: dict[str, dict[str, Any]]) -> None:
+    for split, r in results.items():
+        h = r["headline"]
+        low, high = h["ci95"]
+        print(f"{split}: {h['metric']} {h['value']:.4f} (95% CI {low:.4f}-{high:.4f})")
+
+
+def _version() -> str:
+    from molbench import __version__
+
+    return __version__

@@ -1,0 +1,8 @@
+"""Every task molbench can score, by dataset name. Adding one: a module and a line here."""
+
+from molbench.tasks.base import Task
+from molbench.tasks.validity import ValidityTask
+
+TASKS: dict[str, Task] = {t.dataset: t for t in (ValidityTask(),)}
+
+__all__ = ["TASKS", "Task"]

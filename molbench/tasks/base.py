@@ -1,0 +1,36 @@
+"""The task interface: how one dataset's predictions are checked and scored.
+
+A task names its dataset, the prediction columns it accepts, its metrics, and its headline
+metric with direction. Evaluation (``molbench.evaluate``) is the same for every task:
+resolve the split, align and validate predictions, then call ``score``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+BOOTSTRAP_RESAMPLES = 1000
+
+
+class Task(Protocol):
+    dataset: str
+    headline: str
+    higher_is_better: bool
+    prediction_columns: Mapping[str, str]  # column -> "probability" | "binary"
+    required_columns: Sequence[Sequence[str]]  # at least one of each group
+    truth_columns: Sequence[str]  # dataset columns that scoring reads
+
+    def score(
+        self, truth: pa.Table, predictions: Mapping[str, np.ndarray], seed: int
+    ) -> dict[str, Any]:
+        """``{"metrics": {...}, "headline": {...}, "buckets": {...}}`` for one split."""
+        ...
+
+    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
+        """The leaderboard picture for this dataset from result JSONs."""
+        ...

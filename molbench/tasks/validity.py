@@ -1,0 +1,116 @@
+"""Scoring valid/invalid predictions on the validity dataset."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from molbench.metrics import METRICS, accuracy, bootstrap_ci
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+
+THRESHOLD = 0.5  # score >= 0.5 means "valid"
+
+
+class ValidityTask:
+    dataset = "validity"
+    headline = "accuracy"
+    higher_is_better = True
+    prediction_columns = MappingProxyType({"score": "probability", "label": "binary"})
+    required_columns = (("score", "label"),)
+    truth_columns = ("label", "n_carbons", "error")
+    prediction_help = (
+        "`id` plus `score` (probability that the molecule is valid, 0..1; >= 0.5 counts as "
+        "valid) and/or `label` (1 valid, 0 invalid). With both, `label` gives the thresholded "
+        "metrics and `score` the AUROC."
+    )
+
+    def score(
+        self, truth: pa.Table, predictions: Mapping[str, np.ndarray], seed: int
+    ) -> dict[str, Any]:
+        y = truth["label"].to_numpy().astype(int)
+        scores = predictions.get("score")
+        if "label" in predictions:
+            y_hat = predictions["label"].astype(int)
+        else:
+            y_hat = (scores >= THRESHOLD).astype(int)
+        metrics = {}
+        for name, metric in METRICS.items():
+            if metric.needs_scores:
+                if scores is not None:
+                    metrics[name] = metric.fn(y, scores)
+            else:
+                metrics[name] = metric.fn(y, y_hat)
+        low, high = bootstrap_ci(accuracy, y, y_hat, seed=seed, resamples=BOOTSTRAP_RESAMPLES)
+        return {
+            "metrics": metrics,
+            "headline": {
+                "metric": self.headline,
+                "value": metrics[self.headline],
+                "ci95": [low, high],
+                "higher_is_better": self.higher_is_better,
+            },
+            "buckets": {
+                "accuracy_by_n_carbons": _accuracy_by(truth["n_carbons"].to_pylist(), y, y_hat),
+                "recall_by_error": _recall_by_error(truth["error"].to_pylist(), y, y_hat),
+            },
+            "n_rows": len(y),
+        }
+
+    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
+        plot_accuracy_by_carbons(results, path)
+
+
+def _accuracy_by(keys: list[Any], y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        groups[key].append(i)
+    return {str(k): accuracy(y[idx], y_hat[idx]) for k, idx in sorted(groups.items())}
+
+
+def _recall_by_error(
+    errors: list[str | None], y: np.ndarray, y_hat: np.ndarray
+) -> dict[str, float]:
+    """Share of each error type called invalid; ``valid`` is the recall of valid molecules."""
+    keys = [e if e is not None else "valid" for e in errors]
+    return _accuracy_by(keys, y, y_hat)
+
+
+def plot_accuracy_by_carbons(results: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Test accuracy vs. carbon count per method (mean over seeds), one panel per config."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    configs = sorted({r["dataset"]["config"] for r in results})
+    fig, axes = plt.subplots(1, len(configs), figsize=(6 * len(configs), 4), squeeze=False)
+    for ax, config in zip(axes[0], configs, strict=True):
+        curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        boundary = None
+        for r in results:
+            if r["dataset"]["config"] != config:
+                continue
+            for n, acc in r["buckets"]["accuracy_by_n_carbons"].items():
+                curves[r["run"]["method"]][int(n)].append(acc)
+            boundary = r["dataset"].get("parameters", {}).get("size_ood_max_train_carbons")
+        for method in sorted(curves):
+            xs = sorted(curves[method])
+            ax.plot(xs, [np.mean(curves[method][x]) for x in xs], marker="o", ms=3, label=method)
+        if config == "size_ood" and boundary is not None:
+            ax.axvline(boundary + 0.5, color="grey", ls="--", lw=1)
+            ax.text(boundary + 0.6, 0.52, "test: larger\nthan training", fontsize=8, color="grey")
+        ax.set_title(f"validity / {config} (test)")
+        ax.set_xlabel("number of carbons")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(0.45, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,60 @@
+"""The shortcut baselines as leaderboard rows: majority class, length-only, bag of characters.
+
+    python recipes/validity/shortcuts.py --config random --record
+
+Deterministic (no seed): fit on train, predict test, score with molbench's evaluator.
+They show what a model gets without learning valence.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from molbench import recipe
+from molbench.hardware import describe
+from molbench.shortcuts import bag_of_characters, length_only, majority_class, unsaturation_rule
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: str = "random"
+    text_column: str = "condensed"  # what length-only and bag-of-characters read
+    root: str = ""
+    record: bool = False
+
+
+s = recipe.parse_overrides(Settings())
+built = recipe.dataset("validity", s.root or None)
+train, test = built.table(s.config, "train"), built.table(s.config, "test")
+train_text, test_text = train[s.text_column].to_pylist(), test[s.text_column].to_pylist()
+train_y = train["label"].to_numpy()
+
+baselines = {
+    "majority_class": lambda: {"label": majority_class(train_y, len(test_text))},
+    "length_only": lambda: {"label": length_only(train_text, train_y, test_text)},
+    "bag_of_characters_logreg": lambda: {
+        "score": bag_of_characters(train_text, train_y, test_text)
+    },
+    "unsaturation_rule": lambda: {
+        "label": unsaturation_rule(test["formula"].to_pylist(), test["n_double_bonds"].to_numpy())
+    },
+}
+for method, fit_predict in baselines.items():
+    started = time.perf_counter()
+    columns = fit_predict()
+    seconds = round(time.perf_counter() - started, 2)
+    predictions = pa.table({"id": test["id"], **{k: np.asarray(v) for k, v in columns.items()}})
+    run_info = {
+        "method": method,
+        "recipe": "recipes/validity/shortcuts.py",
+        "seed": None,
+        "n_parameters": None,
+        "train_seconds": seconds,
+        "hardware": describe("cpu"),
+    }
+    result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info)
+    print(f"{method:<26} test accuracy {result['headline']['value']:.4f}")
+    if s.record:
+        recipe.record_result(result, "validity", method, s.config, None)
