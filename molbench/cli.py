@@ -189,3 +189,91 @@ def _resolve(path: str) -> Path:
     if path in BUILDERS:
         return store.version_dir(root, path, BUILDERS[path].info.version)
     raise DatasetNotFoundError(f"{path} is neither a build directory nor a dataset under {root}")
+
+
+@main.command("eval")
+@click.option("--model", "model_dir", type=click.Path(), help="Model directory to run and score.")
+@click.option("--predictions", type=click.Path(), help="Parquet or CSV predictions to score.")
+@click.option(
+    "--dataset",
+    default=None,
+    help="Dataset name (under --root) or build directory [default: the model's, else validity].",
+)
+@click.option("--config", default=None, help="Config [default: the model's, else random].")
+@click.option("--split", default="test", show_default=True, help="Split to score.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (models only).")
+@click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the result JSON here.")
+def eval_command(
+    model_dir: str | None,
+    predictions: str | None,
+    dataset: str | None,
+    config: str | None,
+    split: str,
+    device: str,
+    root: str | None,
+    out: str | None,
+) -> None:
+    """Score a model directory or a predictions file on one split."""
+    from molbench.evaluate import evaluate_model, evaluate_predictions
+
+    if (model_dir is None) == (predictions is None):
+        raise click.UsageError("give exactly one of --model DIR or --predictions FILE")
+    if model_dir is not None:
+        result = evaluate_model(model_dir, dataset, config, split, device, root)
+    else:
+        result = evaluate_predictions(
+            predictions, dataset or "validity", config or "random", split, root
+        )
+    for warning in result["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    _print_result(result)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"result written to {out}")
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    d = result["dataset"]
+    h = result["headline"]
+    click.echo(
+        f"{d['name']} {d['version']} / {d['config']} / {d['split']}  ({result['n_rows']:,} rows, "
+        f"content {d['content_hash'][:19]}…)"
+    )
+    click.echo(
+        f"  {h['metric']:<20} {h['value']:.4f}  (95% CI {h['ci95'][0]:.4f}-{h['ci95'][1]:.4f})"
+    )
+    for name, value in result["metrics"].items():
+        if name != h["metric"]:
+            click.echo(f"  {name:<20} {value:.4f}")
+    for bucket, values in result["buckets"].items():
+        cells = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+        click.echo(f"  {bucket}: {cells}")
+
+
+@main.command()
+@click.option("--dataset", "datasets", multiple=True, help="Only these datasets [default: all].")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default="leaderboards",
+    show_default=True,
+    help="Leaderboards directory holding results/<dataset>/*.json.",
+)
+def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
+    """Regenerate leaderboards/<dataset>.md and .png from committed result JSONs."""
+    from molbench.leaderboard import write_leaderboard
+
+    base = Path(directory)
+    names = datasets or tuple(sorted(p.name for p in (base / "results").glob("*") if p.is_dir()))
+    if not names:
+        raise DatasetNotFoundError(f"no results under {base / 'results'}")
+    for name in names:
+        for path in write_leaderboard(name, base):
+            click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from molbench import store
 from molbench.builders import BUILDERS
-from molbench.errors import DatasetNotFoundError
+from molbench.errors import DatasetNotFoundError, MolbenchError
 from molbench.hardware import describe
 from molbench.predictions import align, read_predictions
 from molbench.tasks import TASKS, Task
@@ -110,6 +110,7 @@ def evaluate_model(
     """Run a model directory on a split and score it; the dataset defaults to its own."""
     from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
 
+    _check_device(device)
     module, card = load_model(model_dir, device=device)
     dataset_path = resolve_dataset(dataset or card.task["dataset"], root)
     config = config or card.task["config"]
@@ -144,6 +145,15 @@ def evaluate_model(
         result["warnings"].append(message)
         result["trained_on_content_hash"] = trained_on
     return result
+
+
+def _check_device(device: str) -> None:
+    if device == "cpu":
+        return
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MolbenchError(f"--device {device}: CUDA is not available on this machine")
 
 
 def _version() -> str:

@@ -22,7 +22,6 @@ from molbench.hardware import describe, git_commit
 from molbench.pipeline import build
 
 C = TypeVar("C")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_overrides(defaults: C, argv: Sequence[str] | None = None) -> C:
@@ -67,21 +66,38 @@ def _convert(name: str, value: str, kind: type) -> Any:
         raise SystemExit(f"error: --{name} must be {kind.__name__}, got {value!r}") from None
 
 
-def dataset(name: str, root: str | None = None) -> store.BuiltDataset:
-    """The default build of ``name``, built first if missing (a no-op when it exists)."""
-    result = build(name, out=root, progress=True)
+def dataset(name: str, root: str = "", path: str = "") -> store.BuiltDataset:
+    """The build at ``path`` if given, else the default build of ``name`` under ``root``.
+
+    The default build is made first if it is missing (a no-op when it exists).
+    """
+    if path:
+        return store.BuiltDataset(path)
+    result = build(name, out=root or None, progress=True)
     return store.BuiltDataset(result.path)
 
 
 @dataclasses.dataclass
 class Run:
-    """What a recipe records about one training run, filled as it goes."""
+    """What a recipe records about one training run, filled as it goes.
+
+    ``script`` is the recipe's ``__file__``: recipes live in ``<repo>/recipes/<dataset>/``,
+    which locates the repository (for the git commit and ``leaderboards/``).
+    """
 
     method: str
-    recipe: str
-    seed: int
-    device: str
+    script: str
+    seed: int | None
+    device: str = "cpu"
     started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    @property
+    def repo_root(self) -> Path:
+        return Path(self.script).resolve().parents[2]
+
+    @property
+    def recipe(self) -> str:
+        return Path(self.script).resolve().relative_to(self.repo_root).as_posix()
 
     def provenance(self, built: store.BuiltDataset) -> dict[str, Any]:
         return {
@@ -92,7 +108,7 @@ class Run:
             "hardware": describe(self.device),
             "dataset_content_hash": built.content_hash,
             "molbench_version": _version(),
-            "git_commit": git_commit(REPO_ROOT),
+            "git_commit": git_commit(self.repo_root),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
@@ -128,7 +144,7 @@ def save_and_evaluate(
         results[split] = evaluate_model(card.path, str(built.path), config, split, run.device)
         write_json(out_dir / f"{split}.json", results[split])
     if record:
-        record_result(results["test"], built.name, run.method, config, run.seed)
+        record_result(results["test"], run, built.name, config)
     return results
 
 
@@ -143,13 +159,11 @@ def evaluate_rows(
     return result
 
 
-def record_result(
-    result: dict[str, Any], dataset_name: str, method: str, config: str, seed: int | None
-) -> Path:
-    """Copy a test result into the committed leaderboard results."""
-    directory = REPO_ROOT / "leaderboards" / "results" / dataset_name
-    suffix = f"seed{seed}" if seed is not None else "deterministic"
-    path = directory / f"{method}__{config}__{suffix}.json"
+def record_result(result: dict[str, Any], run: Run, dataset_name: str, config: str) -> Path:
+    """Copy a test result into ``<repo>/leaderboards/results/<dataset>/``."""
+    suffix = f"seed{run.seed}" if run.seed is not None else "deterministic"
+    directory = run.repo_root / "leaderboards" / "results" / dataset_name
+    path = directory / f"{run.method}__{config}__{suffix}.json"
     write_json(path, result)
     return path
 

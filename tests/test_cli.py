@@ -76,3 +76,59 @@ def test_help_is_everywhere() -> None:
     for args in ([], ["build"], ["build", "validity"], ["verify"], ["list"], ["info"]):
         code, out, _ = run(*args, "--help")
         assert code == 0 and "Usage:" in out
+
+
+def test_eval_of_a_broken_predictions_file_is_one_line(small_build, tmp_path: Path) -> None:
+    import molbench
+
+    test = molbench.open_dataset(small_build.path).table("random", "test")
+    ids = test["id"].to_pylist()
+    lines = ["id,score", f"{ids[0]},0.9", f"{ids[0]},0.9", f"{ids[2]},nan"]
+    lines += [f"{i},0.5" for i in ids[3:]]  # ids[1] is missing
+    path = tmp_path / "preds.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(
+        "eval",
+        "--predictions",
+        str(path),
+        "--dataset",
+        str(small_build.path),
+        "--config",
+        "random",
+        "--split",
+        "test",
+    )
+    assert_one_line_error(code, err, "1 duplicated id", "1 missing id", "1 NaN/empty score")
+
+
+def test_eval_prints_a_table_and_writes_json(small_build, tmp_path: Path) -> None:
+    import molbench
+
+    test = molbench.open_dataset(small_build.path).table("random", "test")
+    path = tmp_path / "preds.csv"
+    rows = [
+        f"{i},{label}"
+        for i, label in zip(test["id"].to_pylist(), test["label"].to_pylist(), strict=True)
+    ]
+    path.write_text("id,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "result.json"
+    code, stdout, _ = run(
+        "eval", "--predictions", str(path), "--dataset", str(small_build.path), "--out", str(out)
+    )
+    assert code == 0
+    assert "accuracy             1.0000" in stdout and "recall_by_error" in stdout
+    assert out.is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["eval"], ["exactly one of --model"]),
+        (["eval", "--model", "/no/model"], ["does not exist"]),
+        (["eval", "--predictions", "/no/file.csv"], ["does not exist"]),
+        (["leaderboard", "--dir", "/no/leaderboards"], ["no results"]),
+    ],
+)
+def test_eval_and_leaderboard_errors_are_one_line(args: list[str], fragments: list[str]) -> None:
+    code, _, err = run(*args)
+    assert_one_line_error(code, err, *fragments)

@@ -34,6 +34,7 @@ class Settings:
     weight_decay: float = 1e-2
     max_train_rows: int = 0  # 0 = all; smaller for smoke tests
     root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
+    data: str = ""  # a build directory to use instead of the default build under root
     out: str = ""  # run directory ("" = runs/validity/char_transformer/<config>/seed<seed>)
     record: bool = False  # copy the test result into leaderboards/results/validity/
 
@@ -41,7 +42,7 @@ class Settings:
 s = recipe.parse_overrides(Settings())
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
-run = recipe.Run("char_transformer", "recipes/validity/char_transformer.py", s.seed, s.device)
+run = recipe.Run("char_transformer", __file__, s.seed, s.device)
 out_dir = Path(s.out or f"runs/validity/char_transformer/{s.config}/seed{s.seed}")
 
 # model (first: it owns the vocabulary and the position table)
@@ -55,7 +56,7 @@ hyperparameters = {
 model = CharTransformer.from_hyperparameters(hyperparameters).to(s.device)
 
 # data: SMILES characters → ids, padded per batch to its longest row
-built = recipe.dataset("validity", s.root or None)
+built = recipe.dataset("validity", s.root, s.data)
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
@@ -92,7 +93,9 @@ for _step in (bar := tqdm(range(s.steps), desc=f"char_transformer {s.config} see
     bar.set_postfix(loss=f"{loss.item():.4f}")
 
 # save + evaluate
-hyperparameters["training"] = {k: v for k, v in asdict(s).items() if k not in ("root", "out")}
+hyperparameters["training"] = {
+    k: v for k, v in asdict(s).items() if k not in ("root", "data", "out")
+}
 results = recipe.save_and_evaluate(
     model, "validity_char_transformer", hyperparameters, run, built, s.config, out_dir, s.record
 )

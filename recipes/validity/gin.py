@@ -23,15 +23,16 @@ class Settings:
     config: str = "random"  # dataset config: random | size_ood
     seed: int = 0
     device: str = "cpu"
-    hidden: int = 64
+    hidden: int = 128
     layers: int = 3
     dropout: float = 0.0
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 256
-    lr: float = 2e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     max_train_rows: int = 0  # 0 = all; smaller for smoke tests
     root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
+    data: str = ""  # a build directory to use instead of the default build under root
     out: str = ""  # run directory ("" = runs/validity/gin/<config>/seed<seed>)
     record: bool = False  # copy the test result into leaderboards/results/validity/
 
@@ -39,11 +40,11 @@ class Settings:
 s = recipe.parse_overrides(Settings())
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
-run = recipe.Run("gin", "recipes/validity/gin.py", s.seed, s.device)
+run = recipe.Run("gin", __file__, s.seed, s.device)
 out_dir = Path(s.out or f"runs/validity/gin/{s.config}/seed{s.seed}")
 
 # data: Arrow graph columns → flat tensors, batched without per-row Python objects
-built = recipe.dataset("validity", s.root or None)
+built = recipe.dataset("validity", s.root, s.data)
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
@@ -72,7 +73,9 @@ for _epoch in range(s.epochs):
 bar.close()
 
 # save + evaluate
-hyperparameters["training"] = {k: v for k, v in asdict(s).items() if k not in ("root", "out")}
+hyperparameters["training"] = {
+    k: v for k, v in asdict(s).items() if k not in ("root", "data", "out")
+}
 results = recipe.save_and_evaluate(
     model, "validity_gine", hyperparameters, run, built, s.config, out_dir, s.record
 )

@@ -21,12 +21,13 @@ from molbench.shortcuts import bag_of_characters, length_only, majority_class, u
 class Settings:
     config: str = "random"
     text_column: str = "condensed"  # what length-only and bag-of-characters read
-    root: str = ""
-    record: bool = False
+    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
+    data: str = ""  # a build directory to use instead of the default build under root
+    record: bool = False  # write results into leaderboards/results/validity/
 
 
 s = recipe.parse_overrides(Settings())
-built = recipe.dataset("validity", s.root or None)
+built = recipe.dataset("validity", s.root, s.data)
 train, test = built.table(s.config, "train"), built.table(s.config, "test")
 train_text, test_text = train[s.text_column].to_pylist(), test[s.text_column].to_pylist()
 train_y = train["label"].to_numpy()
@@ -42,19 +43,18 @@ baselines = {
     },
 }
 for method, fit_predict in baselines.items():
-    started = time.perf_counter()
+    run = recipe.Run(method, __file__, seed=None)
     columns = fit_predict()
-    seconds = round(time.perf_counter() - started, 2)
     predictions = pa.table({"id": test["id"], **{k: np.asarray(v) for k, v in columns.items()}})
     run_info = {
         "method": method,
-        "recipe": "recipes/validity/shortcuts.py",
+        "recipe": run.recipe,
         "seed": None,
         "n_parameters": None,
-        "train_seconds": seconds,
+        "train_seconds": round(time.perf_counter() - run.started, 2),
         "hardware": describe("cpu"),
     }
     result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info)
     print(f"{method:<26} test accuracy {result['headline']['value']:.4f}")
     if s.record:
-        recipe.record_result(result, "validity", method, s.config, None)
+        recipe.record_result(result, run, "validity", s.config)

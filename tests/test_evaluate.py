@@ -1,0 +1,69 @@
+"""Scoring predictions files and model directories against a build."""
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import molbench
+from molbench.errors import DatasetNotFoundError, PredictionFormatError
+from molbench.evaluate import evaluate_predictions, resolve_dataset
+
+
+def perfect_predictions(build: molbench.BuildResult, config: str = "random") -> pa.Table:
+    test = molbench.open_dataset(build.path).table(config, "test")
+    return pa.table({"id": test["id"], "label": test["label"]})
+
+
+def test_perfect_predictions_score_one(small_build, tmp_path: Path) -> None:
+    path = tmp_path / "preds.parquet"
+    pq.write_table(perfect_predictions(small_build), path)
+    result = evaluate_predictions(path, str(small_build.path), "random", "test")
+    assert result["metrics"]["accuracy"] == 1.0 and result["metrics"]["mcc"] == 1.0
+    assert "auroc" not in result["metrics"]  # labels only: no scores to rank
+    assert result["headline"] == {
+        "metric": "accuracy",
+        "value": 1.0,
+        "ci95": [1.0, 1.0],
+        "higher_is_better": True,
+    }
+    assert set(result["buckets"]["recall_by_error"].values()) == {1.0}
+    assert result["dataset"]["content_hash"] == small_build.manifest["content_hash"]
+    assert len(result["source"]["files"]["preds.parquet"]) == 64
+
+
+def test_scores_are_thresholded_and_ranked(small_build, tmp_path: Path) -> None:
+    table = perfect_predictions(small_build)
+    scores = [0.49 if y else 0.51 for y in table["label"].to_pylist()]  # all wrong side
+    path = tmp_path / "preds.csv"
+    pa.csv.write_csv(pa.table({"id": table["id"], "score": scores}), path)
+    result = evaluate_predictions(path, str(small_build.path), "random", "test")
+    assert result["metrics"]["accuracy"] == 0.0
+    assert result["metrics"]["auroc"] == 0.0
+
+
+def test_a_broken_predictions_file_is_refused(small_build, tmp_path: Path) -> None:
+    table = perfect_predictions(small_build).to_pylist()
+    table[1] = dict(table[0])  # duplicate of row 0; row 1's id goes missing
+    table[2]["label"] = None
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist(table), path)
+    with pytest.raises(PredictionFormatError, match=r"duplicated.*missing.*NaN"):
+        evaluate_predictions(path, str(small_build.path), "random", "test")
+
+
+def test_dataset_resolution(small_build, tmp_path) -> None:
+    assert resolve_dataset(str(small_build.path)) == small_build.path
+    with pytest.raises(DatasetNotFoundError, match="run: molbench build validity"):
+        resolve_dataset("validity", root=tmp_path)
+    with pytest.raises(DatasetNotFoundError, match="neither"):
+        resolve_dataset(str(tmp_path / "nothing"))
+
+
+def test_result_is_json_serialisable(small_build, tmp_path) -> None:
+    path = tmp_path / "preds.parquet"
+    pq.write_table(perfect_predictions(small_build, "size_ood"), path)
+    result = evaluate_predictions(path, str(small_build.path), "size_ood", "test")
+    assert json.loads(json.dumps(result))["dataset"]["config"] == "size_ood"

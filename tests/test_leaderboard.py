@@ -1,0 +1,91 @@
+"""Leaderboards are generated, never typed: the committed pages must match the results."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from molbench.leaderboard import load_results, render_markdown, summarize, write_leaderboard
+from molbench.tasks import TASKS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def result(method: str, config: str, seed: int | None, accuracy: float) -> dict:
+    return {
+        "dataset": {
+            "name": "validity",
+            "version": "1.0.0",
+            "config": config,
+            "split": "test",
+            "content_hash": "sha256:abc",
+            "parameters": {"size_ood_max_train_carbons": 3},
+        },
+        "headline": {
+            "metric": "accuracy",
+            "value": accuracy,
+            "ci95": [0, 1],
+            "higher_is_better": True,
+        },
+        "metrics": {"accuracy": accuracy, "balanced_accuracy": accuracy, "mcc": 0.5},
+        "buckets": {"accuracy_by_n_carbons": {"2": accuracy, "4": accuracy}},
+        "run": {
+            "method": method,
+            "recipe": f"recipes/validity/{method}.py",
+            "seed": seed,
+            "n_parameters": 10,
+            "train_seconds": 2.0,
+            "hardware": "CPU: test (2 cores)",
+        },
+    }
+
+
+def test_summary_mean_and_unbiased_std_sorted_by_headline() -> None:
+    rows = summarize(
+        [
+            result("a", "random", 0, 0.8),
+            result("a", "random", 1, 0.9),
+            result("b", "random", 0, 0.95),
+            result("c", "random", None, 0.5),
+        ]
+    )
+    assert [r["method"] for r in rows] == ["b", "a", "c"]
+    mean, std = rows[1]["headline"]
+    assert mean == pytest.approx(0.85) and std == pytest.approx(0.0707107, abs=1e-6)
+    assert math.isnan(rows[0]["headline"][1])  # one run: no std
+    assert rows[1]["n"] == 2 and rows[1]["seeds"] == [0, 1]
+
+
+def test_markdown_is_deterministic_and_marks_literature_separately() -> None:
+    rows = summarize([result("a", "random", 0, 0.8), result("a", "size_ood", 0, 0.7)])
+    page = render_markdown("validity", rows, [], "validity.png")
+    assert page == render_markdown("validity", rows, [], "validity.png")
+    assert "## `random`" in page and "## `size_ood`" in page
+    assert "not reproduced here" in page and "0.8000" in page
+    assert "[a.py](../recipes/validity/a.py)" in page
+
+
+def test_write_leaderboard_from_result_files(tmp_path: Path) -> None:
+    results = tmp_path / "results" / "validity"
+    results.mkdir(parents=True)
+    for seed in (0, 1):
+        (results / f"a__random__seed{seed}.json").write_text(
+            json.dumps(result("a", "random", seed, 0.9))
+        )
+    written = write_leaderboard("validity", tmp_path)
+    assert [p.name for p in written] == ["validity.md", "validity.png"]
+    assert (tmp_path / "validity.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("dataset", sorted(TASKS))
+def test_committed_leaderboards_equal_their_regeneration(dataset: str) -> None:
+    results_dir = REPO / "leaderboards" / "results" / dataset
+    if not any(results_dir.glob("*.json")):
+        pytest.skip(f"no committed results for {dataset} yet")
+    page = render_markdown(
+        dataset, summarize(load_results(results_dir)), TASKS[dataset].literature, f"{dataset}.png"
+    )
+    committed = (REPO / "leaderboards" / f"{dataset}.md").read_text(encoding="utf-8")
+    assert committed == page, "run: molbench leaderboard (never edit the markdown by hand)"
+    assert (REPO / "leaderboards" / f"{dataset}.png").is_file()

@@ -1,0 +1,69 @@
+"""Strict predictions validation: every problem named at once, in one line."""
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from molbench.errors import PredictionFormatError
+from molbench.predictions import align, read_predictions
+
+TRUTH = pa.chunked_array([pa.array([10, 11, 12, 13], type=pa.int64())])
+COLUMNS = {"score": "probability", "label": "binary"}
+REQUIRED = (("score", "label"),)
+
+
+def check(table: pa.Table) -> dict[str, np.ndarray]:
+    return align(table, TRUTH, COLUMNS, "preds.csv", REQUIRED)
+
+
+def test_good_predictions_are_reordered_to_the_split() -> None:
+    aligned = check(pa.table({"id": [13, 10, 12, 11], "score": [0.3, 0.0, 0.2, 0.1]}))
+    assert aligned["score"].tolist() == [0.0, 0.1, 0.2, 0.3]
+
+
+def test_duplicated_missing_unknown_and_nan_are_reported_together() -> None:
+    table = pa.table({"id": [10, 10, 12, 99], "score": [0.5, 0.5, float("nan"), 0.2]})
+    with pytest.raises(PredictionFormatError) as caught:
+        check(table)
+    message = str(caught.value)
+    assert "\n" not in message
+    for fragment in (
+        "1 duplicated id(s) (first: 10)",
+        "1 unknown id(s) (first: 99)",
+        "2 missing id(s) (first: 11, 13)",
+        "1 NaN/empty score(s) (ids 12)",
+    ):
+        assert fragment in message
+
+
+def test_out_of_range_scores_and_non_binary_labels() -> None:
+    with pytest.raises(PredictionFormatError, match=r"2 score\(s\) outside 0..1"):
+        check(pa.table({"id": [10, 11, 12, 13], "score": [1.5, -0.1, 0.2, 0.3]}))
+    with pytest.raises(PredictionFormatError, match=r"1 label\(s\) not 0 or 1"):
+        check(pa.table({"id": [10, 11, 12, 13], "label": [1, 0, 2, 1]}))
+
+
+def test_wrong_types_and_missing_columns() -> None:
+    with pytest.raises(PredictionFormatError, match="expected numbers"):
+        check(pa.table({"id": [10, 11, 12, 13], "score": ["a", "b", "c", "d"]}))
+    with pytest.raises(PredictionFormatError, match="type string, expected int64"):
+        check(pa.table({"id": ["x", "y", "z", "w"], "score": [0.1] * 4}))
+    with pytest.raises(PredictionFormatError, match="needs a column 'score' or 'label'"):
+        check(pa.table({"id": [10, 11, 12, 13], "prob": [0.1] * 4}))
+    with pytest.raises(PredictionFormatError, match="no 'id' column"):
+        check(pa.table({"score": [0.1] * 4}))
+
+
+def test_reading_files(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("id,score\n10,0.5\n")
+    assert read_predictions(tmp_path / "p.csv").num_rows == 1
+    (tmp_path / "p.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(PredictionFormatError, match="cannot be read as parquet"):
+        read_predictions(tmp_path / "p.parquet")
+    (tmp_path / "p.txt").write_text("id score")
+    with pytest.raises(PredictionFormatError, match=r"must be \.parquet or \.csv"):
+        read_predictions(tmp_path / "p.txt")
+    with pytest.raises(PredictionFormatError, match="does not exist"):
+        read_predictions(tmp_path / "nope.csv")
