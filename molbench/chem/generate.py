@@ -20,6 +20,7 @@ OVER_VALENCE_ERRORS = (
     "carbon_valence_over_4",  # one carbon given an extra hydrogen: CH3CH3 -> CH4CH3
     "double_bond_on_saturated_carbon",  # a single bond written double, hydrogens unchanged
     "misplaced_double_bond",  # a double bond moved to a neighbouring bond, hydrogens unchanged
+    "misplaced_hydrogen",  # a hydrogen moved from one carbon to another
 )
 UNDER_VALENCE_ERRORS = (
     "carbon_valence_under_4",  # one carbon missing a hydrogen: CH3CH3 -> CH2CH3
@@ -211,6 +212,9 @@ def corruption_sites(mol: Hydrocarbon) -> dict[str, list[tuple[int, ...]]]:
         "misplaced_double_bond": [
             (k, m) for k in double for atom in mol.bonds[k][:2] for m in bonds_at[atom]
         ],
+        "misplaced_hydrogen": [
+            (a, b) for b in range(n) if mol.h_counts[b] > 0 for a in range(n) if a != b
+        ],
         "carbon_valence_under_4": [(a,) for a in range(n) if mol.h_counts[a] > 0],
         "single_bond_on_unsaturated_carbon": [(k,) for k in double],
     }
@@ -227,6 +231,9 @@ def corrupt(mol: Hydrocarbon, error: str, site: tuple[int, ...]) -> Hydrocarbon:
         return _with_order(mol, site[0], 2)
     if error == "single_bond_on_unsaturated_carbon":
         return _with_order(mol, site[0], 1)
+    if error == "misplaced_hydrogen":
+        moved = _with_h(mol, site[0], mol.h_counts[site[0]] + 1)
+        return _with_h(moved, site[1], mol.h_counts[site[1]] - 1)
     if error == "misplaced_double_bond":
         return _with_order(_with_order(mol, site[0], 1), site[1], 2)
     raise ValueError(f"unknown error type {error!r}")
