@@ -67,3 +67,39 @@ def test_result_is_json_serialisable(small_build, tmp_path) -> None:
     pq.write_table(perfect_predictions(small_build, "size_ood"), path)
     result = evaluate_predictions(path, str(small_build.path), "size_ood", "test")
     assert json.loads(json.dumps(result))["dataset"]["config"] == "size_ood"
+
+
+def test_a_model_trained_on_other_data_is_flagged(small_build, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from molbench.evaluate import evaluate_model
+    from molbench.models import ModelCard, save_model
+    from molbench.nn.validity import GINE
+
+    torch.manual_seed(0)
+    module = GINE.from_hyperparameters({"hidden": 8, "layers": 1})
+    card = ModelCard(
+        tmp_path / "model",
+        "validity_gine",
+        {"dataset": "validity", "version": "1.0.0", "config": "random"},
+        {"hidden": 8, "layers": 1},
+        {"method": "gin", "seed": 3, "dataset_content_hash": "sha256:other"},
+        10,
+    )
+    save_model(card.path, module, card)
+    result = evaluate_model(card.path, str(small_build.path), split="validation")
+    assert result["trained_on_content_hash"] == "sha256:other"
+    assert "not comparable" in result["warnings"][0]
+    assert result["run"]["method"] == "gin" and result["run"]["seed"] == 3
+    assert result["dataset"]["split"] == "validation"
+    assert 0.0 <= result["metrics"]["accuracy"] <= 1.0
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(small_build, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from molbench.errors import MolbenchError
+    from molbench.evaluate import evaluate_model
+
+    with pytest.raises(MolbenchError, match="CUDA is not available"):
+        evaluate_model(tmp_path, str(small_build.path), device="cuda")

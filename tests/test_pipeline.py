@@ -122,3 +122,19 @@ def test_manifest_records_provenance(small_build) -> None:
     assert set(m["environment"]) >= {"python", "rdkit", "pyarrow", "molbench"}
     assert all(len(f["sha256"]) == 64 for f in m["files"].values())
     assert "README.md" in m["files"]
+
+
+def test_hugging_face_cache_never_serves_another_build(small_build, tmp_path: Path) -> None:
+    """datasets keys its cache on the card, so two builds at same-named paths stay apart."""
+    datasets = pytest.importorskip("datasets")
+    other = molbench.build("validity", {**SMALL, "n_molecules": 200}, out=tmp_path, workers=1)
+    assert other.path.name == small_build.path.name  # both end in validity/1.0.0
+    first = datasets.load_dataset(str(small_build.path), "random")
+    second = datasets.load_dataset(str(other.path), "random")
+    assert (
+        first["train"].num_rows
+        == small_build.manifest["configs"]["random"]["splits"]["train"]["rows"]
+    )
+    assert (
+        second["train"].num_rows == other.manifest["configs"]["random"]["splits"]["train"]["rows"]
+    )
