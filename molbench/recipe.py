@@ -90,6 +90,10 @@ class Run:
     seed: int | None
     device: str = "cpu"
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    commit: str | None = None  # the code a run starts from, read once at the start
+
+    def __post_init__(self) -> None:
+        self.commit = git_commit(self.repo_root)
 
     @property
     def repo_root(self) -> Path:
@@ -108,7 +112,7 @@ class Run:
             "hardware": describe(self.device),
             "dataset_content_hash": built.content_hash,
             "molbench_version": _version(),
-            "git_commit": git_commit(self.repo_root),
+            "git_commit": self.commit,
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 

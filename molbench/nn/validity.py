@@ -66,7 +66,12 @@ class GINE(nn.Module):
 
 
 class CharTransformer(nn.Module):
-    """A small transformer encoder over SMILES characters; the [CLS] state is classified."""
+    """A small transformer encoder over SMILES characters.
+
+    ``pool="max"`` classifies the element-wise maximum of the character states, so one
+    character that sees a broken valence can flag the molecule, as in the GINE readout;
+    ``pool="cls"`` classifies the [CLS] state.
+    """
 
     def __init__(
         self,
@@ -75,9 +80,12 @@ class CharTransformer(nn.Module):
         layers: int = 3,
         max_length: int = 256,
         dropout: float = 0.0,
+        pool: str = "max",
     ) -> None:
         super().__init__()
-        self.max_length = max_length
+        if pool not in ("max", "cls"):
+            raise ValueError(f"pool must be 'max' or 'cls', got {pool!r}")
+        self.max_length, self.pool = max_length, pool
         self.token_embedding = nn.Embedding(len(SMILES_VOCABULARY), d_model, padding_idx=0)
         self.position_embedding = nn.Embedding(max_length, d_model)
         layer = nn.TransformerEncoderLayer(
@@ -90,14 +98,23 @@ class CharTransformer(nn.Module):
     @classmethod
     def from_hyperparameters(cls, hp: dict[str, Any]) -> CharTransformer:
         return cls(
-            hp["d_model"], hp["heads"], hp["layers"], hp["max_length"], hp.get("dropout", 0.0)
+            hp["d_model"],
+            hp["heads"],
+            hp["layers"],
+            hp["max_length"],
+            hp.get("dropout", 0.0),
+            hp.get("pool", "max"),
         )
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.token_embedding(ids) + self.position_embedding(positions)
-        x = self.encoder(x, src_key_padding_mask=ids == 0)
-        return self.head(self.norm(x[:, 0])).squeeze(1)
+        padding = ids == 0
+        x = self.norm(self.encoder(x, src_key_padding_mask=padding))
+        if self.pool == "cls":
+            return self.head(x[:, 0]).squeeze(1)
+        pooled = x.masked_fill(padding.unsqueeze(-1), float("-inf")).amax(dim=1)
+        return self.head(pooled).squeeze(1)
 
     def encode(self, table: pa.Table) -> tuple[torch.Tensor, torch.Tensor]:
         return encode_strings(table["smiles"].to_pylist(), SMILES_VOCABULARY, self.max_length)

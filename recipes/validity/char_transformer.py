@@ -25,12 +25,13 @@ class Settings:
     device: str = "cpu"
     d_model: int = 64
     heads: int = 4
-    layers: int = 3
+    layers: int = 2
     max_length: int = 256  # longest SMILES (+1 for [CLS]) the position table covers
     dropout: float = 0.0
-    steps: int = 1500
+    pool: str = "max"  # max over characters | cls
+    steps: int = 2000
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 1e-2
     max_train_rows: int = 0  # 0 = all; smaller for smoke tests
     root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
@@ -52,6 +53,7 @@ hyperparameters = {
     "layers": s.layers,
     "max_length": s.max_length,
     "dropout": s.dropout,
+    "pool": s.pool,
 }
 model = CharTransformer.from_hyperparameters(hyperparameters).to(s.device)
 
