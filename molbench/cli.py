@@ -17,7 +17,7 @@ import click
 from molbench import store
 from molbench.builders import BUILDERS, Builder
 from molbench.errors import DatasetNotFoundError, MolbenchError
-from molbench.pipeline import BuildResult, build
+from molbench.pipeline import BuildResult, build, param_types
 
 
 class _OneLineErrors(click.Group):
@@ -65,6 +65,7 @@ def build_group() -> None:
 
 def _build_command(name: str, builder: Builder) -> click.Command:
     fields = dataclasses.fields(builder.params_type)
+    types = param_types(builder.params_type)
 
     def run(out: str | None, force: bool, workers: int | None, quiet: bool, **params: Any) -> None:
         result = build(name, params, out=out, force=force, workers=workers, progress=not quiet)
@@ -73,9 +74,7 @@ def _build_command(name: str, builder: Builder) -> click.Command:
     options = [
         click.Option(
             [f"--{f.name.replace('_', '-')}"],
-            type=f.type
-            if isinstance(f.type, type)
-            else {"int": int, "float": float}.get(f.type, str),
+            type=types[f.name],
             default=f.default,
             show_default=True,
             help=f.metadata.get("help", ""),
@@ -229,8 +228,7 @@ def eval_command(
         click.echo(f"warning: {warning}", err=True)
     _print_result(result)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        store.write_json(Path(out), result)
         click.echo(f"result written to {out}")
 
 

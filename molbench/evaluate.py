@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from molbench import store
+from molbench import __version__, store
 from molbench.builders import BUILDERS
 from molbench.errors import DatasetNotFoundError, MolbenchError
 from molbench.hardware import describe
@@ -49,19 +49,19 @@ def task_for(manifest: dict[str, Any]) -> Task:
 
 
 def evaluate_table(
-    predictions: pa.Table,
-    dataset_path: str | os.PathLike[str],
-    config: str,
-    split: str,
-    source: str,
+    predictions: pa.Table, built: store.BuiltDataset, config: str, split: str, source: str
 ) -> dict[str, Any]:
-    """Score a predictions table on one split of a (verified) build."""
+    """Score a predictions table on one split of a build (opened, and so verified, once)."""
     started = time.perf_counter()
-    built = store.BuiltDataset(dataset_path)
     task = task_for(built.manifest)
     truth = built.table(config, split)
     aligned = align(
-        predictions, truth["id"], task.prediction_columns, source, task.required_columns
+        predictions,
+        truth["id"],
+        task.prediction_columns,
+        source,
+        task.required_columns,
+        f"Expected: {task.prediction_help}",
     )
     scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED)
     return {
@@ -77,7 +77,7 @@ def evaluate_table(
         },
         **scored,
         "warnings": [],
-        "environment": {"molbench": _version()},
+        "environment": {"molbench": __version__},
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "eval_seconds": round(time.perf_counter() - started, 3),
     }
@@ -93,7 +93,8 @@ def evaluate_predictions(
     """Score a Parquet/CSV predictions file."""
     file = Path(path)
     table = read_predictions(file)
-    result = evaluate_table(table, resolve_dataset(dataset, root), config, split, str(file))
+    built = store.BuiltDataset(resolve_dataset(dataset, root))
+    result = evaluate_table(table, built, config, split, str(file))
     result["source"] = {"kind": "predictions", "files": {file.name: store.sha256_file(file)}}
     result["environment"]["hardware"] = describe("cpu")
     return result
@@ -115,11 +116,15 @@ def evaluate_model(
     dataset_path = resolve_dataset(dataset or card.task["dataset"], root)
     config = config or card.task["config"]
     built = store.BuiltDataset(dataset_path)
+    rows = built.table(config, split)
     started = time.perf_counter()
-    predictions = module.predict(built.table(config, split), device=device)
+    try:
+        predictions = module.predict(rows, device=device)
+    except ValueError as e:
+        raise MolbenchError(f"model {card.path} cannot run on {config}/{split}: {e}") from None
     predict_seconds = time.perf_counter() - started
-    table = pa.table({"id": built.table(config, split)["id"], **predictions})
-    result = evaluate_table(table, dataset_path, config, split, f"model {card.path}")
+    table = pa.table({"id": rows["id"], **predictions})
+    result = evaluate_table(table, built, config, split, f"model {card.path}")
     result["source"] = {
         "kind": "model",
         "files": {name: store.sha256_file(card.path / name) for name in (CARD_FILE, WEIGHTS_FILE)},
@@ -150,13 +155,18 @@ def evaluate_model(
 def _check_device(device: str) -> None:
     if device == "cpu":
         return
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MolbenchError(f"--device {device}: CUDA is not available on this machine")
-
-
-def _version() -> str:
-    from molbench import __version__
-
-    return __version__
+    try:
+        import torch
+    except ImportError:
+        raise MolbenchError(
+            "running models needs the torch extra: pip install 'molbench[torch]'"
+        ) from None
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise MolbenchError(f"--device {device!r} is not a device (use cpu or cuda)") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise MolbenchError(f"--device {device}: CUDA is not available on this machine")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise MolbenchError(f"--device {device}: only {torch.cuda.device_count()} GPU(s)")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 from pathlib import Path
+
+from molbench.parallel import default_workers
 
 
 def describe(device: str = "cpu") -> str:
@@ -18,7 +19,7 @@ def describe(device: str = "cpu") -> str:
             return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
         except (ImportError, RuntimeError, AssertionError):
             return "GPU: unknown"
-    return f"CPU: {_cpu_model()} ({_cores()} cores)"
+    return f"CPU: {_cpu_model()} ({default_workers()} cores)"
 
 
 def _cpu_model() -> str:
@@ -28,13 +29,6 @@ def _cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def git_commit(path: Path | None = None) -> str | None:

@@ -156,7 +156,7 @@ def _fmt(pair: tuple[float, float]) -> str:
     return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def write_leaderboard(dataset: str, leaderboards_dir: Path, picture: bool = True) -> list[Path]:
+def write_leaderboard(dataset: str, leaderboards_dir: Path) -> list[Path]:
     """Regenerate ``<dataset>.md`` (and its PNG) from ``results/<dataset>/``."""
     if dataset not in TASKS:
         raise MolbenchError(f"no task for dataset {dataset!r}; known: {', '.join(TASKS)}")
@@ -164,12 +164,10 @@ def write_leaderboard(dataset: str, leaderboards_dir: Path, picture: bool = True
     results = load_results(leaderboards_dir / "results" / dataset)
     if not results:
         raise MolbenchError(f"no result JSONs under {leaderboards_dir / 'results' / dataset}")
-    written = []
-    picture_name = f"{dataset}.png"
-    if picture:
-        task.plot(results, leaderboards_dir / picture_name)
-        written.append(leaderboards_dir / picture_name)
-    markdown = render_markdown(dataset, summarize(results), task.literature, picture_name)
-    (leaderboards_dir / f"{dataset}.md").write_text(markdown, encoding="utf-8")
-    written.insert(0, leaderboards_dir / f"{dataset}.md")
-    return written
+    page, picture = leaderboards_dir / f"{dataset}.md", leaderboards_dir / f"{dataset}.png"
+    task.plot(results, picture)
+    page.write_text(
+        render_markdown(dataset, summarize(results), task.literature, picture.name),
+        encoding="utf-8",
+    )
+    return [page, picture]

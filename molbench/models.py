@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from molbench.errors import ModelFormatError
+from molbench.errors import ModelFormatError, MolbenchError
 
 ENTRY_POINT_GROUP = "molbench.models"
 CARD_FILE = "molbench_model.json"
@@ -118,11 +118,21 @@ def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> tuple[
         raise ModelFormatError(
             f"{card.path}: unknown architecture {card.architecture!r} (installed: {known})"
         )
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise MolbenchError(
+            "loading models needs the torch extra: pip install 'molbench[torch]'"
+        ) from None
 
     cls = registry[card.architecture].load()
-    module = cls.from_hyperparameters(card.hyperparameters)
+    try:
+        module = cls.from_hyperparameters(card.hyperparameters)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFormatError(
+            f"{card.path / CARD_FILE}: hyperparameters do not fit {card.architecture}: {e!r}"
+        ) from None
     try:
         state = load_file(str(card.path / WEIGHTS_FILE), device="cpu")
     except (SafetensorError, OSError) as e:

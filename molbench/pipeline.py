@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 import time
+import typing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -43,9 +44,15 @@ def get_builder(name: str) -> Builder:
     return BUILDERS[name]
 
 
+def param_types(params_type: type) -> dict[str, type]:
+    """Each parameter's declared type (annotations resolved, also under postponed evaluation)."""
+    hints = typing.get_type_hints(params_type)
+    return {f.name: hints[f.name] for f in dataclasses.fields(params_type)}
+
+
 def make_params(builder: Builder, overrides: dict[str, Any] | None = None) -> Any:
     """The builder's parameter dataclass with ``overrides`` applied and type-checked."""
-    fields = {f.name: f for f in dataclasses.fields(builder.params_type)}
+    fields = param_types(builder.params_type)
     overrides = overrides or {}
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
@@ -54,8 +61,7 @@ def make_params(builder: Builder, overrides: dict[str, Any] | None = None) -> An
             f"known: {', '.join(fields)}"
         )
     for key, value in overrides.items():
-        expected = fields[key].type
-        expected = {"int": int, "float": float, "str": str, "bool": bool}.get(expected, expected)
+        expected = fields[key]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ParameterError(f"parameter {key} must be {expected.__name__}, got {value!r}")
     return builder.params_type(**overrides)
@@ -91,12 +97,13 @@ def build(
     started = time.perf_counter()
     context = BuildContext(workers=workers or default_workers(), progress=progress)
     table = _rows_table(builder, typed, context)
-    splits = {d.config: d.assign(table, typed) for d in builder.split_definitions}
-    for config, split in splits.items():
+    splits = {}
+    for definition in builder.split_definitions:
         try:
-            check_split(split, table.num_rows)
-        except BuildError as e:
-            raise BuildError(f"config {config}: {e}") from None
+            splits[definition.config] = definition.assign(table, typed)
+            check_split(splits[definition.config], table.num_rows)
+        except (ValueError, BuildError) as e:
+            raise BuildError(f"config {definition.config}: {e}") from None
     audits = {
         "leakage": _leakage_audit(builder, table, splits),
         **builder.audit(table, splits, typed),

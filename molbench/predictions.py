@@ -46,12 +46,14 @@ def align(
     columns: Mapping[str, str],
     source: str,
     required: Sequence[Sequence[str]],
+    expected: str = "",
 ) -> dict[str, np.ndarray]:
     """Check ids and value columns, then return each column reordered to ``truth_ids``.
 
     ``columns`` maps a column name to its kind: ``"probability"`` (float in [0, 1]) or
     ``"binary"`` (integer 0/1). ``required`` lists alternatives: at least one column of
-    each group must be present (e.g. ``[["score", "label"]]``).
+    each group must be present (e.g. ``[["score", "label"]]``); ``expected`` describes
+    the format in error messages.
     """
     problems: list[str] = []
     if "id" not in predictions.column_names:
@@ -62,7 +64,7 @@ def align(
         if not any(c in predictions.column_names for c in group):
             raise PredictionFormatError(
                 f"{source}: needs a column {' or '.join(repr(c) for c in group)} "
-                f"(columns: {predictions.column_names})"
+                f"(columns: {predictions.column_names}). {expected}".rstrip()
             )
     ids = _as_id_array(predictions["id"], truth_ids.type, source)
     id_list = ids.to_pylist()

@@ -7,8 +7,6 @@ A recipe stays a readable top-to-bottom script; what every recipe would otherwis
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -16,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from molbench import store
+from molbench import __version__, store
 from molbench.evaluate import evaluate_model, evaluate_table
 from molbench.hardware import describe, git_commit
-from molbench.pipeline import build
+from molbench.pipeline import build, param_types
 
 C = TypeVar("C")
 
@@ -31,7 +29,7 @@ def parse_overrides(defaults: C, argv: Sequence[str] | None = None) -> C:
     one-line message (recipes are scripts, so exiting is their job).
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    fields = {f.name: f for f in dataclasses.fields(defaults)}
+    fields = param_types(type(defaults))
     changes: dict[str, Any] = {}
     while args:
         arg = args.pop(0)
@@ -49,7 +47,7 @@ def parse_overrides(defaults: C, argv: Sequence[str] | None = None) -> C:
         name = key.replace("-", "_")
         if name not in fields:
             raise SystemExit(f"error: unknown option --{key}; known: {', '.join(fields)}")
-        changes[name] = _convert(name, value, type(getattr(defaults, name)))
+        changes[name] = _convert(name, value, fields[name])
     return dataclasses.replace(defaults, **changes)
 
 
@@ -111,7 +109,7 @@ class Run:
             "train_seconds": round(time.perf_counter() - self.started, 1),
             "hardware": describe(self.device),
             "dataset_content_hash": built.content_hash,
-            "molbench_version": _version(),
+            "molbench_version": __version__,
             "git_commit": self.commit,
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -146,7 +144,7 @@ def save_and_evaluate(
     results = {}
     for split in ("validation", "test"):
         results[split] = evaluate_model(card.path, str(built.path), config, split, run.device)
-        write_json(out_dir / f"{split}.json", results[split])
+        store.write_json(out_dir / f"{split}.json", results[split])
     if record:
         record_result(results["test"], run, built.name, config)
     return results
@@ -156,7 +154,7 @@ def evaluate_rows(
     predictions: Any, built: store.BuiltDataset, config: str, split: str, run_info: dict[str, Any]
 ) -> dict[str, Any]:
     """Score an in-memory predictions table (for recipes without a model, e.g. shortcuts)."""
-    result = evaluate_table(predictions, built.path, config, split, source=run_info["method"])
+    result = evaluate_table(predictions, built, config, split, source=run_info["method"])
     result["source"] = {"kind": "recipe", "files": {}}
     result["run"] = run_info
     result["environment"]["hardware"] = describe("cpu")
@@ -168,15 +166,8 @@ def record_result(result: dict[str, Any], run: Run, dataset_name: str, config: s
     suffix = f"seed{run.seed}" if run.seed is not None else "deterministic"
     directory = run.repo_root / "leaderboards" / "results" / dataset_name
     path = directory / f"{run.method}__{config}__{suffix}.json"
-    write_json(path, result)
+    store.write_json(path, result)
     return path
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def print_summary(results: dict[str, dict[str, Any]]) -> None:
@@ -184,9 +175,3 @@ def print_summary(results: dict[str, dict[str, Any]]) -> None:
         h = r["headline"]
         low, high = h["ci95"]
         print(f"{split}: {h['metric']} {h['value']:.4f} (95% CI {low:.4f}-{high:.4f})")
-
-
-def _version() -> str:
-    from molbench import __version__
-
-    return __version__

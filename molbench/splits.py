@@ -60,11 +60,12 @@ def threshold_split(
 
 def check_split(split: Mapping[str, np.ndarray], n_rows: int) -> None:
     """Reject empty, overlapping or incomplete splits before anything is written."""
-    seen = np.zeros(n_rows, dtype=np.int64)
     for name, idx in split.items():
         if len(idx) == 0:
             raise BuildError(f"split {name!r} is empty; choose more molecules or other bounds")
-        seen[idx] += 1
+        if idx.min() < 0 or idx.max() >= n_rows:
+            raise BuildError(f"split {name!r} has row indices outside 0..{n_rows - 1}")
+    seen = np.bincount(np.concatenate(list(split.values())), minlength=n_rows)
     if (seen > 1).any():
         raise BuildError(f"{int((seen > 1).sum())} rows are assigned to more than one split")
     if (seen == 0).any():

@@ -83,6 +83,14 @@ def write_shards(table: pa.Table, directory: Path, config: str, split: str) -> l
     return paths
 
 
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON to a temporary name, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write_text(tmp, json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def write_text(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
@@ -152,7 +160,8 @@ def staging_dir(final: Path) -> Iterator[Path]:
 
 def publish(staging: Path, final: Path, replace: bool) -> None:
     """Move a complete build into place with renames; the old one goes only after."""
-    _fsync_dir(staging)
+    for directory in (*sorted(p for p in staging.rglob("*") if p.is_dir()), staging):
+        _fsync_dir(directory)
     if final.exists():
         if not replace:
             raise BuildConflictError(f"{final} already exists; pass --force to replace it")

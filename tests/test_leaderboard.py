@@ -57,10 +57,9 @@ def test_summary_mean_and_unbiased_std_sorted_by_headline() -> None:
     assert rows[1]["n"] == 2 and rows[1]["seeds"] == [0, 1]
 
 
-def test_markdown_is_deterministic_and_marks_literature_separately() -> None:
+def test_markdown_has_a_section_per_config_and_marks_literature_separately() -> None:
     rows = summarize([result("a", "random", 0, 0.8), result("a", "size_ood", 0, 0.7)])
     page = render_markdown("validity", rows, [], "validity.png")
-    assert page == render_markdown("validity", rows, [], "validity.png")
     assert "## `random`" in page and "## `size_ood`" in page
     assert "not reproduced here" in page and "0.8000" in page
     assert "[a.py](../recipes/validity/a.py)" in page

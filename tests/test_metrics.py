@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from molbench.metrics import (
-    METRICS,
     accuracy,
     auroc,
     balanced_accuracy,
@@ -55,8 +54,3 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_estimate() -> None:
     assert a != bootstrap_ci(accuracy, y, p, seed=2)
     assert a[0] < accuracy(y, p) < a[1]
     assert a[1] - a[0] < 0.07  # ~ 4 standard errors of a 0.9 proportion on 500 rows
-
-
-def test_metric_table_declares_directions() -> None:
-    assert all(m.higher_is_better for m in METRICS.values())
-    assert METRICS["auroc"].needs_scores and not METRICS["accuracy"].needs_scores

@@ -124,17 +124,15 @@ def test_manifest_records_provenance(small_build) -> None:
     assert "README.md" in m["files"]
 
 
-def test_hugging_face_cache_never_serves_another_build(small_build, tmp_path: Path) -> None:
-    """datasets keys its cache on the card, so two builds at same-named paths stay apart."""
+def test_hugging_face_cache_never_serves_a_replaced_build(tmp_path: Path) -> None:
+    """datasets keys its cache on the card (it carries the content hash), so a forced
+    rebuild at the same path is never answered from the cache of the old one."""
     datasets = pytest.importorskip("datasets")
-    other = molbench.build("validity", {**SMALL, "n_molecules": 200}, out=tmp_path, workers=1)
-    assert other.path.name == small_build.path.name  # both end in validity/1.0.0
-    first = datasets.load_dataset(str(small_build.path), "random")
-    second = datasets.load_dataset(str(other.path), "random")
-    assert (
-        first["train"].num_rows
-        == small_build.manifest["configs"]["random"]["splits"]["train"]["rows"]
-    )
-    assert (
-        second["train"].num_rows == other.manifest["configs"]["random"]["splits"]["train"]["rows"]
-    )
+    params = {**SMALL, "n_molecules": 200}
+    old = molbench.build("validity", params, out=tmp_path, workers=1)
+    old_ids = datasets.load_dataset(str(old.path), "random")["train"]["id"]
+    new = molbench.build("validity", {**params, "seed": 99}, out=tmp_path, workers=1, force=True)
+    assert new.path == old.path
+    new_ids = datasets.load_dataset(str(new.path), "random")["train"]["id"]
+    truth = molbench.open_dataset(new.path).table("random", "train")["id"].to_pylist()
+    assert sorted(new_ids) == sorted(truth) and sorted(new_ids) != sorted(old_ids)

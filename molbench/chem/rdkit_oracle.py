@@ -54,9 +54,3 @@ def judge(smiles: str) -> Verdict:
 def judge_many(smiles: list[str]) -> list[Verdict]:
     """Batch form of :func:`judge`, the unit of work sent to worker processes."""
     return [judge(s) for s in smiles]
-
-
-def rdkit_version() -> str:
-    from rdkit import rdBase
-
-    return rdBase.rdkitVersion

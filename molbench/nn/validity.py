@@ -27,7 +27,7 @@ class GINE(nn.Module):
         super().__init__()
         from torch_geometric.nn import GINEConv
 
-        self.hidden, self.n_layers, self.dropout = hidden, layers, dropout
+        self.dropout = dropout
         self.atom_embedding = nn.Embedding(MAX_H + 1, hidden)
         self.bond_embedding = nn.Embedding(MAX_ORDER + 1, hidden)
         self.convs = nn.ModuleList(

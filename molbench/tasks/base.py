@@ -24,7 +24,6 @@ class Task(Protocol):
     prediction_columns: Mapping[str, str]  # column -> "probability" | "binary"
     required_columns: Sequence[Sequence[str]]  # at least one of each group
     prediction_help: str  # the predictions format, for users and error messages
-    truth_columns: Sequence[str]  # dataset columns that scoring reads
     literature: Sequence[Mapping[str, str]]  # published numbers: method, metric, value, citation
 
     def score(

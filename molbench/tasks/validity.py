@@ -23,7 +23,6 @@ class ValidityTask:
     higher_is_better = True
     prediction_columns = MappingProxyType({"score": "probability", "label": "binary"})
     required_columns = (("score", "label"),)
-    truth_columns = ("label", "n_carbons", "error")
     literature = ()  # a dataset new in molbench: nothing published to compare with
     prediction_help = (
         "`id` plus `score` (probability that the molecule is valid, 0..1; >= 0.5 counts as "

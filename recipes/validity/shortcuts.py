@@ -1,6 +1,6 @@
 """The shortcut baselines as leaderboard rows: majority class, length-only, bag of characters.
 
-    python recipes/validity/shortcuts.py --config random --record
+    python recipes/validity/shortcuts.py --config=random --record=true
 
 Deterministic (no seed): fit on train, predict test, score with molbench's evaluator.
 They show what a model gets without learning valence.
