@@ -65,7 +65,11 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "metrics": metrics,
                 "n_parameters": first["run"].get("n_parameters"),
                 "train_seconds": _mean_std(
-                    [r["run"]["train_seconds"] for r in group if r["run"].get("train_seconds")]
+                    [
+                        r["run"]["train_seconds"]
+                        for r in group
+                        if r["run"].get("train_seconds") is not None
+                    ]
                 ),
                 "hardware": sorted({r["run"].get("hardware") or "?" for r in group}),
                 "recipe": first["run"].get("recipe"),

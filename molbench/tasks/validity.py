@@ -89,7 +89,10 @@ def plot_accuracy_by_carbons(results: Sequence[Mapping[str, Any]], path: Path) -
     import matplotlib.pyplot as plt
 
     configs = sorted({r["dataset"]["config"] for r in results})
-    fig, axes = plt.subplots(1, len(configs), figsize=(6 * len(configs), 4), squeeze=False)
+    methods = sorted({r["run"]["method"] for r in results})
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    largest = max(int(n) for r in results for n in r["buckets"]["accuracy_by_n_carbons"])
+    fig, axes = plt.subplots(1, len(configs), figsize=(6 * len(configs), 4.2), squeeze=False)
     for ax, config in zip(axes[0], configs, strict=True):
         curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         boundary = None
@@ -101,16 +104,20 @@ def plot_accuracy_by_carbons(results: Sequence[Mapping[str, Any]], path: Path) -
             boundary = r["dataset"].get("parameters", {}).get("size_ood_max_train_carbons")
         for method in sorted(curves):
             xs = sorted(curves[method])
-            ax.plot(xs, [np.mean(curves[method][x]) for x in xs], marker="o", ms=3, label=method)
+            ys = [np.mean(curves[method][x]) for x in xs]
+            ax.plot(xs, ys, marker="o", ms=3, color=colours[method], label=method)
         if config == "size_ood" and boundary is not None:
+            ax.axvspan(0.5, boundary + 0.5, color="grey", alpha=0.12, lw=0)
             ax.axvline(boundary + 0.5, color="grey", ls="--", lw=1)
-            ax.text(boundary + 0.6, 0.52, "test: larger\nthan training", fontsize=8, color="grey")
-        ax.set_title(f"validity / {config} (test)")
+            ax.text(1, 0.47, f"train / validation: ≤ {boundary} carbons (no test rows)", fontsize=8)
+        ax.set_title(f"validity / {config}: test accuracy by size (mean over seeds)")
         ax.set_xlabel("number of carbons")
         ax.set_ylabel("accuracy")
+        ax.set_xlim(0.5, largest + 0.5)
         ax.set_ylim(0.45, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], color=colours[m], marker="o", ms=3) for m in methods]
+    fig.legend(handles, methods, loc="lower center", ncol=len(methods), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
