@@ -22,6 +22,29 @@ from molbench.pipeline import build, param_types
 C = TypeVar("C")
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Settings every training recipe has; a recipe subclasses it with its hyperparameters."""
+
+    config: str = "random"  # dataset config
+    seed: int = 0
+    device: str = "cpu"  # cpu | cuda
+    max_train_rows: int = 0  # 0 = all; fewer for smoke tests
+    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
+    data: str = ""  # a build directory to use instead of the default build under root
+    out: str = ""  # run directory ("" = runs/<dataset>/<method>/<config>/seed<seed>)
+    record: bool = False  # copy the test result into leaderboards/results/<dataset>/
+
+    def run_dir(self, dataset_name: str, method: str) -> Path:
+        return Path(self.out or f"runs/{dataset_name}/{method}/{self.config}/seed{self.seed}")
+
+    def training(self) -> dict[str, Any]:
+        """The settings that shape the model, recorded with it (paths left out)."""
+        return {
+            k: v for k, v in dataclasses.asdict(self).items() if k not in ("root", "data", "out")
+        }
+
+
 def parse_overrides(defaults: C, argv: Sequence[str] | None = None) -> C:
     """``--key=value`` or ``--key value`` overrides of a frozen config dataclass.
 
@@ -121,32 +144,32 @@ def save_and_evaluate(
     hyperparameters: dict[str, Any],
     run: Run,
     built: store.BuiltDataset,
-    config: str,
-    out_dir: Path,
-    record: bool,
+    settings: RunSettings,
 ) -> dict[str, Any]:
     """Save the model directory, score validation and test, write the result JSONs.
 
-    With ``record`` the test result is also copied to ``leaderboards/results/<dataset>/``.
+    With ``settings.record`` the test result is also copied to the leaderboard results.
     """
     from molbench.models import ModelCard, save_model
 
-    n_parameters = sum(p.numel() for p in module.parameters())
+    config = settings.config
+    out_dir = settings.run_dir(built.name, run.method)
     card = ModelCard(
         out_dir / "model",
         architecture,
         {"dataset": built.name, "version": built.version, "config": config},
-        hyperparameters,
+        {**hyperparameters, "training": settings.training()},
         run.provenance(built),
-        n_parameters,
+        sum(p.numel() for p in module.parameters()),
     )
     save_model(card.path, module, card)
     results = {}
     for split in ("validation", "test"):
         results[split] = evaluate_model(card.path, str(built.path), config, split, run.device)
         store.write_json(out_dir / f"{split}.json", results[split])
-    if record:
+    if settings.record:
         record_result(results["test"], run, built.name, config)
+    print(f"model and results in {out_dir}")
     return results
 
 

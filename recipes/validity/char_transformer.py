@@ -7,8 +7,7 @@ Reads top to bottom: settings → data → model → training loop → save + ev
 """
 
 import contextlib
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,10 +18,7 @@ from molbench.nn.validity import CharTransformer
 
 
 @dataclass(frozen=True)
-class Settings:
-    config: str = "random"  # dataset config: random | size_ood
-    seed: int = 0
-    device: str = "cpu"
+class Settings(recipe.RunSettings):
     d_model: int = 64
     heads: int = 4
     layers: int = 2
@@ -33,18 +29,12 @@ class Settings:
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-2
-    max_train_rows: int = 0  # 0 = all; smaller for smoke tests
-    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
-    data: str = ""  # a build directory to use instead of the default build under root
-    out: str = ""  # run directory ("" = runs/validity/char_transformer/<config>/seed<seed>)
-    record: bool = False  # copy the test result into leaderboards/results/validity/
 
 
 s = recipe.parse_overrides(Settings())
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
 run = recipe.Run("char_transformer", __file__, s.seed, s.device)
-out_dir = Path(s.out or f"runs/validity/char_transformer/{s.config}/seed{s.seed}")
 
 # model (first: it owns the vocabulary and the position table)
 hyperparameters = {
@@ -95,11 +85,7 @@ for _step in (bar := tqdm(range(s.steps), desc=f"char_transformer {s.config} see
     bar.set_postfix(loss=f"{loss.item():.4f}")
 
 # save + evaluate
-hyperparameters["training"] = {
-    k: v for k, v in asdict(s).items() if k not in ("root", "data", "out")
-}
 results = recipe.save_and_evaluate(
-    model, "validity_char_transformer", hyperparameters, run, built, s.config, out_dir, s.record
+    model, "validity_char_transformer", hyperparameters, run, built, s
 )
 recipe.print_summary(results)
-print(f"model and results in {out_dir}")

@@ -6,8 +6,7 @@
 Reads top to bottom: settings → data → model → training loop → save + evaluate.
 """
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,10 +18,7 @@ from molbench.torch_data import GraphBatcher
 
 
 @dataclass(frozen=True)
-class Settings:
-    config: str = "random"  # dataset config: random | size_ood
-    seed: int = 0
-    device: str = "cpu"
+class Settings(recipe.RunSettings):
     hidden: int = 128
     layers: int = 3
     dropout: float = 0.0
@@ -30,18 +26,12 @@ class Settings:
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    max_train_rows: int = 0  # 0 = all; smaller for smoke tests
-    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
-    data: str = ""  # a build directory to use instead of the default build under root
-    out: str = ""  # run directory ("" = runs/validity/gin/<config>/seed<seed>)
-    record: bool = False  # copy the test result into leaderboards/results/validity/
 
 
 s = recipe.parse_overrides(Settings())
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
 run = recipe.Run("gin", __file__, s.seed, s.device)
-out_dir = Path(s.out or f"runs/validity/gin/{s.config}/seed{s.seed}")
 
 # data: Arrow graph columns → flat tensors, batched without per-row Python objects
 built = recipe.dataset("validity", s.root, s.data)
@@ -73,11 +63,5 @@ for _epoch in range(s.epochs):
 bar.close()
 
 # save + evaluate
-hyperparameters["training"] = {
-    k: v for k, v in asdict(s).items() if k not in ("root", "data", "out")
-}
-results = recipe.save_and_evaluate(
-    model, "validity_gine", hyperparameters, run, built, s.config, out_dir, s.record
-)
+results = recipe.save_and_evaluate(model, "validity_gine", hyperparameters, run, built, s)
 recipe.print_summary(results)
-print(f"model and results in {out_dir}")
