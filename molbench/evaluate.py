@@ -137,6 +137,7 @@ def evaluate_model(
         "n_parameters": card.n_parameters,
         "train_seconds": card.provenance.get("train_seconds"),
         "hardware": card.provenance.get("hardware"),
+        "git_commit": card.provenance.get("git_commit"),
     }
     result["environment"]["hardware"] = describe(device)
     result["predict_seconds"] = round(predict_seconds, 3)

@@ -73,6 +73,7 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 ),
                 "hardware": sorted({r["run"].get("hardware") or "?" for r in group}),
                 "recipe": first["run"].get("recipe"),
+                "commits": sorted({c for c in map(_commit, group) if c}),
                 "dataset": f"{first['dataset']['name']} {first['dataset']['version']}",
                 "content_hash": content_hash,
                 "split": first["dataset"]["split"],
@@ -86,6 +87,12 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         )
     )
     return rows
+
+
+def _commit(result: Mapping[str, Any]) -> str | None:
+    """The git commit a run's code came from, where the run recorded one."""
+    model = result.get("model") or {}
+    return result["run"].get("git_commit") or model.get("provenance", {}).get("git_commit")
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -138,7 +145,15 @@ def render_markdown(
                 f"{row['n']} | {params} | {time} | {'; '.join(row['hardware'])} | {recipe} |"
             )
         hashes = sorted({(row["dataset"], row["content_hash"]) for row in config_rows})
-        lines += [""] + [f"Dataset: {name}, content `{h}`." for name, h in hashes] + [""]
+        lines += [""] + [f"Dataset: {name}, content `{h}`." for name, h in hashes]
+        commits = sorted({c for row in config_rows for c in row["commits"]})
+        if commits:
+            lines.append(
+                "Code: "
+                + ", ".join(f"`{c[:12]}{'+dirty' * c.endswith('+dirty')}`" for c in commits)
+                + "."
+            )
+        lines.append("")
     if picture:
         lines += [f"![{dataset} leaderboard]({picture})", ""]
     lines += ["## Reported in the literature (not reproduced here)", ""]

@@ -53,6 +53,7 @@ for method, fit_predict in baselines.items():
         "n_parameters": None,
         "train_seconds": round(time.perf_counter() - run.started, 2),
         "hardware": describe("cpu"),
+        "git_commit": run.commit,
     }
     result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info)
     print(f"{method:<26} test accuracy {result['headline']['value']:.4f}")
