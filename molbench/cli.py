@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def _fail(message: str, code: int) -> None:
 @click.version_option(package_name="molbench")
 def main() -> None:
     """Versioned, audited molecular ML datasets and benchmarks."""
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
 
 
 @main.group("build")
@@ -224,8 +226,6 @@ def eval_command(
         result = evaluate_predictions(
             predictions, dataset or "validity", config or "random", split, root
         )
-    for warning in result["warnings"]:
-        click.echo(f"warning: {warning}", err=True)
     _print_result(result)
     if out:
         store.write_json(Path(out), result)
