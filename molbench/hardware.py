@@ -31,6 +31,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+RESULTS_PATHSPEC = ":(exclude)leaderboards/results"
+
+
 def git_commit(path: Path | None = None) -> str | None:
     """The commit of the working tree a run came from (``+dirty`` if it had changes)."""
     cwd = path or Path.cwd()
@@ -38,8 +41,9 @@ def git_commit(path: Path | None = None) -> str | None:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
+        # a run's own recorded results are not code: they do not make the tree dirty
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", RESULTS_PATHSPEC],
             cwd=cwd,
             capture_output=True,
             text=True,
