@@ -265,9 +265,11 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
     problems += [f"{rel} is not in the manifest" for rel in extra]
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        in_layout = directory.parent.name == manifest["name"]
+        where = f" --out {directory.parent.parent}" if in_layout else ""
         raise IntegrityError(
             f"{directory} failed verification: {'; '.join(problems[:3])}{more}; "
-            f"rebuild it: molbench build {manifest['name']} --force --out {directory.parent.parent}"
+            f"rebuild it: molbench build {manifest['name']} --force{where}"
         )
     if deep:
         recomputed = _recompute_content_hash(directory, manifest)
