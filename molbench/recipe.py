@@ -1,7 +1,8 @@
 """Helpers shared by the recipes in ``recipes/``: typed overrides, data, provenance, saving.
 
 A recipe stays a readable top-to-bottom script; what every recipe would otherwise repeat
-(argument parsing, building the dataset if missing, recording a run) lives here.
+(argument parsing, building the dataset if missing, recording a run) lives here. This is
+the recipes' command-line layer, so unlike the rest of the library it prints and exits.
 """
 
 from __future__ import annotations
