@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from molbench.errors import ModelFormatError, MolbenchError
+from molbench.store import read_versioned_json
 
 ENTRY_POINT_GROUP = "molbench.models"
 CARD_FILE = "molbench_model.json"
@@ -72,12 +73,7 @@ def read_card(model_dir: str | os.PathLike[str]) -> ModelCard:
     for name in (CARD_FILE, WEIGHTS_FILE):
         if not (directory / name).is_file():
             raise ModelFormatError(f"{directory} has no {name}: not a molbench model directory")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFormatError(f"{card_path} is not valid JSON: {e}") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise ModelFormatError(f"{card_path}: expected a molbench model card with format {FORMAT}")
+    card = read_versioned_json(card_path, FORMAT, ModelFormatError, "model card")
     for key, kind in _REQUIRED.items():
         if not isinstance(card.get(key), kind):
             raise ModelFormatError(f"{card_path}: field {key!r} must be a {kind.__name__}")

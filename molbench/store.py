@@ -30,7 +30,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molbench.errors import BuildConflictError, DatasetNotFoundError, IntegrityError
+from molbench.errors import (
+    BuildConflictError,
+    DatasetNotFoundError,
+    IntegrityError,
+    MolbenchError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,17 +221,24 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DatasetNotFoundError(
             f"{directory} holds no {MANIFEST_NAME}: not a complete molbench build"
         )
+    return read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
+
+
+def read_versioned_json(
+    path: Path, expected_format: int, error: type[MolbenchError], what: str
+) -> dict[str, Any]:
+    """A JSON object whose ``format`` field is ``expected_format``; else ``error``."""
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise IntegrityError(f"{manifest_path} is not valid JSON: {e}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise IntegrityError(f"{manifest_path} is not a molbench manifest (format 1)")
-    return manifest
+        raise error(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != expected_format:
+        raise error(f"{path} is not a molbench {what} (format {expected_format})")
+    return data
 
 
 def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
-    write_text(directory / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    write_json(directory / MANIFEST_NAME, manifest)
 
 
 @dataclass(frozen=True)

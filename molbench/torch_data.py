@@ -6,6 +6,8 @@ torch and pyarrow but no chemistry stack.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow as pa
 import torch
@@ -132,8 +134,12 @@ class GraphBatcher:
 
     def batches(
         self, batch_size: int, shuffle: bool = False, rng: np.random.Generator | None = None
-    ):  # -> Iterator[GraphBatch]
-        order = rng.permutation(self.num_graphs) if shuffle and rng else np.arange(self.num_graphs)
+    ) -> Iterator[GraphBatch]:
+        """Consecutive batches; with ``shuffle``, in an order drawn from ``rng`` (or a new one)."""
+        if shuffle:
+            order = (rng or np.random.default_rng()).permutation(self.num_graphs)
+        else:
+            order = np.arange(self.num_graphs)
         for start in range(0, self.num_graphs, batch_size):
             yield self.batch(order[start : start + batch_size])
 
