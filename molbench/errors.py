@@ -31,3 +31,19 @@ class PredictionFormatError(MolbenchError):
 
 class ModelFormatError(MolbenchError):
     """A model directory that is incomplete, inconsistent or names an unknown architecture."""
+
+
+class SourceNotFoundError(MolbenchError):
+    """A raw source file is neither in --source / $MOLBENCH_RAW_DIR nor downloadable."""
+
+
+class ChecksumError(MolbenchError):
+    """A raw file whose sha256 (or git blob id) differs from the pinned one."""
+
+
+class DownloadError(MolbenchError):
+    """A download failed: server unreachable, HTTP error, or a truncated transfer."""
+
+
+class SourceFormatError(MolbenchError):
+    """A raw file that cannot be read as the format its source declares."""
