@@ -48,7 +48,7 @@ def main() -> None:
         parsed = sum(imap(_parse_chunk, chunks))
     rdkit_seconds = time.perf_counter() - start
 
-    rows = result.manifest["counts"]["rows"]
+    rows = result.manifest["groups"]["default"]["counts"]["rows"]
     print(f"machine: {platform.processor() or platform.machine()}, {args.workers} workers")
     print(
         f"molbench build validity: {rows:,} molecules in {build_seconds:.1f} s "

@@ -38,33 +38,16 @@ def render_card(
             "",
             _split_table(manifest, split_notes),
             "",
-            f"Content hash (rows + split assignment): `{manifest['content_hash']}`",
+            f"Content hash (rows + split assignment of every group): `{manifest['content_hash']}`",
             "",
+            *_absent_splits(manifest),
             "## Columns",
             "",
-            "| column | type | meaning |",
-            "| --- | --- | --- |",
-            *(
-                f"| `{name}` | `{manifest['schema'].get(name, '?')}` | {doc} |"
-                for name, doc in info.columns.items()
-            ),
+            _columns(info, manifest),
             "",
             info.notes.strip(),
             "",
-            "## Audits",
-            "",
-            "Recorded by the build in `manifest.json` under `audits`:",
-            "",
-            "```json",
-            json.dumps(manifest["audits"], indent=2, sort_keys=True),
-            "```",
-            "",
-            "## Build parameters",
-            "",
-            "```json",
-            json.dumps(manifest["parameters"], indent=2, sort_keys=True),
-            "```",
-            "",
+            *_group_sections(manifest),
             "Rebuild byte-identically with the same molbench version and parameters; "
             "`molbench verify <this directory>` checks every file against `manifest.json`.",
             "",
@@ -91,7 +74,7 @@ def _yaml_header(info: DatasetInfo, manifest: Mapping[str, Any]) -> str:
         # datasets keys its cache on the config, so the content hash keeps builds apart
         lines.append(
             f'  description: "molbench {info.name} {info.version} {config}; '
-            f'content {manifest["content_hash"]}"'
+            f'content {c["content_hash"]}"'
         )
         lines.append("  data_files:")
         for split in c["splits"]:
@@ -106,3 +89,77 @@ def _split_table(manifest: Mapping[str, Any], split_notes: Mapping[str, str]) ->
         for split, s in c["splits"].items():
             rows.append(f"| `{config}` | {split} | {s['rows']:,} | {split_notes.get(config, '')} |")
     return "\n".join(rows)
+
+
+def _absent_splits(manifest: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for config, c in manifest["configs"].items():
+        for split, hint in c.get("absent_splits", {}).items():
+            lines.append(f"- `{config}` has no **{split}** split in this build: {hint}")
+    if not lines:
+        return []
+    return ["**Evaluation-only build.**", "", *lines, ""]
+
+
+def _columns(info: DatasetInfo, manifest: Mapping[str, Any]) -> str:
+    groups = manifest["groups"]
+    rows = ["| column | type | groups | meaning |", "| --- | --- | --- | --- |"]
+    for name, doc in info.columns.items():
+        having = [g for g, e in groups.items() if name in e["schema"]]
+        if not having:
+            continue
+        types = sorted({groups[g]["schema"][name] for g in having})
+        rows.append(f"| `{name}` | `{' / '.join(types)}` | {', '.join(having)} | {doc} |")
+    return "\n".join(rows)
+
+
+def _group_sections(manifest: Mapping[str, Any]) -> list[str]:
+    """Per group: sources read, quarantine, audits and parameters, as recorded."""
+    lines: list[str] = []
+    for group, entry in manifest["groups"].items():
+        lines += [f"## Group `{group}` (configs: {', '.join(entry['configs'])})", ""]
+        for config, reason in entry.get("configs_not_built", {}).items():
+            lines += [f"- config `{config}` not built: {reason}"]
+        sources = entry.get("sources", [])
+        if sources:
+            lines += ["", "Raw files read:", ""]
+            lines += [
+                f"- `{s['source']}/{s['filename']}` sha256 `{s['sha256']}` "
+                f"({'verified against the pin' if s['verified'] else 'NOT verified'})"
+                for s in sources
+            ]
+        quarantine = entry.get("quarantine", {})
+        lines += [
+            "",
+            f"Quarantined raw records: {quarantine.get('rows', 0)}"
+            + (f" (in `{quarantine['file']}`, with reasons)" if quarantine.get("file") else ""),
+            "",
+            "Audits (`manifest.json`, `groups.{group}.audits`):",
+            "",
+            "```json",
+            json.dumps(entry["audits"], indent=2, sort_keys=True),
+            "```",
+            "",
+            "Counts:",
+            "",
+            "```json",
+            json.dumps(entry["counts"], indent=2, sort_keys=True),
+            "```",
+            "",
+            "Build parameters:",
+            "",
+            "```json",
+            json.dumps(entry["parameters"], indent=2, sort_keys=True),
+            "```",
+            "",
+        ]
+    if manifest.get("cross_audits"):
+        lines += [
+            "## Audits across groups",
+            "",
+            "```json",
+            json.dumps(manifest["cross_audits"], indent=2, sort_keys=True),
+            "```",
+            "",
+        ]
+    return lines

@@ -68,9 +68,30 @@ def build_group() -> None:
 def _build_command(name: str, builder: Builder) -> click.Command:
     fields = dataclasses.fields(builder.params_type)
     types = param_types(builder.params_type)
+    configs = [d.config for d in builder.split_definitions]
 
-    def run(out: str | None, force: bool, workers: int | None, quiet: bool, **params: Any) -> None:
-        result = build(name, params, out=out, force=force, workers=workers, progress=not quiet)
+    def run(
+        out: str | None,
+        force: bool,
+        workers: int | None,
+        quiet: bool,
+        config: tuple[str, ...],
+        source: str | None = None,
+        allow_unverified: bool = False,
+        **params: Any,
+    ) -> None:
+        chosen = [c.strip() for value in config for c in value.split(",") if c.strip()]
+        result = build(
+            name,
+            params,
+            configs=chosen or None,
+            out=out,
+            force=force,
+            workers=workers,
+            progress=not quiet,
+            source=source,
+            allow_unverified=allow_unverified,
+        )
         _report_build(result)
 
     options = [
@@ -83,6 +104,13 @@ def _build_command(name: str, builder: Builder) -> click.Command:
         )
         for f in fields
     ] + [
+        click.Option(
+            ["--config"],
+            multiple=True,
+            help=f"Config(s) to build, comma-separated or repeated: {', '.join(configs)} "
+            f"[default: {', '.join(builder.default_configs)}]. Configs that share rows are "
+            "built together.",
+        ),
         click.Option(["--out"], type=click.Path(file_okay=False), help="Root directory of builds."),
         click.Option(["--force"], is_flag=True, help="Rebuild even if this version exists."),
         click.Option(
@@ -90,6 +118,21 @@ def _build_command(name: str, builder: Builder) -> click.Command:
         ),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bars."),
     ]
+    if builder.raw_sources:
+        folders = ", ".join(f"{s}/" for s in builder.raw_sources)
+        options += [
+            click.Option(
+                ["--source"],
+                type=click.Path(file_okay=False),
+                help=f"Raw-data root with one folder per source ({folders}) holding the "
+                "upstream files as published [default: $MOLBENCH_RAW_DIR, else download].",
+            ),
+            click.Option(
+                ["--allow-unverified"],
+                is_flag=True,
+                help="Use raw files whose checksum differs from the pinned one (recorded).",
+            ),
+        ]
     return click.Command(
         name,
         callback=run,
@@ -104,21 +147,38 @@ for _name, _builder in BUILDERS.items():
     build_group.add_command(_build_command(_name, _builder))
 
 
+def _rows(manifest: dict[str, Any]) -> int:
+    return sum(g["rows"] for g in manifest["groups"].values())
+
+
 def _report_build(result: BuildResult) -> None:
     m = result.manifest
-    rows = sum(s["rows"] for s in next(iter(m["configs"].values()))["splits"].values())
     if result.skipped:
         click.echo(
             f"{m['name']} {m['version']} is already built with these parameters "
             f"(use --force to rebuild): {result.path}"
         )
     else:
-        click.echo(f"built {m['name']} {m['version']}: {rows:,} rows in {m['build_seconds']} s")
+        for group in result.groups:
+            g = m["groups"][group]
+            click.echo(
+                f"built {m['name']} {m['version']} {group}: {g['rows']:,} rows "
+                f"in {g['build_seconds']} s"
+            )
+            if g["quarantine"]["rows"]:
+                click.echo(
+                    f"  quarantined {g['quarantine']['rows']} raw records with reasons: "
+                    f"{result.path / g['quarantine']['file']}"
+                )
+            for config, reason in g.get("configs_not_built", {}).items():
+                click.echo(f"  not built: {config} ({reason})")
     click.echo(f"  path:         {result.path}")
     click.echo(f"  content hash: {m['content_hash']}")
     for config, c in m["configs"].items():
         splits = ", ".join(f"{s} {info['rows']:,}" for s, info in c["splits"].items())
-        click.echo(f"  config {config}: {splits}")
+        absent = c.get("absent_splits", {})
+        missing = f"  (no {', '.join(absent)}: evaluation-only)" if absent else ""
+        click.echo(f"  config {config}: {splits}{missing}")
     first = next(iter(m["configs"]))
     python = sys.executable
     click.echo("load it:")
@@ -150,10 +210,10 @@ def list_command(root: str | None) -> None:
         return
     click.echo(f"{'name':<12} {'version':<8} {'rows':>10}  {'content hash':<20} {'built':<25} path")
     for b in builds:
-        rows = sum(s["rows"] for s in next(iter(b["configs"].values()))["splits"].values())
+        built_at = max(g.get("built_at", "?") for g in b["groups"].values())
         click.echo(
-            f"{b['name']:<12} {b['version']:<8} {rows:>10,}  {b['content_hash'][:19]:<20} "
-            f"{b.get('built_at', '?'):<25} {b['path']}"
+            f"{b['name']:<12} {b['version']:<8} {_rows(b):>10,}  {b['content_hash'][:19]:<20} "
+            f"{built_at:<25} {b['path']}"
         )
 
 
@@ -167,15 +227,25 @@ def info(path: str, as_json: bool) -> None:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return
     click.echo(f"{m['name']} {m['version']}  {m['content_hash']}")
-    env = ", ".join(f"{k} {v}" for k, v in m["environment"].items())
-    click.echo(f"built {m.get('built_at')} in {m.get('build_seconds')} s with {env}")
-    click.echo(f"parameters: {json.dumps(m['parameters'], sort_keys=True)}")
-    for config, c in m["configs"].items():
-        splits = ", ".join(f"{s} {info['rows']:,}" for s, info in c["splits"].items())
-        click.echo(f"config {config}: {splits}")
-    click.echo(f"counts: {json.dumps(m['counts'], sort_keys=True)}")
-    for audit, result in m["audits"].items():
-        click.echo(f"audit {audit}: {json.dumps(result, sort_keys=True)}")
+    for group, g in m["groups"].items():
+        env = ", ".join(f"{k} {v}" for k, v in g["environment"].items())
+        click.echo(f"group {group}: {g['rows']:,} rows, {g['content_hash']}")
+        click.echo(f"  built {g.get('built_at')} in {g.get('build_seconds')} s with {env}")
+        click.echo(f"  parameters: {json.dumps(g['parameters'], sort_keys=True)}")
+        for config in g["configs"]:
+            c = m["configs"][config]
+            splits = ", ".join(f"{s} {info['rows']:,}" for s, info in c["splits"].items())
+            absent = "".join(f"; no {s}: {hint}" for s, hint in c.get("absent_splits", {}).items())
+            click.echo(f"  config {config}: {splits}{absent}")
+        for source in g.get("sources", []):
+            verified = "verified" if source["verified"] else "NOT verified"
+            click.echo(f"  source {source['source']}/{source['filename']}: {verified}")
+        click.echo(f"  quarantined: {g['quarantine']['rows']}")
+        click.echo(f"  counts: {json.dumps(g['counts'], sort_keys=True)}")
+        for audit, result in g["audits"].items():
+            click.echo(f"  audit {audit}: {json.dumps(result, sort_keys=True)}")
+    for audit, result in m.get("cross_audits", {}).items():
+        click.echo(f"cross audit {audit}: {json.dumps(result, sort_keys=True)}")
 
 
 def _resolve(path: str) -> Path:
@@ -200,7 +270,9 @@ def _resolve(path: str) -> Path:
     default=None,
     help="Dataset name (under --root) or build directory [default: the model's, else validity].",
 )
-@click.option("--config", default=None, help="Config [default: the model's, else random].")
+@click.option(
+    "--config", default=None, help="Config [default: the model's, else the task's default]."
+)
 @click.option("--split", default="test", show_default=True, help="Split to score.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (models only).")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
@@ -223,9 +295,7 @@ def eval_command(
     if model_dir is not None:
         result = evaluate_model(model_dir, dataset, config, split, device, root)
     else:
-        result = evaluate_predictions(
-            predictions, dataset or "validity", config or "random", split, root
-        )
+        result = evaluate_predictions(predictions, dataset or "validity", config, split, root)
     _print_result(result)
     if out:
         store.write_json(Path(out), result)

@@ -72,8 +72,8 @@ def evaluate_table(
             "version": built.version,
             "config": config,
             "split": split,
-            "content_hash": built.content_hash,
-            "parameters": built.manifest["parameters"],
+            "content_hash": built.config_hash(config),
+            "parameters": built.group(config)["parameters"],
         },
         **scored,
         "warnings": [],
@@ -86,14 +86,15 @@ def evaluate_table(
 def evaluate_predictions(
     path: str | os.PathLike[str],
     dataset: str,
-    config: str,
+    config: str | None,
     split: str,
     root: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Score a Parquet/CSV predictions file."""
+    """Score a Parquet/CSV predictions file (``config`` None: the task's default config)."""
     file = Path(path)
     table = read_predictions(file)
     built = store.BuiltDataset(resolve_dataset(dataset, root))
+    config = config or task_for(built.manifest).default_config
     result = evaluate_table(table, built, config, split, str(file))
     result["source"] = {"kind": "predictions", "files": {file.name: store.sha256_file(file)}}
     result["environment"]["hardware"] = describe("cpu")
@@ -142,10 +143,10 @@ def evaluate_model(
     result["environment"]["hardware"] = describe(device)
     result["predict_seconds"] = round(predict_seconds, 3)
     trained_on = card.provenance.get("dataset_content_hash")
-    if trained_on != built.content_hash:
+    if trained_on != built.config_hash(config):
         message = (
             f"model was trained on dataset content {trained_on}, evaluated on "
-            f"{built.content_hash}: numbers are not comparable with the leaderboard"
+            f"{built.config_hash(config)}: numbers are not comparable with the leaderboard"
         )
         log.warning(message)
         result["warnings"].append(message)

@@ -5,6 +5,7 @@ That order guarantee is what keeps parallel builds byte-identical to serial ones
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -39,3 +40,31 @@ def ordered_map(workers: int) -> Iterator[OrderedMap[Any, Any]]:
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with context.Pool(workers) as pool:
         yield pool.imap
+
+
+@contextmanager
+def ordered_stream(workers: int, window: int | None = None) -> Iterator[OrderedMap[Any, Any]]:
+    """Like :func:`ordered_map`, but at most ``window`` tasks in flight.
+
+    ``Pool.imap`` reads its whole input ahead and queues every result the consumer has
+    not taken yet; for 479,035 reactions that is the whole dataset in memory at once. This
+    keeps memory bounded by the window, in input order, for any number of workers.
+    """
+    if workers <= 1:
+        yield map
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    limit = window or 4 * workers
+    with context.Pool(workers) as pool:
+
+        def stream(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+            pending: collections.deque[Any] = collections.deque()
+            for item in items:
+                pending.append(pool.apply_async(fn, (item,)))
+                if len(pending) >= limit:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+
+        yield stream

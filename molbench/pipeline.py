@@ -1,13 +1,24 @@
-"""Run a builder end to end: rows → splits → audits → Parquet + manifest + card, atomically."""
+"""Run a builder end to end: rows → splits → audits → Parquet + manifest + card, atomically.
+
+A dataset version directory holds one or more *groups* of rows (see ``builders.base``).
+Building a group writes a whole new version directory — the other groups' files are
+hard-linked across — and renames it into place under a lock, so readers always see a
+complete, verifiable build and two builds of different groups never lose each other's work.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import hashlib
+import json
 import os
 import platform
 import sys
 import time
 import typing
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -16,19 +27,25 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from molbench import store
 from molbench.builders import BUILDERS, BuildContext, Builder
+from molbench.builders.base import SPLIT_NAMES, SplitDefinition
 from molbench.card import render_card
 from molbench.errors import (
     BuildConflictError,
     BuildError,
     DatasetNotFoundError,
+    IntegrityError,
     MolbenchError,
     ParameterError,
 )
 from molbench.parallel import default_workers
 from molbench.splits import check_split, duplicated_structures, shared_structures
+
+ROWS_PER_BATCH = 5_000  # rows become Arrow batches as they stream in: no giant Python list
+QUARANTINE_DIR = "quarantine"
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class BuildResult:
     path: Path
     manifest: dict[str, Any]
     skipped: bool  # an identical build was already there
+    groups: tuple[str, ...] = ()  # groups (re)built by this call
 
 
 def get_builder(name: str) -> Builder:
@@ -67,103 +85,339 @@ def make_params(builder: Builder, overrides: dict[str, Any] | None = None) -> An
     return builder.params_type(**overrides)
 
 
+def requested_groups(builder: Builder, configs: Sequence[str] | None) -> list[str]:
+    """The groups holding the requested configs (the builder's defaults when none given)."""
+    by_config = {d.config: d.group for d in builder.split_definitions}
+    wanted = list(configs) if configs else list(builder.default_configs)
+    unknown = [c for c in wanted if c not in by_config]
+    if unknown:
+        raise ParameterError(
+            f"unknown config(s) {', '.join(unknown)} for {builder.info.name}; "
+            f"known: {', '.join(by_config)}"
+        )
+    return list(dict.fromkeys(by_config[c] for c in wanted))
+
+
 def build(
     name: str,
     params: dict[str, Any] | None = None,
     *,
+    configs: Sequence[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     force: bool = False,
     workers: int | None = None,
     progress: bool = False,
+    source: str | os.PathLike[str] | None = None,
+    allow_unverified: bool = False,
 ) -> BuildResult:
-    """Build dataset ``name`` into ``<root>/<name>/<version>``; skip if already built the same.
+    """Build the groups holding ``configs`` of dataset ``name`` into ``<root>/<name>/<version>``.
 
-    A different existing build of the same version is an error unless ``force``.
+    Groups already built with the same parameters are skipped; with other parameters it is
+    an error unless ``force``. Other groups of the version are kept as they are.
     """
     builder = get_builder(name)
     typed = make_params(builder, params)
-    parameters = dataclasses.asdict(typed)
+    groups = requested_groups(builder, configs)
+    explicit = set(configs or ())
     final = store.version_dir(store.resolve_root(out), name, builder.info.version)
-    if final.exists() and not force:
-        existing = store.read_manifest(final)
-        if existing["parameters"] == parameters:
+    with _locked(final):
+        existing = _existing_manifest(final, force)
+        todo = []
+        for group in groups:
+            parameters = _group_parameters(builder, typed, group)
+            old = (existing or {}).get("groups", {}).get(group)
+            if old is None or force:
+                todo.append(group)
+            elif old["parameters"] != parameters:
+                changed = _diff(old["parameters"], parameters)
+                raise BuildConflictError(
+                    f"{final} holds {name}/{group} built with other parameters ({changed}); "
+                    "pass --force to replace it or --out to build elsewhere"
+                )
+            else:
+                in_group = {d.config for d in builder.split_definitions if d.group == group}
+                missing = (explicit & in_group) - set(old["configs"])
+                if missing:
+                    raise BuildError(
+                        f"{final} holds {group} without config(s) {', '.join(sorted(missing))}; "
+                        f"{_requirements_hint(builder, sorted(missing))}"
+                    )
+        if not todo:
+            assert existing is not None
             return BuildResult(final, existing, skipped=True)
-        changed = _diff(existing["parameters"], parameters)
-        raise BuildConflictError(
-            f"{final} was built with other parameters ({changed}); "
-            "pass --force to replace it or --out to build elsewhere"
-        )
 
+        context_args = {
+            "workers": workers or default_workers(),
+            "progress": progress,
+            "source_dir": Path(source).expanduser() if source is not None else None,
+            "allow_unverified": allow_unverified,
+        }
+        built = {
+            group: _build_group(builder, typed, group, BuildContext(**context_args), explicit)
+            for group in todo
+        }
+        manifest = _publish(builder, final, existing, built)
+    return BuildResult(final, manifest, skipped=False, groups=tuple(todo))
+
+
+@dataclass
+class _GroupBuild:
+    table: pa.Table
+    splits: dict[str, dict[str, np.ndarray]]
+    entry: dict[str, Any]  # the manifest's groups[<group>]
+    configs: dict[str, dict[str, Any]]  # manifest configs entries (without files)
+    quarantine: list[dict[str, Any]]
+
+
+def _build_group(
+    builder: Builder, params: Any, group: str, context: BuildContext, explicit: set[str]
+) -> _GroupBuild:
     started = time.perf_counter()
-    context = BuildContext(workers=workers or default_workers(), progress=progress)
-    table = _rows_table(builder, typed, context)
-    splits = {}
-    for definition in builder.split_definitions:
+    table = _rows_table(builder, params, context, group)
+    definitions = [d for d in builder.split_definitions if d.group == group]
+    splits: dict[str, dict[str, np.ndarray]] = {}
+    skipped: dict[str, str] = {}
+    present: set[str] = set()
+    # configs with requirements last: they depend on which splits the others found
+    for definition in sorted(definitions, key=lambda d: bool(d.requires_splits)):
+        missing = [s for s in definition.requires_splits if s not in present]
+        if missing:
+            reason = f"needs the {', '.join(missing)} split(s), which this build does not have"
+            if definition.config in explicit:
+                raise BuildError(f"config {definition.config} {reason}")
+            skipped[definition.config] = reason
+            continue
         try:
-            splits[definition.config] = definition.assign(table, typed)
+            splits[definition.config] = definition.assign(table, params)
             check_split(splits[definition.config], table.num_rows)
         except (ValueError, BuildError) as e:
             raise BuildError(f"config {definition.config}: {e}") from None
+        present |= set(splits[definition.config])
+    splits = {d.config: splits[d.config] for d in definitions if d.config in splits}
     audits = {
-        "leakage": _leakage_audit(builder, table, splits),
-        **builder.audit(table, splits, typed),
+        "leakage": _leakage_audit(builder, table, splits, group),
+        **builder.audit(table, splits, params, group),
     }
-
-    manifest: dict[str, Any] = {
-        "format": store.MANIFEST_FORMAT,
-        "name": name,
-        "version": builder.info.version,
-        "parameters": parameters,
-        "seed": parameters.get("seed"),
+    quarantine = [dataclasses.asdict(q) for q in context.quarantine]
+    entry: dict[str, Any] = {
+        "configs": list(splits),
+        "configs_not_built": skipped,
+        "parameters": _group_parameters(builder, params, group),
+        "seed": getattr(params, "seed", None),
         "content_hash": store.content_hash(table, splits),
+        "rows": table.num_rows,
         "schema": {f.name: str(f.type) for f in table.schema},
         "counts": context.counts,
+        "quarantine": {
+            "rows": len(quarantine),
+            "file": f"{QUARANTINE_DIR}/{group}.jsonl" if quarantine else None,
+        },
+        "sources": context.sources,
+        "absent_splits": context.absent_splits,
         "audits": audits,
+        "environment": environment(),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 2),
+        "workers": context.workers,
+    }
+    configs = {
+        config: {
+            "group": group,
+            "content_hash": entry["content_hash"],
+            "splits": {s: {"rows": len(idx)} for s, idx in split.items()},
+            "absent_splits": {
+                s: context.absent_splits.get(s, "not part of this build")
+                for s in SPLIT_NAMES
+                if s not in split
+            },
+        }
+        for config, split in splits.items()
+    }
+    return _GroupBuild(table, splits, entry, configs, quarantine)
+
+
+def _publish(
+    builder: Builder,
+    final: Path,
+    existing: dict[str, Any] | None,
+    built: dict[str, _GroupBuild],
+) -> dict[str, Any]:
+    """Write the new version directory: kept groups linked, new groups written, then swap."""
+    kept_groups = {
+        g: e for g, e in (existing or {}).get("groups", {}).items() if g not in built
+    }
+    manifest: dict[str, Any] = {
+        "format": store.MANIFEST_FORMAT,
+        "name": builder.info.name,
+        "version": builder.info.version,
+        "groups": {},
         "configs": {},
     }
     with store.staging_dir(final) as staging:
         files: dict[str, dict[str, Any]] = {}
-        for config, split in splits.items():
-            manifest["configs"][config] = {"splits": {}}
-            for split_name, idx in split.items():
-                rel_paths = store.write_shards(
-                    table.take(pa.array(idx)), staging, config, split_name
-                )
-                manifest["configs"][config]["splits"][split_name] = {
-                    "rows": len(idx),
-                    "files": rel_paths,
-                }
-                files.update({rel: _file_record(staging / rel) for rel in rel_paths})
+        for group, entry in kept_groups.items():
+            manifest["groups"][group] = entry
+            for config in entry["configs"]:
+                manifest["configs"][config] = existing["configs"][config]  # type: ignore[index]
+            for rel, record in existing["files"].items():  # type: ignore[index]
+                if _file_group(rel, existing) == group:
+                    target = staging / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(final / rel, target)
+                    files[rel] = record
+        for group, result in built.items():
+            manifest["groups"][group] = result.entry
+            for config, split in result.splits.items():
+                manifest["configs"][config] = result.configs[config]
+                for split_name, idx in split.items():
+                    rel_paths = store.write_shards(
+                        result.table.take(pa.array(idx)), staging, config, split_name
+                    )
+                    manifest["configs"][config]["splits"][split_name]["files"] = rel_paths
+                    files.update({rel: _file_record(staging / rel) for rel in rel_paths})
+            if result.quarantine:
+                rel = result.entry["quarantine"]["file"]
+                (staging / QUARANTINE_DIR).mkdir(exist_ok=True)
+                lines = [json.dumps(q, ensure_ascii=False) for q in result.quarantine]
+                store.write_text(staging / rel, "\n".join(lines) + "\n")
+                files[rel] = _file_record(staging / rel)
+        manifest["configs"] = _in_declared_order(builder, manifest["configs"])
+        manifest["groups"] = {
+            g: manifest["groups"][g] for g in _declared_groups(builder) if g in manifest["groups"]
+        }
+        manifest["content_hash"] = version_hash(manifest["groups"])
+        tables = {g: r.table for g, r in built.items()}
+        for group in kept_groups:
+            tables[group] = _group_table(staging, manifest, group)
+        manifest["cross_audits"] = builder.cross_audit(tables)
         notes = {d.config: d.description for d in builder.split_definitions}
         store.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
         files[store.CARD_NAME] = _file_record(staging / store.CARD_NAME)
-        manifest["files"] = files
-        manifest["environment"] = environment()
-        manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-        manifest["workers"] = context.workers
+        manifest["files"] = dict(sorted(files.items()))
         store.write_manifest(staging, manifest)
-        store.publish(staging, final, replace=force)
-    return BuildResult(final, manifest, skipped=False)
+        store.publish(staging, final, replace=existing is not None)
+    return manifest
 
 
-def _rows_table(builder: Builder, params: Any, context: BuildContext) -> pa.Table:
+def version_hash(groups: dict[str, dict[str, Any]]) -> str:
+    """The version's content hash: its group's hash when there is one group, else a hash
+    over every group's hash (so one group's hash stays its identity whatever else is built)."""
+    if len(groups) == 1:
+        return next(iter(groups.values()))["content_hash"]
+    digest = hashlib.sha256(b"molbench-groups-v1\n")
+    for group in sorted(groups):
+        digest.update(f"{group}={groups[group]['content_hash']}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _group_table(directory: Path, manifest: dict[str, Any], group: str) -> pa.Table:
+    config = manifest["groups"][group]["configs"][0]
+    parts = [
+        pq.read_table(directory / rel)
+        for split in manifest["configs"][config]["splits"].values()
+        for rel in split["files"]
+    ]
+    return pa.concat_tables(parts).sort_by("id")
+
+
+def _file_group(rel: str, manifest: dict[str, Any]) -> str | None:
+    head = rel.split("/", 1)[0]
+    if head in manifest["configs"]:
+        return manifest["configs"][head]["group"]
+    if head == QUARANTINE_DIR:
+        return Path(rel).stem
+    return None
+
+
+def _declared_groups(builder: Builder) -> list[str]:
+    return list(dict.fromkeys(d.group for d in builder.split_definitions))
+
+
+def _in_declared_order(builder: Builder, configs: dict[str, Any]) -> dict[str, Any]:
+    return {d.config: configs[d.config] for d in builder.split_definitions if d.config in configs}
+
+
+def _requirements_hint(builder: Builder, configs: list[str]) -> str:
+    needs = {
+        d.config: d.requires_splits for d in builder.split_definitions if d.config in configs
+    }
+    parts = [f"{c} needs splits {', '.join(r)}" for c, r in needs.items() if r]
+    return "; ".join(parts) + "; rebuild with --force and the missing source files"
+
+
+def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:
+    if not final.exists():
+        return None
     try:
-        table = pa.Table.from_pylist(list(builder.rows(params, context)), schema=builder.schema)
+        manifest = store.read_manifest(final)
+    except (IntegrityError, DatasetNotFoundError) as e:
+        if force:
+            return None
+        raise BuildConflictError(f"{e}; pass --force to replace it") from None
+    if "groups" not in manifest:  # pragma: no cover - older layouts
+        raise BuildConflictError(f"{final} is in an older layout; pass --force to rebuild it")
+    return manifest
+
+
+@contextmanager
+def _locked(final: Path) -> Iterator[None]:
+    """One build of a dataset version at a time (several groups may be built in turn)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    locks = final.parent.parent / ".locks"
+    locks.mkdir(exist_ok=True)
+    with open(locks / f"{final.parent.name}-{final.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _group_parameters(builder: Builder, params: Any, group: str) -> dict[str, Any]:
+    """The parameters that shape this group's rows (what a rebuild must match)."""
+    select = getattr(builder, "parameters_for", None)
+    return select(params, group) if select else dataclasses.asdict(params)
+
+
+def _rows_table(builder: Builder, params: Any, context: BuildContext, group: str) -> pa.Table:
+    schema = builder.schemas[group]
+    batches = []
+    try:
+        for chunk in _chunks(builder.rows(params, context, group), ROWS_PER_BATCH):
+            batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
     except MolbenchError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise BuildError(
-            f"{builder.info.name} produced rows that do not fit its schema: {e}"
+            f"{builder.info.name}/{group} produced rows that do not fit its schema: {e}"
         ) from e
-    table = table.sort_by("id")
-    if duplicated_structures(table["id"].to_numpy()):
-        raise BuildError(f"{builder.info.name} produced duplicate ids")
+    table = pa.Table.from_batches(batches, schema=schema).sort_by("id")
+    derive = getattr(builder, "derive", None)  # columns that need every row (e.g. overlaps)
+    if derive is not None:
+        table = derive(table, params, group)
+    if table.num_rows == 0:
+        raise BuildError(f"{builder.info.name}/{group} produced no rows")
+    if duplicated_structures(table["id"].to_numpy(zero_copy_only=False)):
+        raise BuildError(f"{builder.info.name}/{group} produced duplicate ids")
     return table
 
 
+def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _leakage_audit(
-    builder: Builder, table: pa.Table, splits: dict[str, dict[str, np.ndarray]]
+    builder: Builder,
+    table: pa.Table,
+    splits: dict[str, dict[str, np.ndarray]],
+    group: str,
 ) -> dict[str, Any]:
     """Structures shared between splits, per config; leak-free configs must share none."""
     keys = np.asarray(table[builder.info.structure_column].to_pylist(), dtype=object)
@@ -172,12 +426,13 @@ def _leakage_audit(
         "duplicated_structures": duplicated_structures(keys.astype(str)),
         "shared_between_splits": {},
     }
-    for definition in builder.split_definitions:
-        shared = shared_structures(keys, splits[definition.config])
-        report["shared_between_splits"][definition.config] = shared
-        if definition.leak_free and any(shared.values()):
+    definitions: dict[str, SplitDefinition] = {d.config: d for d in builder.split_definitions}
+    for config, split in splits.items():
+        shared = shared_structures(keys, split)
+        report["shared_between_splits"][config] = shared
+        if definitions[config].leak_free and any(shared.values()):
             raise BuildError(
-                f"leakage audit: config {definition.config} shares structures between splits "
+                f"leakage audit: config {config} shares structures between splits "
                 f"({shared}); nothing was written"
             )
     return report

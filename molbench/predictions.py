@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from molbench.errors import PredictionFormatError
 
 SHOW = 3  # offending ids named per problem
+MAX_RANKED = 10  # candidates per row in a ranked prediction (top-10 is the literature's limit)
 
 
 def read_predictions(path: str | os.PathLike[str]) -> pa.Table:
@@ -50,8 +51,11 @@ def align(
 ) -> dict[str, np.ndarray]:
     """Check ids and value columns, then return each column reordered to ``truth_ids``.
 
-    ``columns`` maps a column name to its kind: ``"probability"`` (float in [0, 1]) or
-    ``"binary"`` (integer 0/1). ``required`` lists alternatives: at least one column of
+    ``columns`` maps a column name to its kind: ``"probability"`` (float in [0, 1]),
+    ``"binary"`` (integer 0/1), ``"text"`` (a string, e.g. one SMILES or a name),
+    ``"ranked_text"`` (a ranked list of up to ``MAX_RANKED`` strings: a list column, or in
+    CSV one string with the candidates separated by spaces) or ``"embedding"`` (a list of
+    floats, the same length in every row). ``required`` lists alternatives: at least one column of
     each group must be present (e.g. ``[["score", "label"]]``); ``expected`` describes
     the format in error messages.
     """
@@ -115,6 +119,8 @@ def _as_id_array(ids: pa.ChunkedArray, expected: pa.DataType, source: str) -> pa
 def _check_column(
     column: pa.ChunkedArray, name: str, kind: str, ids: list
 ) -> tuple[np.ndarray, list[str]]:
+    if kind in _CHECKS:
+        return _CHECKS[kind](column, name, ids)
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         return np.zeros(len(column)), [f"column {name!r} has type {column.type}, expected numbers"]
     null_mask = column.is_null().to_numpy(zero_copy_only=False)
@@ -140,3 +146,72 @@ def _check_column(
 def _first(values: Sequence) -> str:
     shown = ", ".join(str(v) for v in values[:SHOW])
     return shown + (", …" if len(values) > SHOW else "")
+
+
+def _check_text(column: pa.ChunkedArray, name: str, ids: list) -> tuple[np.ndarray, list[str]]:
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return np.zeros(len(column), dtype=object), [
+            f"column {name!r} has type {column.type}, expected strings"
+        ]
+    values = np.array(column.to_pylist(), dtype=object)
+    nulls = [ids[i] for i, v in enumerate(values) if v is None]
+    problems = [f"{len(nulls)} empty {name}(s) (ids {_first(nulls)})"] if nulls else []
+    return values, problems
+
+
+def _check_ranked_text(
+    column: pa.ChunkedArray, name: str, ids: list
+) -> tuple[np.ndarray, list[str]]:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        rows = [None if v is None else v.split() for v in column.to_pylist()]
+    elif (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) and (
+        pa.types.is_string(column.type.value_type) or pa.types.is_null(column.type.value_type)
+    ):
+        rows = column.to_pylist()
+    else:
+        return np.zeros(len(column), dtype=object), [
+            f"column {name!r} has type {column.type}, expected a list of strings "
+            "(or, in CSV, candidates separated by spaces)"
+        ]
+    problems = []
+    nulls = [ids[i] for i, v in enumerate(rows) if v is None]
+    if nulls:
+        problems.append(f"{len(nulls)} empty {name} list(s) (ids {_first(nulls)})")
+    long = [ids[i] for i, v in enumerate(rows) if v is not None and len(v) > MAX_RANKED]
+    if long:
+        problems.append(f"{len(long)} {name} list(s) longer than {MAX_RANKED} (ids {_first(long)})")
+    holes = [ids[i] for i, v in enumerate(rows) if v is not None and any(s is None for s in v)]
+    if holes:
+        problems.append(f"{len(holes)} {name} list(s) with null entries (ids {_first(holes)})")
+    values = np.empty(len(rows), dtype=object)
+    values[:] = [list(v or ()) for v in rows]
+    return values, problems
+
+
+def _check_embedding(
+    column: pa.ChunkedArray, name: str, ids: list
+) -> tuple[np.ndarray, list[str]]:
+    t = column.type
+    if not (
+        (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))
+        and (pa.types.is_floating(t.value_type) or pa.types.is_integer(t.value_type))
+    ):
+        return np.zeros((len(column), 0)), [
+            f"column {name!r} has type {t}, expected a list of floats"
+        ]
+    rows = column.to_pylist()
+    nulls = [ids[i] for i, v in enumerate(rows) if v is None]
+    if nulls:
+        return np.zeros((len(column), 0)), [f"{len(nulls)} empty {name}(s) (ids {_first(nulls)})"]
+    lengths = {len(v) for v in rows}
+    if len(lengths) != 1 or 0 in lengths:
+        return np.zeros((len(column), 0)), [
+            f"{name} vectors have lengths {sorted(lengths)[:5]}, expected one non-zero dimension"
+        ]
+    matrix = np.array([[np.nan if x is None else x for x in v] for v in rows], dtype=np.float32)
+    bad = [ids[i] for i in np.flatnonzero(~np.isfinite(matrix).all(axis=1))]
+    problems = [f"{len(bad)} {name}(s) with NaN/inf/null values (ids {_first(bad)})"] if bad else []
+    return matrix, problems
+
+
+_CHECKS = {"text": _check_text, "ranked_text": _check_ranked_text, "embedding": _check_embedding}

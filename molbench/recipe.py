@@ -125,14 +125,14 @@ class Run:
     def recipe(self) -> str:
         return Path(self.script).resolve().relative_to(self.repo_root).as_posix()
 
-    def provenance(self, built: store.BuiltDataset) -> dict[str, Any]:
+    def provenance(self, built: store.BuiltDataset, config: str) -> dict[str, Any]:
         return {
             "method": self.method,
             "recipe": self.recipe,
             "seed": self.seed,
             "train_seconds": round(time.perf_counter() - self.started, 1),
             "hardware": describe(self.device),
-            "dataset_content_hash": built.content_hash,
+            "dataset_content_hash": built.config_hash(config),
             "molbench_version": __version__,
             "git_commit": self.commit,
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -160,7 +160,7 @@ def save_and_evaluate(
         architecture,
         {"dataset": built.name, "version": built.version, "config": config},
         {**hyperparameters, "training": settings.training()},
-        run.provenance(built),
+        run.provenance(built, config),
         sum(p.numel() for p in module.parameters()),
     )
     save_model(card.path, module, card)

@@ -58,6 +58,45 @@ def threshold_split(
     return split
 
 
+def grouped_sized_split(
+    groups: np.ndarray,
+    sizes: Mapping[str, int],
+    seed: int,
+    fill_first: Sequence[str] = ("test", "validation"),
+) -> Split:
+    """Whole groups to splits of exactly ``sizes`` rows where the groups allow it.
+
+    The scaffold-split recipe of chemprop's "balanced" variant: groups larger than half the
+    smallest filled split go to the remaining split (``train``: big scaffold families are
+    seen in training), the rest are shuffled with ``seed`` and poured into ``fill_first``
+    splits while they fit; whatever is left is the remaining split. With many small groups
+    the filled splits hit their sizes exactly; the shortfall is the caller's to check.
+    """
+    if sum(sizes.values()) != len(groups):
+        raise ValueError(f"sizes {dict(sizes)} do not add up to {len(groups)} rows")
+    rest = [name for name in sizes if name not in fill_first]
+    if len(rest) != 1:
+        raise ValueError(f"exactly one split must take the remainder, got {rest}")
+    unique, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    big_limit = min(sizes[name] for name in fill_first) / 2
+    order = np.random.default_rng(seed).permutation(len(unique))
+    order = order[counts[order] <= big_limit]
+    bucket_of_group = np.full(len(unique), len(fill_first), dtype=np.int64)  # the remainder
+    room = [sizes[name] for name in fill_first]
+    for g in order:
+        for k in range(len(fill_first)):
+            if counts[g] <= room[k]:
+                bucket_of_group[g] = k
+                room[k] -= counts[g]
+                break
+        if not any(room):
+            break
+    bucket = bucket_of_group[inverse]
+    names = [*fill_first, rest[0]]
+    split = {name: np.flatnonzero(bucket == k) for k, name in enumerate(names)}
+    return {name: split[name] for name in sizes}
+
+
 def check_split(split: Mapping[str, np.ndarray], n_rows: int) -> None:
     """Reject empty, overlapping or incomplete splits before anything is written."""
     for name, idx in split.items():

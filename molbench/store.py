@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 CARD_NAME = "README.md"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 MAX_ROWS_PER_SHARD = 250_000
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -294,24 +294,35 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
 
 
 def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str:
-    configs = manifest["configs"]
-    tables = {
-        config: {
-            split: _read_files(directory, info["files"]) for split, info in c["splits"].items()
+    """Recompute every group's hash from its Parquet files; return the version's hash."""
+    from molbench.pipeline import version_hash
+
+    groups = {}
+    for group, entry in manifest["groups"].items():
+        tables = {
+            config: {
+                split: _read_files(directory, info["files"])
+                for split, info in manifest["configs"][config]["splits"].items()
+            }
+            for config in entry["configs"]
         }
-        for config, c in configs.items()
-    }
-    first = next(iter(sorted(tables)))
-    rows = pa.concat_tables(list(tables[first].values()))
-    position = {v: i for i, v in enumerate(rows["id"].to_pylist())}
-    splits = {
-        config: {
-            split: np.array([position[v] for v in t["id"].to_pylist()], dtype=np.int64)
-            for split, t in by_split.items()
+        rows = pa.concat_tables(list(tables[entry["configs"][0]].values()))
+        position = {v: i for i, v in enumerate(rows["id"].to_pylist())}
+        splits = {
+            config: {
+                split: np.array([position[v] for v in t["id"].to_pylist()], dtype=np.int64)
+                for split, t in by_split.items()
+            }
+            for config, by_split in tables.items()
         }
-        for config, by_split in tables.items()
-    }
-    return content_hash(rows, splits)
+        recomputed = content_hash(rows, splits)
+        if recomputed != entry["content_hash"]:
+            raise IntegrityError(
+                f"{directory}: group {group} content hash {recomputed} differs from the "
+                f"manifest's {entry['content_hash']}"
+            )
+        groups[group] = {"content_hash": recomputed}
+    return version_hash(groups)
 
 
 def _read_files(directory: Path, files: list[str]) -> pa.Table:
@@ -338,6 +349,14 @@ class BuiltDataset:
     @property
     def content_hash(self) -> str:
         return self.manifest["content_hash"]
+
+    def config_hash(self, config: str) -> str:
+        """Content hash of the rows and splits ``config`` is made of (its group's hash)."""
+        return self._config(config)["content_hash"]
+
+    def group(self, config: str) -> dict[str, Any]:
+        """The manifest entry of the group ``config`` belongs to: parameters, counts, audits."""
+        return self.manifest["groups"][self._config(config)["group"]]
 
     @property
     def configs(self) -> list[str]:

@@ -42,7 +42,7 @@ def test_existing_build_is_skipped_conflicts_or_forced(tmp_path: Path) -> None:
     forced = molbench.build(
         "validity", {**params, "n_molecules": 120}, out=tmp_path, workers=1, force=True
     )
-    assert forced.manifest["counts"]["rows"] == 120
+    assert forced.manifest["groups"]["default"]["counts"]["rows"] == 120
     store.verify(forced.path)
 
 
@@ -118,8 +118,10 @@ def test_unknown_dataset_and_parameters_are_clear_errors(tmp_path) -> None:
 
 def test_manifest_records_provenance(small_build) -> None:
     m = small_build.manifest
-    assert m["parameters"] == SMALL and m["seed"] == SMALL["seed"]
-    assert set(m["environment"]) >= {"python", "rdkit", "pyarrow", "molbench"}
+    group = m["groups"]["default"]
+    assert group["parameters"] == SMALL and group["seed"] == SMALL["seed"]
+    assert set(group["environment"]) >= {"python", "rdkit", "pyarrow", "molbench"}
+    assert m["content_hash"] == group["content_hash"]  # one group: its hash is the version's
     assert all(len(f["sha256"]) == 64 for f in m["files"].values())
     assert "README.md" in m["files"]
 

@@ -1,18 +1,25 @@
 """The builder interface: what one dataset module declares so the store can build it.
 
-A builder is data (:class:`DatasetInfo`, a parameter dataclass, an Arrow schema, split
-definitions) plus one generator of rows. Everything about disk, hashing, audits and cards
-lives elsewhere, so adding a dataset is one module and one line in ``BUILDERS``.
+A builder is data (:class:`DatasetInfo`, a parameter dataclass, Arrow schemas, config
+definitions) plus one generator of rows per *group*. A group is one table of rows that
+several configs split differently (USPTO-MIT and its scaffold split share rows; USPTO-15K
+is another group). Groups are built and replaced independently inside one dataset version.
+Everything about disk, hashing, audits and cards lives elsewhere, so adding a dataset is
+one module and one line in ``BUILDERS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+
+DEFAULT_GROUP = "default"
+SPLIT_NAMES = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -25,42 +32,71 @@ class DatasetInfo:
     summary: str  # one paragraph of markdown for the card
     license: str  # Hugging Face licence identifier, e.g. "cc0-1.0"
     citation: str  # BibTeX
-    columns: Mapping[str, str]  # column name -> what it holds
+    columns: Mapping[str, str]  # column name -> what it holds (all groups together)
     structure_column: str  # canonical structure key used by the leakage audit
     notes: str = ""  # longer markdown for the card: construction, caveats
 
 
 @dataclass(frozen=True)
 class SplitDefinition:
-    """One config: a named, seeded assignment of rows to train / validation / test."""
+    """One config: a named, seeded assignment of a group's rows to its splits."""
 
     config: str
     description: str
     assign: Callable[[pa.Table, Any], dict[str, np.ndarray]]
     leak_free: bool = True  # the leakage audit must find no shared structure
+    group: str = DEFAULT_GROUP  # the table of rows this config splits
+    requires_splits: tuple[str, ...] = ()  # built only when the group has all of these
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A raw record that could not become a row: kept, with the reason, beside the data."""
+
+    source: str  # raw file it came from
+    line: int  # 1-based line number in that file
+    reason: str
+    text: str  # the raw record as read
 
 
 @dataclass
 class BuildContext:
-    """What a running build may use and report: workers, progress bars, counters."""
+    """What a running build may use and report: workers, progress, sources, counters."""
 
     workers: int = 1
     progress: bool = False
+    source_dir: Path | None = None  # --source: a raw-data root (one folder per source)
+    allow_unverified: bool = False  # accept raw files whose checksum differs from the pin
+    download: bool = True  # may fetch missing raw files from their public URLs
     counts: dict[str, Any] = field(default_factory=dict)
+    sources: list[dict[str, Any]] = field(default_factory=list)  # raw files read, with checks
+    quarantine: list[Quarantined] = field(default_factory=list)
+    absent_splits: dict[str, str] = field(default_factory=dict)  # split -> how to get it
 
 
 class Builder(Protocol):
     info: DatasetInfo
     params_type: type  # a frozen dataclass whose fields are the typed build parameters
-    schema: pa.Schema
+    schemas: Mapping[str, pa.Schema]  # group -> Arrow schema of its rows
     split_definitions: tuple[SplitDefinition, ...]
+    default_configs: tuple[str, ...]  # what ``molbench build <name>`` builds
+    raw_sources: tuple[str, ...]  # raw-data folders it reads (empty: generated offline)
 
-    def rows(self, params: Any, context: BuildContext) -> Iterator[dict[str, Any]]:
-        """Yield every row; ``id`` must be unique. Record counts in ``context.counts``."""
+    def rows(self, params: Any, context: BuildContext, group: str) -> Iterator[dict[str, Any]]:
+        """Yield every row of ``group``; ``id`` must be unique. Report in ``context``."""
         ...
 
     def audit(
-        self, table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]], params: Any
+        self,
+        table: pa.Table,
+        splits: Mapping[str, Mapping[str, np.ndarray]],
+        params: Any,
+        group: str,
     ) -> dict[str, Any]:
-        """Dataset-specific audits (e.g. shortcut baselines) for the manifest and card."""
+        """Dataset-specific audits of one group (e.g. shortcut baselines)."""
+        ...
+
+    def cross_audit(self, tables: Mapping[str, pa.Table]) -> dict[str, Any]:
+        """Audits across the groups present in the build (e.g. one set's train in another's
+        test); ``tables`` maps group -> all its rows. Return {} when nothing applies."""
         ...

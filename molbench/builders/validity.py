@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from molbench.builders.base import BuildContext, DatasetInfo, SplitDefinition
+from molbench.builders.base import DEFAULT_GROUP, BuildContext, DatasetInfo, SplitDefinition
 from molbench.chem import generate
 from molbench.chem.hydrocarbon import Hydrocarbon, formula
 from molbench.chem.notation import Written, write
@@ -180,13 +181,17 @@ SCHEMA = pa.schema(
 class ValidityBuilder:
     info = INFO
     params_type = ValidityParams
-    schema = SCHEMA
+    schemas = MappingProxyType({DEFAULT_GROUP: SCHEMA})
+    default_configs = ("random", "size_ood")
+    raw_sources = ()
     split_definitions = (
         SplitDefinition("random", "80/10/10 random, grouped by parent_id", _random_split),
         SplitDefinition("size_ood", "test = more carbons than train/validation", _size_ood_split),
     )
 
-    def rows(self, params: ValidityParams, context: BuildContext) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, params: ValidityParams, context: BuildContext, group: str = DEFAULT_GROUP
+    ) -> Iterator[dict[str, Any]]:
         """Pick molecules per carbon count, corrupt them, then write and RDKit-check in chunks."""
         quotas = carbon_quotas(params.n_molecules // 2, params.max_carbons)
         # Largest molecules first: they take longest, so the pool stays balanced.
@@ -237,7 +242,11 @@ class ValidityBuilder:
         )
 
     def audit(
-        self, table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]], params: Any
+        self,
+        table: pa.Table,
+        splits: Mapping[str, Mapping[str, np.ndarray]],
+        params: Any,
+        group: str = DEFAULT_GROUP,
     ) -> dict[str, Any]:
         """Shortcut baselines per config: what you get without learning valence."""
         text = table["condensed"].to_pylist()
@@ -253,6 +262,9 @@ class ValidityBuilder:
                 float(np.mean(by_formula[test] == labels[test])), 4
             )
         return {"shortcut_test_accuracy": report}
+
+    def cross_audit(self, tables: Mapping[str, pa.Table]) -> dict[str, Any]:
+        return {}  # one group: nothing to compare across
 
 
 def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:

@@ -19,6 +19,7 @@ BOOTSTRAP_RESAMPLES = 1000
 
 class Task(Protocol):
     dataset: str
+    default_config: str  # scored when --config is not given
     headline: str
     higher_is_better: bool
     prediction_columns: Mapping[str, str]  # column -> "probability" | "binary"

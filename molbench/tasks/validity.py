@@ -19,6 +19,7 @@ THRESHOLD = 0.5  # score >= 0.5 means "valid"
 
 class ValidityTask:
     dataset = "validity"
+    default_config = "random"
     headline = "accuracy"
     higher_is_better = True
     prediction_columns = MappingProxyType({"score": "probability", "label": "binary"})

@@ -91,14 +91,14 @@ def test_structures_are_unique(rows: list[dict]) -> None:
 
 def test_size_ood_test_has_only_larger_molecules(small_build: molbench.BuildResult) -> None:
     built = molbench.open_dataset(small_build.path)
-    limit = small_build.manifest["parameters"]["size_ood_max_train_carbons"]
+    limit = small_build.manifest["groups"]["default"]["parameters"]["size_ood_max_train_carbons"]
     assert min(built.table("size_ood", "test")["n_carbons"].to_pylist()) > limit
     for split in ("train", "validation"):
         assert max(built.table("size_ood", split)["n_carbons"].to_pylist()) <= limit
 
 
 def test_manifest_records_audits(small_build: molbench.BuildResult) -> None:
-    audits = small_build.manifest["audits"]
+    audits = small_build.manifest["groups"]["default"]["audits"]
     for config in ("random", "size_ood"):
         assert set(audits["leakage"]["shared_between_splits"][config].values()) == {0}
         shortcuts = audits["shortcut_test_accuracy"][config]
@@ -108,7 +108,7 @@ def test_manifest_records_audits(small_build: molbench.BuildResult) -> None:
             "bag_of_characters_logreg",
             "unsaturation_rule",
         }
-    counts = small_build.manifest["counts"]
+    counts = small_build.manifest["groups"]["default"]["counts"]
     assert counts["valid"] == counts["invalid"] == 300
     assert counts["rdkit_checked"] == 600
 
