@@ -66,7 +66,12 @@ def render_card(
 
 
 def _yaml_header(info: DatasetInfo, manifest: Mapping[str, Any]) -> str:
-    lines = ["---", f"license: {info.license}", f"pretty_name: {info.title}", "configs:"]
+    lines = [
+        "---",
+        f"license: {info.license}",
+        f"pretty_name: {json.dumps(info.title)}",
+        "configs:",
+    ]
     for i, (config, c) in enumerate(manifest["configs"].items()):
         lines.append(f"- config_name: {config}")
         if i == 0:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from molbench import store
 from molbench.builders import BUILDERS, BuildContext, Builder
-from molbench.builders.base import SPLIT_NAMES, SplitDefinition
+from molbench.builders.base import SplitDefinition
 from molbench.card import render_card
 from molbench.errors import (
     BuildConflictError,
@@ -220,6 +220,7 @@ def _build_group(
         "build_seconds": round(time.perf_counter() - started, 2),
         "workers": context.workers,
     }
+    by_config = {d.config: d for d in definitions}
     configs = {
         config: {
             "group": group,
@@ -227,7 +228,7 @@ def _build_group(
             "splits": {s: {"rows": len(idx)} for s, idx in split.items()},
             "absent_splits": {
                 s: context.absent_splits.get(s, "not part of this build")
-                for s in SPLIT_NAMES
+                for s in by_config[config].split_names
                 if s not in split
             },
         }

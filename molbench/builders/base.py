@@ -47,6 +47,7 @@ class SplitDefinition:
     leak_free: bool = True  # the leakage audit must find no shared structure
     group: str = DEFAULT_GROUP  # the table of rows this config splits
     requires_splits: tuple[str, ...] = ()  # built only when the group has all of these
+    split_names: tuple[str, ...] = SPLIT_NAMES  # the splits a complete build of it has
 
 
 @dataclass(frozen=True)

@@ -297,24 +297,29 @@ def _pick_unit(
     """Valid molecules of one carbon count and one unused corruption of each."""
     n, quota, seed = unit
     rng = np.random.default_rng([seed, _STREAM_MOLECULES, n])
-    if n <= EXHAUSTIVE_MAX_CARBONS:
-        isomers = generate.all_isomers(n)
-        chosen = np.sort(rng.choice(len(isomers), size=min(quota, len(isomers)), replace=False))
-        valid = [isomers[i] for i in chosen]
-    else:
-        found: dict[str, Hydrocarbon] = {}
-        for _ in range(quota * SAMPLING_ATTEMPTS_PER_MOLECULE):
-            mol = generate.random_isomer(n, rng)
-            found.setdefault(mol.canonical_key, mol)
-            if len(found) == quota:
-                break
-        valid = list(found.values())
+    valid = pick_valid(n, quota, rng)
     used: set[str] = set()
     pairs = []
     for mol in valid:
         error, bad = _pick_corruption(mol, rng, used)
         pairs.append((mol, bad, error))
     return pairs
+
+
+def pick_valid(n: int, quota: int, rng: np.random.Generator) -> list[Hydrocarbon]:
+    """``quota`` distinct valid isomers with ``n`` carbons: drawn from all of them up to
+    ``EXHAUSTIVE_MAX_CARBONS``, sampled (labelled tree + uniform double bonds) above."""
+    if n <= EXHAUSTIVE_MAX_CARBONS:
+        isomers = generate.all_isomers(n)
+        chosen = np.sort(rng.choice(len(isomers), size=min(quota, len(isomers)), replace=False))
+        return [isomers[i] for i in chosen]
+    found: dict[str, Hydrocarbon] = {}
+    for _ in range(quota * SAMPLING_ATTEMPTS_PER_MOLECULE):
+        mol = generate.random_isomer(n, rng)
+        found.setdefault(mol.canonical_key, mol)
+        if len(found) == quota:
+            break
+    return list(found.values())
 
 
 def _pick_corruption(
