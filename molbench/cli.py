@@ -277,6 +277,12 @@ def _resolve(path: str) -> Path:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (models only).")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the result JSON here.")
+@click.option(
+    "--candidates",
+    type=click.Path(),
+    help="text task: `id` + `mol_embedding` for every chebi20_molecules row, to also rank "
+    "each text against the whole corpus (Text2Mol's protocol).",
+)
 def eval_command(
     model_dir: str | None,
     predictions: str | None,
@@ -286,6 +292,7 @@ def eval_command(
     device: str,
     root: str | None,
     out: str | None,
+    candidates: str | None,
 ) -> None:
     """Score a model directory or a predictions file on one split."""
     from molbench.evaluate import evaluate_model, evaluate_predictions
@@ -295,7 +302,9 @@ def eval_command(
     if model_dir is not None:
         result = evaluate_model(model_dir, dataset, config, split, device, root)
     else:
-        result = evaluate_predictions(predictions, dataset or "validity", config, split, root)
+        result = evaluate_predictions(
+            predictions, dataset or "validity", config, split, root, candidates
+        )
     _print_result(result)
     if out:
         store.write_json(Path(out), result)

@@ -49,7 +49,12 @@ def task_for(manifest: dict[str, Any]) -> Task:
 
 
 def evaluate_table(
-    predictions: pa.Table, built: store.BuiltDataset, config: str, split: str, source: str
+    predictions: pa.Table,
+    built: store.BuiltDataset,
+    config: str,
+    split: str,
+    source: str,
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score a predictions table on one split of a build (opened, and so verified, once)."""
     started = time.perf_counter()
@@ -63,7 +68,7 @@ def evaluate_table(
         task.required_columns,
         f"Expected: {task.prediction_help}",
     )
-    scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED)
+    scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)
     return {
         "format": RESULT_FORMAT,
         "task": task.dataset,
@@ -89,14 +94,23 @@ def evaluate_predictions(
     config: str | None,
     split: str,
     root: str | os.PathLike[str] | None = None,
+    candidates: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Score a Parquet/CSV predictions file (``config`` None: the task's default config)."""
+    """Score a Parquet/CSV predictions file (``config`` None: the task's default config).
+
+    ``candidates``: molecule embeddings of a whole corpus (text task, Text2Mol protocol).
+    """
     file = Path(path)
     table = read_predictions(file)
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     config = config or task_for(built.manifest).default_config
-    result = evaluate_table(table, built, config, split, str(file))
-    result["source"] = {"kind": "predictions", "files": {file.name: store.sha256_file(file)}}
+    context = {}
+    files = {file.name: store.sha256_file(file)}
+    if candidates is not None:
+        context["candidates"] = _read_candidates(Path(candidates), built)
+        files[Path(candidates).name] = store.sha256_file(Path(candidates))
+    result = evaluate_table(table, built, config, split, str(file), context)
+    result["source"] = {"kind": "predictions", "files": files}
     result["environment"]["hardware"] = describe("cpu")
     return result
 
@@ -152,6 +166,28 @@ def evaluate_model(
         result["warnings"].append(message)
         result["trained_on_content_hash"] = trained_on
     return result
+
+
+CORPUS_CONFIG = "chebi20_molecules"
+
+
+def _read_candidates(path: Path, built: store.BuiltDataset) -> tuple[list[Any], Any]:
+    """Candidate molecule embeddings, one per row of the build's corpus config, validated."""
+    if CORPUS_CONFIG not in built.configs:
+        raise DatasetNotFoundError(
+            f"--candidates needs the {CORPUS_CONFIG} config in {built.path}; build it: "
+            f"molbench build {built.name} --config {CORPUS_CONFIG} --source DIR"
+        )
+    corpus_ids = built.table(CORPUS_CONFIG, "corpus")["id"]
+    aligned = align(
+        read_predictions(path),
+        corpus_ids,
+        {"mol_embedding": "embedding"},
+        str(path),
+        (("mol_embedding",),),
+        "Expected: `id` + `mol_embedding` for every corpus molecule.",
+    )
+    return corpus_ids.to_pylist(), aligned["mol_embedding"]
 
 
 def _check_device(device: str) -> None:

@@ -188,9 +188,7 @@ def _check_ranked_text(
     return values, problems
 
 
-def _check_embedding(
-    column: pa.ChunkedArray, name: str, ids: list
-) -> tuple[np.ndarray, list[str]]:
+def _check_embedding(column: pa.ChunkedArray, name: str, ids: list) -> tuple[np.ndarray, list[str]]:
     t = column.type
     if not (
         (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))

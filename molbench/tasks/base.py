@@ -28,9 +28,15 @@ class Task(Protocol):
     literature: Sequence[Mapping[str, str]]  # published numbers: method, metric, value, citation
 
     def score(
-        self, truth: pa.Table, predictions: Mapping[str, np.ndarray], seed: int
+        self,
+        truth: pa.Table,
+        predictions: Mapping[str, np.ndarray],
+        seed: int,
+        context: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``{"metrics": {...}, "headline": {...}, "buckets": {...}}`` for one split."""
+        """``{"metrics": {...}, "headline": {...}, "buckets": {...}}`` for one split.
+
+        ``context`` carries task-specific extra inputs (e.g. retrieval candidates)."""
         ...
 
     def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:

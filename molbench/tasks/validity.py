@@ -32,7 +32,11 @@ class ValidityTask:
     )
 
     def score(
-        self, truth: pa.Table, predictions: Mapping[str, np.ndarray], seed: int
+        self,
+        truth: pa.Table,
+        predictions: Mapping[str, np.ndarray],
+        seed: int,
+        context: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         y = truth["label"].to_numpy().astype(int)
         scores = predictions.get("score")

@@ -19,33 +19,19 @@ from molbench.builders import reactions
 from molbench.chem.tokens import load_vocabulary
 from molbench.errors import BuildError, ChecksumError, SourceNotFoundError
 from molbench.sources import SourceFile
+from tests.conftest import FIXTURE_COUNTS as FIXTURE
+from tests.conftest import RAW, pinned_reaction_sources
 
-RAW = Path(__file__).resolve().parents[1] / "fixtures" / "raw"
-FIXTURE_COUNTS = {
-    "uspto_mit": {"train": 40, "validation": 14, "test": 14},
-    "uspto_15k": {"train": 30, "validation": 10, "test": 10},
-}
+FIXTURE_COUNTS = {g: FIXTURE[g] for g in ("uspto_mit", "uspto_15k")}
 
 
 def _pinned(root: Path) -> dict[str, dict[str, SourceFile]]:
-    """The real catalogue with each file's pin replaced by the fixture's own checksum."""
-    pinned = {}
-    for group, by_split in reactions.SOURCES.items():
-        pinned[group] = {}
-        for split, file in by_split.items():
-            path = root / file.source / file.filename
-            pinned[group][split] = dataclasses.replace(
-                file, sha256=store.sha256_file(path), git_blob=None, content_sha256=None
-            )
-    return pinned
+    return pinned_reaction_sources(root)
 
 
 @pytest.fixture
-def fixture_sources(monkeypatch):
-    monkeypatch.setattr(reactions, "SOURCES", _pinned(RAW))
-    monkeypatch.setattr(reactions, "PUBLISHED_COUNTS", FIXTURE_COUNTS)
-    monkeypatch.setenv("MOLBENCH_OFFLINE", "1")
-    return RAW
+def fixture_sources(raw_fixtures):
+    return raw_fixtures
 
 
 def _build(tmp_path, configs, splits="train,validation,test", workers=1, source=RAW, **kw):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
-import hashlib
 import shutil
-from pathlib import Path
 
 import pytest
 from rdkit import Chem
@@ -16,35 +13,16 @@ from molbench import store
 from molbench.builders import text
 from molbench.chem.opsin import opsin_available
 from molbench.errors import BuildError, SourceNotFoundError
+from tests.conftest import FIXTURE_COUNTS as FIXTURE
+from tests.conftest import RAW, pinned_chebi_sources
 
-RAW = Path(__file__).resolve().parents[1] / "fixtures" / "raw"
-FIXTURE_COUNTS = {"train": 30, "validation": 12, "test": 12}
+FIXTURE_COUNTS = FIXTURE["chebi20"]
 SMALL_NAMES = {"n_molecules": 300, "max_carbons": 12, "size_ood_max_train_carbons": 9}
 
 
-def _pinned(root: Path) -> tuple[dict[str, text.sources.SourceFile], text.sources.SourceFile]:
-    """The real catalogue with pins replaced by the fixture files' own checksums."""
-    files = {}
-    for split, file in text.SOURCES.items():
-        path = root / "chebi20" / f"{split}.txt.gz"
-        digest = gzip.decompress(path.read_bytes())
-        files[split] = dataclasses.replace(
-            file, sha256=hashlib.sha256(digest).hexdigest(), git_blob=None
-        )
-    structures = root / "chebi20" / text.TRAIN_STRUCTURES.filename
-    pinned = dataclasses.replace(
-        text.TRAIN_STRUCTURES, sha256=store.sha256_file(structures), content_sha256=None
-    )
-    return files, pinned
-
-
 @pytest.fixture
-def fixture_sources(monkeypatch):
-    files, structures = _pinned(RAW)
-    monkeypatch.setattr(text, "SOURCES", files)
-    monkeypatch.setattr(text, "TRAIN_STRUCTURES", structures)
-    monkeypatch.setattr(text, "PUBLISHED_COUNTS", FIXTURE_COUNTS)
-    monkeypatch.setenv("MOLBENCH_OFFLINE", "1")
+def fixture_sources(raw_fixtures):
+    return raw_fixtures
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +125,7 @@ def test_unparsable_smiles_is_quarantined_and_counted(fixture_sources, tmp_path,
     path = raw / "chebi20" / "test.txt.gz"
     content = gzip.decompress(path.read_bytes()).decode() + "1\tC1CC(\tbroken ring\n"
     path.write_bytes(gzip.compress(content.encode(), mtime=0))
-    files, _ = _pinned(raw)
+    files, _ = pinned_chebi_sources(raw)
     monkeypatch.setattr(text, "SOURCES", files)
     monkeypatch.setattr(text, "PUBLISHED_COUNTS", {**FIXTURE_COUNTS, "test": 13})
     result = molbench.build(

@@ -1,0 +1,196 @@
+"""Scoring forward reaction prediction: ranked product SMILES against the recorded products."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from rdkit import Chem
+from rdkit.rdBase import BlockLogs
+
+from molbench.reaction_metrics import (
+    DEFAULT_KS,
+    Canonical,
+    canonical_molecules,
+    first_correct_rank,
+    hits_at,
+    topk_ci,
+)
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+
+MIT = "USPTO-MIT test"
+JIN_2017 = "Jin et al., NeurIPS 2017 (WLDN)"
+COLEY_2019 = "Coley et al., Chem. Sci. 2019, 10, 370 (WLDN5)"
+SCHWALLER_2019 = "Schwaller et al., ACS Cent. Sci. 2019, 5, 1572 (Molecular Transformer)"
+
+
+class ReactionsTask:
+    dataset = "reactions"
+    default_config = "uspto_mit"
+    headline = "top1"
+    higher_is_better = True
+    prediction_columns = MappingProxyType({"predictions": "ranked_text"})
+    required_columns = (("predictions",),)
+    prediction_help = (
+        "`id` plus `predictions`: up to 10 product SMILES per reaction, best first (a list "
+        "column in Parquet; in CSV one string with the candidates separated by spaces). "
+        "Multi-molecule products are '.'-joined; molecule order, atom maps and writing "
+        "order do not matter, stereo does. Invalid SMILES count as wrong."
+    )
+    literature = (
+        {"method": "WLDN", "metric": f"top-1, {MIT}", "value": "79.6", "citation": JIN_2017},
+        {"method": "WLDN5", "metric": f"top-1, {MIT}", "value": "85.6", "citation": COLEY_2019},
+        {
+            "method": "Molecular Transformer (separated)",
+            "metric": f"top-1, {MIT}",
+            "value": "90.4",
+            "citation": SCHWALLER_2019,
+        },
+        {
+            "method": "Molecular Transformer (mixed)",
+            "metric": f"top-1, {MIT}",
+            "value": "88.7",
+            "citation": SCHWALLER_2019,
+        },
+    )
+
+    def score(
+        self,
+        truth: pa.Table,
+        predictions: Mapping[str, np.ndarray],
+        seed: int,
+        context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        products = truth["products"].to_pylist()
+        ranked = predictions["predictions"]
+        rank, invalid_top1 = forward_ranks(products, ranked)
+        n = len(rank)
+        metrics: dict[str, float] = {f"top{k}": _mean(hits_at(rank, k)) for k in DEFAULT_KS}
+        metrics["invalid_top1"] = invalid_top1 / n if n else float("nan")
+        for column in ("reaction_in_train", "product_in_train"):
+            seen = np.array(truth[column].to_pylist(), dtype=object)
+            if not any(v is None for v in seen):
+                clean = ~seen.astype(bool)
+                metrics[f"top1_{column.replace('_in_train', '')}_not_in_train"] = _mean(
+                    hits_at(rank[clean], 1)
+                )
+        low, high = topk_ci(rank, 1, seed=seed, resamples=BOOTSTRAP_RESAMPLES)
+        n_edits = [min(len(e), 6) for e in truth["edits"].to_pylist()]
+        return {
+            "metrics": metrics,
+            "headline": {
+                "metric": self.headline,
+                "value": metrics[self.headline],
+                "ci95": [low, high],
+                "higher_is_better": self.higher_is_better,
+            },
+            "buckets": {
+                "top1_by_n_edits": _top1_by([f"{k}+" if k == 6 else str(k) for k in n_edits], rank),
+                "top1_by_reagents_given": _top1_by(
+                    ["yes" if r else "no" for r in truth["reagents"].to_pylist()], rank
+                ),
+            },
+            "n_rows": n,
+        }
+
+    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
+        plot_topk(results, path)
+
+
+def forward_ranks(
+    products: Sequence[str], ranked: Sequence[Sequence[str]]
+) -> tuple[np.ndarray, int]:
+    """Rank of the first right prediction per row (0: none) and rows whose top-1 is invalid.
+
+    A recorded product RDKit cannot sanitise (a handful of USPTO-MIT reactions) is compared
+    in unsanitised canonical form, and so are the predictions for that row; a prediction
+    is right there only if it writes the same unsanitised graph.
+    """
+    cache: dict[str, Canonical | None] = {}
+    raw_cache: dict[str, Canonical | None] = {}
+
+    def canonical(smiles: str, raw: bool) -> Canonical | None:
+        store = raw_cache if raw else cache
+        if smiles not in store:
+            store[smiles] = _unsanitised(smiles) if raw else canonical_molecules(smiles)
+        return store[smiles]
+
+    targets: list[Canonical | None] = []
+    candidates: list[Iterable[Canonical | None]] = []
+    invalid_top1 = 0
+    for product, row in zip(products, ranked, strict=True):
+        target = canonical(product, raw=False)
+        raw = target is None
+        if raw:
+            target = canonical(product, raw=True)
+        targets.append(target)
+        # lazily: a right answer at rank 1 spares canonicalising the other nine
+        candidates.append(map(canonical, row, [raw] * len(row)))
+        invalid_top1 += bool(row) and canonical(row[0], raw) is None
+    return first_correct_rank(targets, candidates), invalid_top1
+
+
+def _unsanitised(smiles: str) -> Canonical | None:
+    text = smiles.strip()
+    if not text or any(c.isspace() for c in text):
+        return None
+    with BlockLogs():
+        mol = Chem.MolFromSmiles(text, sanitize=False)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    for atom in mol.GetAtoms():
+        atom.SetAtomMapNum(0)
+    return tuple(sorted(Chem.MolToSmiles(mol).split(".")))
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else float("nan")
+
+
+def _top1_by(keys: list[str], rank: np.ndarray) -> dict[str, float]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        groups[key].append(i)
+    return {k: _mean(hits_at(rank[idx], 1)) for k, idx in sorted(groups.items())}
+
+
+def plot_topk(results: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Top-k accuracy curves per method (mean over seeds), one panel per config."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    configs = sorted({r["dataset"]["config"] for r in results})
+    methods = sorted({r["run"]["method"] for r in results})
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    fig, axes = plt.subplots(1, len(configs), figsize=(5.5 * len(configs), 4), squeeze=False)
+    for ax, config in zip(axes[0], configs, strict=True):
+        for method in methods:
+            runs = [
+                r
+                for r in results
+                if r["dataset"]["config"] == config and r["run"]["method"] == method
+            ]
+            if not runs:
+                continue
+            ys = [np.mean([r["metrics"][f"top{k}"] for r in runs]) for k in DEFAULT_KS]
+            ax.plot(DEFAULT_KS, ys, marker="o", ms=3, color=colours[method], label=method)
+        ax.set_title(f"reactions / {config}: top-k exact match (test)")
+        ax.set_xlabel("k")
+        ax.set_ylabel("accuracy")
+        ax.set_xticks(DEFAULT_KS)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color=colours[m], marker="o", ms=3) for m in methods]
+    fig.legend(
+        handles, methods, loc="lower center", ncol=max(1, len(methods)), fontsize=8, frameon=False
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,223 @@
+"""Scoring molecule-text models: retrieval by embeddings, text-to-molecule and molecule-to-name.
+
+One predictions file may carry any of three things, each scored when present:
+
+- ``text_embedding`` + ``mol_embedding``: retrieval in both directions within the split's
+  pool (and, with ``--candidates``, text-to-molecule against the whole corpus, Text2Mol's
+  protocol);
+- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics);
+- ``name``: the name generated from each molecule (``hydrocarbon_names`` only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from molbench.errors import PredictionFormatError
+from molbench.metrics import bootstrap_ci
+from molbench.reaction_metrics import parse_smiles
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+from molbench.text_metrics import (
+    generation_metrics,
+    name_exact_match,
+    retrieval_metrics,
+    retrieval_ranks,
+    same_molecule,
+)
+
+TEXT2MOL = "Edwards et al., EMNLP 2021 (Text2Mol)"
+MOLT5 = "Edwards et al., EMNLP 2022 (MolT5)"
+CHEBI_TEST = "ChEBI-20 test"
+
+
+class TextTask:
+    dataset = "text"
+    default_config = "chebi20"
+    headline = "t2m_mrr"  # the first of t2m_mrr, exact_match, name_exact_match present
+    higher_is_better = True
+    prediction_columns = MappingProxyType(
+        {
+            "text_embedding": "embedding",
+            "mol_embedding": "embedding",
+            "smiles": "text",
+            "name": "text",
+        }
+    )
+    required_columns = (("text_embedding", "smiles", "name"),)
+    prediction_help = (
+        "`id` plus any of: `text_embedding` and `mol_embedding` (float lists of one "
+        "dimension: retrieval, ranked by cosine similarity, ties counted against the model); "
+        "`smiles` (the molecule generated from the row's text); `name` (the IUPAC name "
+        "generated from the row's molecule, hydrocarbon_names). For the whole-corpus "
+        "protocol also pass --candidates FILE with `id` + `mol_embedding` for every "
+        "chebi20_molecules row."
+    )
+    literature = (
+        {
+            "method": "Text2Mol",
+            "metric": f"text-to-molecule MRR, whole corpus, {CHEBI_TEST}",
+            "value": "0.499",
+            "citation": TEXT2MOL,
+        },
+        {
+            "method": "Text2Mol",
+            "metric": f"text-to-molecule Hits@1, whole corpus, {CHEBI_TEST}",
+            "value": "34.4%",
+            "citation": TEXT2MOL,
+        },
+        {
+            "method": "Text2Mol",
+            "metric": f"text-to-molecule Hits@10, whole corpus, {CHEBI_TEST}",
+            "value": "81.1%",
+            "citation": TEXT2MOL,
+        },
+        {
+            "method": "MolT5-Large",
+            "metric": f"text-to-molecule exact match, {CHEBI_TEST}",
+            "value": "0.311",
+            "citation": MOLT5,
+        },
+        {
+            "method": "MolT5-Large",
+            "metric": f"text-to-molecule validity, {CHEBI_TEST}",
+            "value": "0.905",
+            "citation": MOLT5,
+        },
+    )
+
+    def score(
+        self,
+        truth: pa.Table,
+        predictions: Mapping[str, np.ndarray],
+        seed: int,
+        context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        context = context or {}
+        metrics: dict[str, float] = {}
+        per_row: dict[str, np.ndarray] = {}  # the headline candidates, for a bootstrap CI
+        if "text_embedding" in predictions or "mol_embedding" in predictions:
+            per_row |= _retrieval(predictions, metrics, context, truth)
+        if "smiles" in predictions:
+            smiles = [str(s) for s in predictions["smiles"]]
+            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles)
+            per_row["exact_match"] = _exact_per_row(truth["smiles"].to_pylist(), smiles)
+        if "name" in predictions:
+            if "name" not in truth.column_names:
+                raise PredictionFormatError(
+                    "`name` predictions are scored on hydrocarbon_names configs only"
+                )
+            names = truth["name"].to_pylist()
+            guesses = [str(s) for s in predictions["name"]]
+            metrics["name_exact_match"] = name_exact_match(names, guesses)
+            per_row["name_exact_match"] = np.array(
+                [
+                    t.strip().casefold() == p.strip().casefold()
+                    for t, p in zip(names, guesses, strict=True)
+                ]
+            )
+        headline = next(m for m in ("t2m_mrr", "exact_match", "name_exact_match") if m in per_row)
+        values = per_row[headline].astype(float)
+        low, high = bootstrap_ci(
+            lambda _, v: float(np.mean(v)),
+            np.zeros(len(values)),
+            values,
+            seed=seed,
+            resamples=BOOTSTRAP_RESAMPLES,
+        )
+        return {
+            "metrics": metrics,
+            "headline": {
+                "metric": headline,
+                "value": metrics[headline],
+                "ci95": [low, high],
+                "higher_is_better": True,
+            },
+            "buckets": {},
+            "n_rows": truth.num_rows,
+        }
+
+    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
+        _plot_headline(results, path)
+
+
+def _retrieval(
+    predictions: Mapping[str, np.ndarray],
+    metrics: dict[str, float],
+    context: Mapping[str, Any],
+    truth: pa.Table,
+) -> dict[str, np.ndarray]:
+    if not {"text_embedding", "mol_embedding"} <= set(predictions):
+        raise PredictionFormatError("retrieval needs both `text_embedding` and `mol_embedding`")
+    text, mol = predictions["text_embedding"], predictions["mol_embedding"]
+    if text.shape[1] != mol.shape[1]:
+        raise PredictionFormatError(
+            f"text_embedding has dimension {text.shape[1]}, mol_embedding {mol.shape[1]}: "
+            "they must match"
+        )
+    own = np.arange(len(text))
+    t2m = retrieval_ranks(text, mol, own)
+    m2t = retrieval_ranks(mol, text, own)
+    metrics |= {f"t2m_{k}": v for k, v in retrieval_metrics(t2m).items()}
+    metrics |= {f"m2t_{k}": v for k, v in retrieval_metrics(m2t).items()}
+    per_row = {"t2m_mrr": 1 / t2m}
+    corpus = context.get("candidates")
+    if corpus is not None:
+        ids, embeddings = corpus
+        if embeddings.shape[1] != text.shape[1]:
+            raise PredictionFormatError(
+                f"candidates have dimension {embeddings.shape[1]}, text_embedding {text.shape[1]}"
+            )
+        position = {v: i for i, v in enumerate(ids)}
+        missing = [v for v in truth["id"].to_pylist() if v not in position]
+        if missing:
+            raise PredictionFormatError(f"{len(missing)} split ids are not among the candidates")
+        true_index = np.array([position[v] for v in truth["id"].to_pylist()])
+        corpus_ranks = retrieval_ranks(text, embeddings, true_index)
+        metrics |= {f"t2m_corpus_{k}": v for k, v in retrieval_metrics(corpus_ranks).items()}
+        metrics["corpus_size"] = float(len(ids))
+    return per_row
+
+
+def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
+    out = np.zeros(len(truth), dtype=bool)
+    for i, (t, p) in enumerate(zip(truth, predicted, strict=True)):
+        a, b = parse_smiles(t), parse_smiles(p)
+        out[i] = a is not None and b is not None and same_molecule(a, b)
+    return out
+
+
+def _plot_headline(results: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Headline metric per method and config (mean over seeds) as horizontal bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted(
+        {(r["dataset"]["config"], r["headline"]["metric"], r["run"]["method"]) for r in results}
+    )
+    values = [
+        np.mean(
+            [
+                r["headline"]["value"]
+                for r in results
+                if (r["dataset"]["config"], r["headline"]["metric"], r["run"]["method"]) == key
+            ]
+        )
+        for key in keys
+    ]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(keys) + 1.2))
+    ax.barh([f"{c} · {m} · {method}" for c, m, method in keys], values, color="tab:blue")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("headline metric (test)")
+    ax.invert_yaxis()
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)

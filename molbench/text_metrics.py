@@ -1,0 +1,197 @@
+"""Text <-> molecule scores: embedding retrieval, text-to-molecule generation, names.
+
+Retrieval follows Text2Mol (ChEBI-20): every query is ranked against every candidate by
+cosine similarity. Unlike Text2Mol's ``argsort``, ties are broken pessimistically, so a
+constant or degenerate embedding gets the worst rank instead of a lucky one.
+
+Generation follows MolT5's evaluation: exact match by InChI over all rows, validity, and
+fingerprint Tanimoto similarities (FTS) averaged over the rows whose prediction parses. The
+same similarities averaged over all rows (an invalid prediction scores 0) come alongside,
+because the valid-only mean rewards a model for leaving out the molecules it gets wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from rdkit import Chem, DataStructs
+from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
+from rdkit.rdBase import BlockLogs
+
+from molbench.reaction_metrics import parse_smiles
+
+# Candidates whose cosine similarity is within this of the true one's count as tied (and so
+# rank ahead of it): float32 rounding in the matrix product must not decide a tie.
+TIE_TOLERANCE = 1e-5
+_CHUNK_ELEMENTS = 1 << 24  # similarities held at once: 64 MiB of float32
+
+_MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+
+# Fingerprints compared by Tanimoto similarity. ``morgan`` is a 2048-bit vector;
+# ``morgan_count`` is the unfolded count fingerprint MolT5 used (``GetMorganFingerprint``),
+# the one to compare with published "Morgan FTS" numbers.
+FINGERPRINTS: Mapping[str, Callable[[Chem.Mol], Any]] = {
+    "maccs": MACCSkeys.GenMACCSKeys,
+    "rdk": Chem.RDKFingerprint,
+    "morgan": _MORGAN.GetFingerprint,
+    "morgan_count": _MORGAN.GetSparseCountFingerprint,
+}
+
+HIGHER_IS_BETTER: Mapping[str, bool] = {
+    "mrr": True,
+    "hits_at_1": True,
+    "hits_at_5": True,
+    "hits_at_10": True,
+    "mean_rank": False,
+    "median_rank": False,
+    "exact_match": True,
+    "validity": True,
+    **{f"{name}_fts": True for name in FINGERPRINTS},
+    **{f"{name}_fts_all_rows": True for name in FINGERPRINTS},
+    "name_exact_match": True,
+}
+
+
+def retrieval_ranks(
+    queries: np.ndarray, candidates: np.ndarray, true_index: np.ndarray
+) -> np.ndarray:
+    """1-based rank of each query's true candidate by cosine similarity, ties counted against it.
+
+    rank = 1 + the number of other candidates whose similarity is at least the true one's
+    (less ``TIE_TOLERANCE``). A zero vector has similarity 0 with everything. Queries are
+    scored in chunks, so memory stays bounded for any number of queries.
+    """
+    queries, candidates, true_index = map(np.asarray, (queries, candidates, true_index))
+    _check_retrieval_inputs(queries, candidates, true_index)
+    q = _unit_rows(queries)
+    c = _unit_rows(candidates)
+    ranks = np.empty(len(q), dtype=np.int64)
+    step = max(1, _CHUNK_ELEMENTS // len(c))
+    for start in range(0, len(q), step):
+        sims = q[start : start + step] @ c.T
+        true = sims[np.arange(len(sims)), true_index[start : start + step]]
+        ranks[start : start + step] = np.count_nonzero(
+            sims >= (true - TIE_TOLERANCE)[:, None], axis=1
+        )
+    return ranks
+
+
+def _check_retrieval_inputs(
+    queries: np.ndarray, candidates: np.ndarray, true_index: np.ndarray
+) -> None:
+    if queries.ndim != 2 or candidates.ndim != 2:
+        raise ValueError(f"embeddings must be 2-D, got {queries.shape} and {candidates.shape}")
+    if queries.shape[1] != candidates.shape[1]:
+        raise ValueError(
+            f"dimensions differ: queries {queries.shape}, candidates {candidates.shape}"
+        )
+    if len(candidates) == 0:
+        raise ValueError("no candidates to rank")
+    if true_index.shape != (len(queries),) or not np.issubdtype(true_index.dtype, np.integer):
+        raise ValueError(f"true_index must be {len(queries)} integers, got {true_index.shape}")
+    if len(true_index) and (true_index.min() < 0 or true_index.max() >= len(candidates)):
+        raise ValueError(f"true_index outside 0..{len(candidates) - 1}")
+    for name, x in (("queries", queries), ("candidates", candidates)):
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} hold NaN or infinite values")
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (normalised in float64, stored float32); zero rows stay zero."""
+    out = np.empty(x.shape, dtype=np.float32)
+    step = max(1, _CHUNK_ELEMENTS // (2 * max(1, x.shape[1])))  # float64: same bytes as a chunk
+    for start in range(0, len(x), step):
+        block = np.array(x[start : start + step], dtype=np.float64)  # a copy: divided in place
+        norm = np.linalg.norm(block, axis=1, keepdims=True)
+        np.divide(block, norm, out=block, where=norm > 0)  # a zero row is left as zeros
+        out[start : start + step] = block
+    return out
+
+
+def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """MRR, hits@1/5/10 (fractions), mean and median rank; ``nan`` for no queries."""
+    r = np.asarray(ranks, dtype=np.float64)
+    if len(r) and r.min() < 1:
+        raise ValueError("ranks are 1-based; got a rank below 1")
+    if len(r) == 0:
+        return dict.fromkeys(
+            ("mrr", "hits_at_1", "hits_at_5", "hits_at_10", "mean_rank", "median_rank"),
+            float("nan"),
+        )
+    return {
+        "mrr": float(np.mean(1 / r)),
+        "hits_at_1": float(np.mean(r <= 1)),
+        "hits_at_5": float(np.mean(r <= 5)),
+        "hits_at_10": float(np.mean(r <= 10)),
+        "mean_rank": float(np.mean(r)),
+        "median_rank": float(np.median(r)),
+    }
+
+
+def same_molecule(truth: Chem.Mol, prediction: Chem.Mol) -> bool:
+    """Standard-InChI equality, as MolT5 scores exact match; canonical SMILES where InChI fails.
+
+    Standard InChI keeps stereo but merges some tautomers (2-pyridone = 2-hydroxypyridine).
+    It is empty for molecules it cannot describe (``*`` atoms in ChEBI); MolT5 then counts
+    two failures as a match, here the canonical SMILES decide.
+    """
+    with BlockLogs():
+        a, b = Chem.MolToInchi(truth), Chem.MolToInchi(prediction)
+    if a and b:
+        return a == b
+    return Chem.MolToSmiles(truth) == Chem.MolToSmiles(prediction)
+
+
+def generation_metrics(
+    truth_smiles: Sequence[str], predicted_smiles: Sequence[str]
+) -> dict[str, float]:
+    """Exact match and validity over all rows; per fingerprint, FTS over valid and over all rows.
+
+    ``<fp>_fts`` averages over rows whose prediction parses (MolT5's number; ``nan`` when none
+    does); ``<fp>_fts_all_rows`` averages over every row with an invalid prediction as 0.
+    Raises ``ValueError`` when lengths differ or a truth SMILES does not parse.
+    """
+    if len(truth_smiles) != len(predicted_smiles):
+        raise ValueError(f"{len(truth_smiles)} truth rows but {len(predicted_smiles)} predictions")
+    truth = [parse_smiles(s) for s in truth_smiles]
+    bad = [i for i, m in enumerate(truth) if m is None]
+    if bad:
+        raise ValueError(f"{len(bad)} truth SMILES do not parse, first rows {bad[:5]}")
+    predicted = [parse_smiles(s) for s in predicted_smiles]
+    n = len(truth)
+    valid = np.array([m is not None for m in predicted], dtype=bool)
+    exact = np.array(
+        [p is not None and same_molecule(t, p) for t, p in zip(truth, predicted, strict=True)],
+        dtype=bool,
+    )
+    nan = float("nan")
+    metrics = {
+        "exact_match": float(np.mean(exact)) if n else nan,
+        "validity": float(np.mean(valid)) if n else nan,
+    }
+    pairs = [(t, p) for t, p in zip(truth, predicted, strict=True) if p is not None]
+    for name, fingerprint in FINGERPRINTS.items():
+        sims = [DataStructs.TanimotoSimilarity(fingerprint(t), fingerprint(p)) for t, p in pairs]
+        metrics[f"{name}_fts"] = float(np.mean(sims)) if sims else nan
+        metrics[f"{name}_fts_all_rows"] = float(np.sum(sims)) / n if n else nan
+    return metrics
+
+
+def name_exact_match(truth_names: Sequence[str], predicted_names: Sequence[str]) -> float:
+    """Share of names equal after trimming whitespace, ignoring case (IUPAC names are lowercase).
+
+    A model writing ``2-Methylpropane`` names the right molecule. IUPAC's only case-only
+    distinction is in stereodescriptors (``R`` vs pseudo-asymmetric ``r``): names that carry
+    those would need a case-sensitive match. ``nan`` for no rows.
+    """
+    if len(truth_names) != len(predicted_names):
+        raise ValueError(f"{len(truth_names)} names but {len(predicted_names)} predictions")
+    if not truth_names:
+        return float("nan")
+    hits = [
+        t.strip().casefold() == p.strip().casefold()
+        for t, p in zip(truth_names, predicted_names, strict=True)
+    ]
+    return float(np.mean(hits))

@@ -1,0 +1,71 @@
+"""Forward-prediction scoring on hand-made predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from molbench.tasks.reactions import ReactionsTask, forward_ranks
+
+TRUTH = ["CCO", "CC(=O)O.[Na+]", "c1ccccc1O", "C[CH2+](C)(C)C"]  # the last: RDKit rejects it
+
+
+def _truth(products: list[str], in_train: list[bool | None] | None = None) -> pa.Table:
+    n = len(products)
+    flags = in_train if in_train is not None else [None] * n
+    return pa.table(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "products": products,
+            "reagents": ["" if i % 2 else "O" for i in range(n)],
+            "edits": [[{"atom_a": 1, "atom_b": 2}]] * n,
+            "reaction_in_train": pa.array(flags, pa.bool_()),
+            "product_in_train": pa.array(flags, pa.bool_()),
+        }
+    )
+
+
+def _ranked(rows: list[list[str]]) -> np.ndarray:
+    out = np.empty(len(rows), dtype=object)
+    out[:] = rows
+    return out
+
+
+def test_right_at_rank_one_permuted_and_noncanonical() -> None:
+    ranks, invalid = forward_ranks(
+        TRUTH,
+        [["OCC"], ["[Na+].CC(O)=O"], ["Oc1ccccc1"], ["C[CH2+](C)(C)C"]],
+    )
+    assert ranks.tolist() == [1, 1, 1, 1] and invalid == 0
+
+
+def test_invalid_wrong_late_and_empty() -> None:
+    ranks, invalid = forward_ranks(
+        TRUTH, [["C1CC", "CCO"], ["CC"], ["CCC", "CCN", "OC1=CC=CC=C1"], []]
+    )
+    assert ranks.tolist() == [2, 0, 3, 0]
+    assert invalid == 1  # only the first row's top-1 does not parse
+
+
+def test_duplicates_count_once() -> None:
+    ranks, _ = forward_ranks(["CCO"], [["CCN", "NCC", "OCC"]])
+    assert ranks.tolist() == [2]
+
+
+def test_score_reports_topk_invalid_rate_and_clean_subsets() -> None:
+    truth = _truth(TRUTH, [False, True, False, True])
+    preds = _ranked([["CCO"], ["CC"], ["CCC", "CCN", "Oc1ccccc1"], ["xx("]])
+    scored = ReactionsTask().score(truth, {"predictions": preds}, seed=0)
+    m = scored["metrics"]
+    assert m["top1"] == pytest.approx(0.25)
+    assert m["top3"] == pytest.approx(0.5)
+    assert m["invalid_top1"] == pytest.approx(0.25)
+    assert m["top1_reaction_not_in_train"] == pytest.approx(0.5)  # rows 0 and 2
+    low, high = scored["headline"]["ci95"]
+    assert 0 <= low <= 0.25 <= high <= 1
+
+
+def test_no_clean_subset_metric_without_train() -> None:
+    scored = ReactionsTask().score(_truth(TRUTH[:2]), {"predictions": _ranked([["CCO"], []])}, 0)
+    assert "top1_reaction_not_in_train" not in scored["metrics"]

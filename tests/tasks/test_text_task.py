@@ -1,0 +1,66 @@
+"""Text-task scoring on hand-made embeddings, molecules and names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from molbench.errors import PredictionFormatError
+from molbench.tasks.text import TextTask
+
+SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN"]
+
+
+def _truth(with_names: bool = False) -> pa.Table:
+    columns = {"id": [f"m{i}" for i in range(4)], "smiles": SMILES}
+    if with_names:
+        columns["name"] = ["ethanol", "benzene", "acetic acid", "ethanamine"]
+    return pa.table(columns)
+
+
+def test_perfect_embeddings_score_one_and_constant_ones_score_worst() -> None:
+    eye = np.eye(4, dtype=np.float32)
+    scored = TextTask().score(_truth(), {"text_embedding": eye, "mol_embedding": eye}, seed=0)
+    assert scored["metrics"]["t2m_mrr"] == 1.0 and scored["metrics"]["m2t_hits_at_1"] == 1.0
+    assert scored["headline"]["metric"] == "t2m_mrr"
+    flat = np.ones((4, 3), dtype=np.float32)
+    worst = TextTask().score(_truth(), {"text_embedding": flat, "mol_embedding": flat}, seed=0)
+    assert worst["metrics"]["t2m_mean_rank"] == 4.0  # ties count against the model
+
+
+def test_whole_corpus_ranking_uses_the_candidates() -> None:
+    eye = np.eye(4, dtype=np.float32)
+    corpus_ids = ["x0", "m0", "m1", "m2", "m3"]
+    corpus = np.vstack([np.ones((1, 4), dtype=np.float32), eye])
+    scored = TextTask().score(
+        _truth(),
+        {"text_embedding": eye, "mol_embedding": eye},
+        seed=0,
+        context={"candidates": (corpus_ids, corpus)},
+    )
+    # x0 (all ones) is as similar to every text as its own molecule? cos = 0.5 < 1: rank 1
+    assert scored["metrics"]["t2m_corpus_mrr"] == 1.0
+    assert scored["metrics"]["corpus_size"] == 5
+
+
+def test_generation_and_names() -> None:
+    preds = {
+        "smiles": np.array(["OCC", "C1=CC=CC=C1", "not a smiles", "CCC"], dtype=object),
+        "name": np.array(["Ethanol", "benzene", "vinegar", "ethanamine "], dtype=object),
+    }
+    scored = TextTask().score(_truth(with_names=True), preds, seed=0)
+    m = scored["metrics"]
+    assert m["exact_match"] == pytest.approx(0.5)
+    assert m["validity"] == pytest.approx(0.75)
+    assert m["name_exact_match"] == pytest.approx(0.75)
+    assert scored["headline"]["metric"] == "exact_match"
+
+
+def test_mismatched_dimensions_and_half_retrieval_are_errors() -> None:
+    with pytest.raises(PredictionFormatError, match="dimension"):
+        TextTask().score(
+            _truth(), {"text_embedding": np.eye(4), "mol_embedding": np.ones((4, 2))}, seed=0
+        )
+    with pytest.raises(PredictionFormatError, match="both"):
+        TextTask().score(_truth(), {"text_embedding": np.eye(4)}, seed=0)

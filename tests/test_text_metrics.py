@@ -1,0 +1,168 @@
+"""Retrieval ranks on hand-made embeddings; generation and name scores on hand-made molecules."""
+
+import math
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+import molbench.text_metrics as tm
+from molbench.text_metrics import (
+    generation_metrics,
+    name_exact_match,
+    retrieval_metrics,
+    retrieval_ranks,
+    same_molecule,
+)
+
+IDENTITY = np.eye(4, dtype=np.float32)
+DIAGONAL = np.arange(4)
+
+
+def test_identity_embeddings_rank_first() -> None:
+    ranks = retrieval_ranks(IDENTITY, IDENTITY, DIAGONAL)
+    assert ranks.tolist() == [1, 1, 1, 1]
+    assert retrieval_metrics(ranks)["mrr"] == 1.0
+
+
+def test_reversed_order_gives_the_worst_rank() -> None:
+    # Candidate j sits at angle j*30 degrees; query i at (3-i)*30, true candidate is i.
+    angles = np.radians(np.arange(4) * 30.0)
+    candidates = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    queries = candidates[::-1]
+    # Query 0 (90 deg) -> true cand 0 (0 deg) is the farthest: rank 4. Query 1 (60 deg) ->
+    # cand 1 (30 deg) is behind cand 2 (60) and ties cand 3 (90) at 30 deg away: rank 3.
+    assert retrieval_ranks(queries, candidates, DIAGONAL).tolist() == [4, 3, 3, 4]
+
+
+def test_ties_are_pessimistic() -> None:
+    same = np.ones((5, 8))
+    assert retrieval_ranks(same, same, np.arange(5)).tolist() == [5] * 5
+    zeros = np.zeros((3, 8))
+    assert retrieval_ranks(zeros, zeros, np.arange(3)).tolist() == [3] * 3
+
+
+def test_near_ties_within_tolerance_count_against_the_true_candidate() -> None:
+    # Candidate 1 trails the true candidate 0 by ~1.1e-6 in cosine (above float32 resolution,
+    # below the tolerance): a tie. Candidate 2 trails by ~5e-3: ranked behind.
+    candidates = np.array([[1.0, 0.0], [1.0, 1.5e-3], [1.0, 0.1]])
+    query = np.array([[1.0, 0.0]])
+    assert retrieval_ranks(query, candidates, np.array([0])).tolist() == [2]
+    assert retrieval_ranks(query, candidates[[0, 2]], np.array([0])).tolist() == [1]
+
+
+def test_zero_vectors_have_similarity_zero() -> None:
+    candidates = np.array([[1.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])
+    # For query (1, 0): similarities 1, 0, -1. For a zero query everything ties at 0.
+    queries = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    assert retrieval_ranks(queries, candidates, np.array([1, 2, 0])).tolist() == [2, 3, 3]
+
+
+def test_cosine_ignores_scale() -> None:
+    rng = np.random.default_rng(0)
+    q, c = rng.normal(size=(20, 6)), rng.normal(size=(30, 6))
+    truth = rng.integers(0, 30, 20)
+    base = retrieval_ranks(q, c, truth)
+    scaled = retrieval_ranks(q * 1e3, c * rng.uniform(0.01, 100, size=(30, 1)), truth)
+    assert base.tolist() == scaled.tolist()
+    assert not np.all(base == 1)  # random embeddings: the test can see a change
+
+
+def test_three_by_three_by_hand() -> None:
+    q = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    c = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+    # cosines: q0 -> [1, .707, 0]; q1 -> [0, .707, 1]; q2 -> [.707, 1, .707]
+    truth = np.array([1, 2, 0])
+    ranks = retrieval_ranks(q, c, truth)
+    assert ranks.tolist() == [2, 1, 3]  # q2's true (.707) ties with cand 2 and trails cand 1
+    m = retrieval_metrics(ranks)
+    assert m["mrr"] == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
+    assert m["hits_at_1"] == pytest.approx(1 / 3)
+    assert m["hits_at_5"] == 1.0
+    assert m["mean_rank"] == pytest.approx(2.0)
+    assert m["median_rank"] == 2.0
+
+
+def test_chunking_does_not_change_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    q, c = rng.normal(size=(50, 16)), rng.normal(size=(40, 16))
+    truth = rng.integers(0, 40, 50)
+    whole = retrieval_ranks(q, c, truth)
+    monkeypatch.setattr(tm, "_CHUNK_ELEMENTS", 100)  # 2 query rows per chunk
+    assert retrieval_ranks(q, c, truth).tolist() == whole.tolist()
+
+
+def test_retrieval_rejects_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="dimensions"):
+        retrieval_ranks(np.ones((2, 3)), np.ones((2, 4)), np.arange(2))
+    with pytest.raises(ValueError, match="true_index outside"):
+        retrieval_ranks(np.ones((2, 3)), np.ones((2, 3)), np.array([0, 2]))
+    with pytest.raises(ValueError, match="NaN"):
+        retrieval_ranks(np.full((2, 3), np.nan), np.ones((2, 3)), np.arange(2))
+    with pytest.raises(ValueError, match="1-based"):
+        retrieval_metrics(np.array([0, 1]))
+    assert math.isnan(retrieval_metrics(np.array([]))["mrr"])
+
+
+def test_generation_by_hand() -> None:
+    truth = ["CCO", "c1ccccc1", "C[C@H](N)O", "CC(=O)O"]
+    predicted = ["OCC", "C1=CC=CC=C1", "C[C@@H](N)O", "C(C"]
+    m = generation_metrics(truth, predicted)
+    assert m["exact_match"] == pytest.approx(2 / 4)  # stereo differs; last one invalid
+    assert m["validity"] == pytest.approx(3 / 4)
+    # Enantiomers have the same 2-D fingerprints: all three valid pairs score 1.
+    for fp in ("maccs", "rdk", "morgan", "morgan_count"):
+        assert m[f"{fp}_fts"] == pytest.approx(1.0)
+        assert m[f"{fp}_fts_all_rows"] == pytest.approx(3 / 4)
+
+
+def test_exact_match_is_inchi_equality() -> None:
+    # Standard InChI merges these tautomers (2-hydroxypyridine / 2-pyridone), so MolT5 does.
+    assert generation_metrics(["Oc1ccccn1"], ["O=c1cccc[nH]1"])["exact_match"] == 1.0
+
+
+def test_similarity_of_different_molecules_matches_molt5_calls() -> None:
+    # Reference values from the calls MolT5's evaluation makes (MACCSkeys.GenMACCSKeys,
+    # Chem.RDKFingerprint, AllChem.GetMorganFingerprint(m, 2)) and, for the 2048-bit Morgan,
+    # AllChem.GetMorganFingerprintAsBitVect(m, 2, 2048).
+    m = generation_metrics(["CCCCCCO"], ["CCCCCCN"])
+    assert m["exact_match"] == 0.0
+    assert m["maccs_fts"] == pytest.approx(0.5769230769)
+    assert m["rdk_fts"] == pytest.approx(0.2941176471)
+    assert m["morgan_count_fts"] == pytest.approx(7 / 12)
+    assert m["morgan_fts"] == pytest.approx(4 / 9)
+
+
+def test_no_valid_prediction_gives_nan_valid_mean_and_zero_all_rows_mean() -> None:
+    m = generation_metrics(["CCO"], ["xyz"])
+    assert m["validity"] == 0.0
+    assert math.isnan(m["maccs_fts"])
+    assert m["maccs_fts_all_rows"] == 0.0
+    assert math.isnan(generation_metrics([], [])["exact_match"])
+
+
+def test_same_molecule_uses_inchi_with_a_smiles_fallback() -> None:
+    mol = Chem.MolFromSmiles
+    assert same_molecule(mol("F/C=C/F"), mol("F/C=C/F"))
+    assert not same_molecule(mol("F/C=C/F"), mol("F/C=C\\F"))
+    assert same_molecule(mol("Oc1ccccn1"), mol("O=c1cccc[nH]1"))  # InChI merges tautomers
+    # '*' has no InChI: two different dummy-atom molecules must not match on empty InChIs.
+    assert not same_molecule(mol("*CC"), mol("*CCC"))
+    assert same_molecule(mol("*CC"), mol("CC*"))
+
+
+def test_generation_rejects_bad_truth_and_lengths() -> None:
+    with pytest.raises(ValueError, match="truth SMILES"):
+        generation_metrics(["C(C"], ["CC"])
+    with pytest.raises(ValueError, match="predictions"):
+        generation_metrics(["CC"], [])
+
+
+def test_name_exact_match() -> None:
+    truth = ["2-methylpropane", "but-1-ene", "hexane"]
+    assert name_exact_match(truth, [" 2-Methylpropane\n", "but-2-ene", "hexane"]) == pytest.approx(
+        2 / 3
+    )
+    assert math.isnan(name_exact_match([], []))
+    with pytest.raises(ValueError):
+        name_exact_match(truth, truth[:2])
