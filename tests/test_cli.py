@@ -132,3 +132,101 @@ def test_eval_prints_a_table_and_writes_json(small_build, tmp_path: Path) -> Non
 def test_eval_and_leaderboard_errors_are_one_line(args: list[str], fragments: list[str]) -> None:
     code, _, err = run(*args)
     assert_one_line_error(code, err, *fragments)
+
+
+def test_reactions_build_and_eval_through_the_cli(raw_fixtures, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    code, out, err = run(
+        "build", "reactions", "--config", "uspto_15k", "--source", str(raw_fixtures),
+        "--out", str(tmp_path), "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "reactions" / "1.0.0"
+    assert "config uspto_15k: train 30, validation 10, test 10" in out
+    test = pq.read_table(path / "uspto_15k" / "test-00000-of-00001.parquet")
+    products = test["products"].to_pylist()
+    ranked = [[p] if i % 2 == 0 else ["C", p] for i, p in enumerate(products)]
+    ranked[1] = ["not-a-smiles(", "C"]
+    pq.write_table(
+        pa.table({"id": test["id"], "predictions": ranked}), tmp_path / "predictions.parquet"
+    )
+    code, out, err = run(
+        "eval", "--dataset", str(path), "--config", "uspto_15k",
+        "--predictions", str(tmp_path / "predictions.parquet"), "--out", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    import json
+
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["metrics"]["top1"] == 0.5
+    assert result["metrics"]["top2"] == 0.9  # row 1's right answer is not among its guesses
+    assert result["metrics"]["invalid_top1"] == 0.1
+    assert result["dataset"]["content_hash"].startswith("sha256:")
+
+
+def test_reactions_train_missing_is_one_line(raw_fixtures, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_fixtures, raw)
+    (raw / "uspto_mit" / "train.txt.tar.gz").unlink()
+    code, _, err = run(
+        "build", "reactions", "--config", "uspto_mit", "--source", str(raw),
+        "--out", str(tmp_path / "out"), "-q",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "train.txt.tar.gz", "https://github.com/connorcoley")
+
+
+def test_text_retrieval_eval_with_whole_corpus(raw_fixtures, tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    code, _, err = run(
+        "build", "text", "--config", "chebi20,chebi20_molecules", "--splits", "validation,test",
+        "--source", str(raw_fixtures), "--out", str(tmp_path), "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "text" / "1.0.0"
+    corpus = pq.read_table(path / "chebi20_molecules" / "corpus-00000-of-00001.parquet")
+    ids = corpus["id"].to_pylist()
+    basis = {v: np.eye(len(ids), dtype=np.float32)[i].tolist() for i, v in enumerate(ids)}
+    pq.write_table(
+        pa.table({"id": ids, "mol_embedding": [basis[v] for v in ids]}), tmp_path / "c.parquet"
+    )
+    test_ids = pq.read_table(path / "chebi20" / "test-00000-of-00001.parquet")["id"].to_pylist()
+    embeddings = [basis[v] for v in test_ids]
+    pq.write_table(
+        pa.table({"id": test_ids, "text_embedding": embeddings, "mol_embedding": embeddings}),
+        tmp_path / "p.parquet",
+    )
+    code, _, err = run(
+        "eval", "--dataset", str(path), "--predictions", str(tmp_path / "p.parquet"),
+        "--candidates", str(tmp_path / "c.parquet"), "--out", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "r.json").read_text())["metrics"]
+    assert metrics["t2m_mrr"] == 1.0 and metrics["t2m_corpus_mrr"] == 1.0
+    assert metrics["corpus_size"] == len(ids)
+
+
+def test_text_eval_rejects_malformed_embeddings(raw_fixtures, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    code, _, err = run(
+        "build", "text", "--config", "chebi20", "--splits", "validation,test",
+        "--source", str(raw_fixtures), "--out", str(tmp_path), "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "text" / "1.0.0"
+    ids = pq.read_table(path / "chebi20" / "test-00000-of-00001.parquet")["id"].to_pylist()
+    vectors = [[1.0, 0.0]] * (len(ids) - 1) + [[1.0]]
+    pq.write_table(
+        pa.table({"id": ids, "text_embedding": vectors, "mol_embedding": vectors}),
+        tmp_path / "p.parquet",
+    )
+    code, _, err = run("eval", "--dataset", str(path), "--predictions", str(tmp_path / "p.parquet"))
+    assert_one_line_error(code, err, "lengths")
