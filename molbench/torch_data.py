@@ -62,6 +62,27 @@ def encode_strings(
     return torch.from_numpy(ids), torch.from_numpy(lengths)
 
 
+def padded_tokens(
+    column: pa.ChunkedArray | pa.Array, pad_id: int = 0, max_length: int | None = None
+) -> torch.Tensor:
+    """A token-id list column (``src_tokens_*``, ``tgt_tokens``, ``smiles_tokens``) as one
+    ``[rows, longest]`` LongTensor padded with ``pad_id`` (``<pad>`` = 0 in the shared
+    vocabulary). Rows longer than ``max_length`` are an error, not silently truncated."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    offsets = column.offsets.to_numpy()
+    lengths = np.diff(offsets)
+    longest = int(lengths.max(initial=0))
+    if max_length is not None and longest > max_length:
+        raise ValueError(f"a row of {longest} tokens exceeds max_length {max_length}")
+    values = column.values.to_numpy(zero_copy_only=False).astype(np.int64)
+    out = np.full((len(lengths), longest), pad_id, dtype=np.int64)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    positions = offsets[0] + np.arange(len(rows))  # offsets are absolute in a sliced array
+    out[rows, positions - np.repeat(offsets[:-1], lengths)] = values[positions]
+    return torch.from_numpy(out)
+
+
 class GraphBatch:
     """A batch of disjoint graphs: the "one big graph" whose components are molecules."""
 
