@@ -244,9 +244,7 @@ def _publish(
     built: dict[str, _GroupBuild],
 ) -> dict[str, Any]:
     """Write the new version directory: kept groups linked, new groups written, then swap."""
-    kept_groups = {
-        g: e for g, e in (existing or {}).get("groups", {}).items() if g not in built
-    }
+    kept_groups = {g: e for g, e in (existing or {}).get("groups", {}).items() if g not in built}
     manifest: dict[str, Any] = {
         "format": store.MANIFEST_FORMAT,
         "name": builder.info.name,
@@ -339,9 +337,7 @@ def _in_declared_order(builder: Builder, configs: dict[str, Any]) -> dict[str, A
 
 
 def _requirements_hint(builder: Builder, configs: list[str]) -> str:
-    needs = {
-        d.config: d.requires_splits for d in builder.split_definitions if d.config in configs
-    }
+    needs = {d.config: d.requires_splits for d in builder.split_definitions if d.config in configs}
     parts = [f"{c} needs splits {', '.join(r)}" for c, r in needs.items() if r]
     return "; ".join(parts) + "; rebuild with --force and the missing source files"
 
