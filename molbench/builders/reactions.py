@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 from molbench import sources
 from molbench.builders.base import BuildContext, DatasetInfo, Quarantined, SplitDefinition
 from molbench.chem import reaction
-from molbench.chem.scaffold import murcko_scaffold
 from molbench.chem.tokens import VOCAB_VERSION, load_vocabulary
 from molbench.errors import BuildError, ParameterError
 from molbench.parallel import ordered_stream
@@ -504,7 +503,6 @@ def _row(
         "mapped_rxn": raw.mapped_rxn,
         "edits": edits,
         **{k: record[k] for k in _RECORD_COLUMNS},
-        "product_scaffold": murcko_scaffold(record["products"]),
         "reaction_in_train": None,
         "product_in_train": None,
         **tokens,
@@ -522,6 +520,7 @@ _RECORD_COLUMNS = (
     "edits_reproduce_product",
     "edit_check_error",
     "product_inchikey",
+    "product_scaffold",
     "reaction_key",
     "n_atoms",
     "atom_features",

@@ -34,6 +34,7 @@ from rdkit import Chem
 from molbench.chem.reaction_edits import reproduce
 from molbench.chem.reaction_graph import ATOM_FEATURES, graph_arrays
 from molbench.chem.reaction_smiles import Side, UnreadableSmilesError, atoms_of, read_side
+from molbench.chem.scaffold import scaffold_of
 
 __all__ = [
     "ATOM_FEATURES",
@@ -196,6 +197,7 @@ def process(raw: RawReaction) -> dict[str, Any]:
         "edits_reproduce_product": check.ok,
         "edit_check_error": error,
         "product_inchikey": _inchikey(product),
+        "product_scaffold": scaffold_of(product.mol),
         "reaction_key": ".".join(reactants) + ">>" + products,
     }
     record.update(

@@ -21,6 +21,11 @@ def murcko_scaffold(smiles: str) -> str:
             return ""
         mol.UpdatePropertyCache(strict=False)
         Chem.GetSymmSSSR(mol)
+    return scaffold_of(mol)
+
+
+def scaffold_of(mol: Chem.Mol) -> str:
+    """Canonical Bemis-Murcko scaffold of a parsed molecule ('' if acyclic or it fails)."""
     try:
         core = MurckoScaffold.GetScaffoldForMol(mol)
         return Chem.MolToSmiles(core)
