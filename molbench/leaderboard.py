@@ -19,7 +19,7 @@ import numpy as np
 from molbench.errors import MolbenchError
 from molbench.tasks import TASKS
 
-SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "auroc")
+DEFAULT_SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "auroc")
 
 
 def load_results(directory: Path) -> list[dict[str, Any]]:
@@ -38,7 +38,10 @@ def load_results(directory: Path) -> list[dict[str, Any]]:
     return results
 
 
-def summarize(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def summarize(
+    results: Sequence[Mapping[str, Any]],
+    summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
+) -> list[dict[str, Any]]:
     """One row per (config, method, dataset content): mean and unbiased std over seeds."""
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for r in results:
@@ -49,7 +52,7 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         headline = [r["headline"]["value"] for r in group]
         metrics = {
             m: _mean_std([r["metrics"][m] for r in group if m in r["metrics"]])
-            for m in SUMMARY_METRICS
+            for m in summary_metrics
         }
         seeds = sorted(r["run"]["seed"] for r in group if r["run"].get("seed") is not None)
         first = group[0]
@@ -108,6 +111,7 @@ def render_markdown(
     rows: Sequence[Mapping[str, Any]],
     literature: Sequence[Mapping[str, str]],
     picture: str | None,
+    summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
 ) -> str:
     """The leaderboard page for one dataset."""
     lines = [
@@ -128,14 +132,14 @@ def render_markdown(
             f"## `{config}`",
             "",
             f"| rank | method | {headline} (test) | "
-            + " | ".join(m for m in SUMMARY_METRICS if m != headline)
+            + " | ".join(m for m in summary_metrics if m != headline)
             + " | n | parameters | train time | hardware | recipe |",
             "| ---: | --- | --- | "
-            + " | ".join("---" for m in SUMMARY_METRICS if m != headline)
+            + " | ".join("---" for m in summary_metrics if m != headline)
             + " | ---: | ---: | ---: | --- | --- |",
         ]
         for rank, row in enumerate(config_rows, 1):
-            others = " | ".join(_fmt(row["metrics"][m]) for m in SUMMARY_METRICS if m != headline)
+            others = " | ".join(_fmt(row["metrics"][m]) for m in summary_metrics if m != headline)
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
             mean_time = row["train_seconds"][0]
             time = "—" if math.isnan(mean_time) else f"{mean_time:,.0f} s"
@@ -185,8 +189,11 @@ def write_leaderboard(dataset: str, leaderboards_dir: Path) -> list[Path]:
         raise MolbenchError(f"no result JSONs under {leaderboards_dir / 'results' / dataset}")
     page, picture = leaderboards_dir / f"{dataset}.md", leaderboards_dir / f"{dataset}.png"
     task.plot(results, picture)
+    metrics = task.summary_metrics
     page.write_text(
-        render_markdown(dataset, summarize(results), task.literature, picture.name),
+        render_markdown(
+            dataset, summarize(results, metrics), task.literature, picture.name, metrics
+        ),
         encoding="utf-8",
     )
     return [page, picture]

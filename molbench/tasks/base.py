@@ -21,6 +21,7 @@ class Task(Protocol):
     dataset: str
     default_config: str  # scored when --config is not given
     headline: str
+    summary_metrics: Sequence[str]  # the leaderboard's columns, headline included
     higher_is_better: bool
     prediction_columns: Mapping[str, str]  # column -> "probability" | "binary"
     required_columns: Sequence[Sequence[str]]  # at least one of each group

@@ -33,6 +33,7 @@ class ReactionsTask:
     dataset = "reactions"
     default_config = "uspto_mit"
     headline = "top1"
+    summary_metrics = ("top1", "top2", "top3", "top5", "top10", "invalid_top1")
     higher_is_better = True
     prediction_columns = MappingProxyType({"predictions": "ranked_text"})
     required_columns = (("predictions",),)

@@ -40,6 +40,16 @@ class TextTask:
     dataset = "text"
     default_config = "chebi20"
     headline = "t2m_mrr"  # the first of t2m_mrr, exact_match, name_exact_match present
+    summary_metrics = (
+        "t2m_mrr",
+        "t2m_hits_at_1",
+        "t2m_hits_at_10",
+        "m2t_mrr",
+        "m2t_hits_at_1",
+        "exact_match",
+        "validity",
+        "name_exact_match",
+    )
     higher_is_better = True
     prediction_columns = MappingProxyType(
         {

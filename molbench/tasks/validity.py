@@ -21,6 +21,7 @@ class ValidityTask:
     dataset = "validity"
     default_config = "random"
     headline = "accuracy"
+    summary_metrics = ("accuracy", "balanced_accuracy", "mcc", "auroc")
     higher_is_better = True
     prediction_columns = MappingProxyType({"score": "probability", "label": "binary"})
     required_columns = (("score", "label"),)
