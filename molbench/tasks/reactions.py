@@ -75,11 +75,12 @@ class ReactionsTask:
         metrics["invalid_top1"] = invalid_top1 / n if n else float("nan")
         for column in ("reaction_in_train", "product_in_train"):
             seen = np.array(truth[column].to_pylist(), dtype=object)
-            if not any(v is None for v in seen):
+            if not any(v is None for v in seen):  # null: the build has no train split
                 clean = ~seen.astype(bool)
-                metrics[f"top1_{column.replace('_in_train', '')}_not_in_train"] = _mean(
-                    hits_at(rank[clean], 1)
-                )
+                subset = column.replace("_in_train", "_not_in_train")
+                metrics[f"n_{subset}"] = float(clean.sum())
+                for k in DEFAULT_KS:
+                    metrics[f"top{k}_{subset}"] = _mean(hits_at(rank[clean], k))
         low, high = topk_ci(rank, 1, seed=seed, resamples=BOOTSTRAP_RESAMPLES)
         n_edits = [min(len(e), 6) for e in truth["edits"].to_pylist()]
         return {
