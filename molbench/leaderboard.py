@@ -125,11 +125,15 @@ def render_markdown(
         "`molbench eval`; every number comes from a result JSON of a real run.",
         "",
     ]
-    for config in sorted({row["config"] for row in rows}):
-        config_rows = [row for row in rows if row["config"] == config]
-        headline = config_rows[0]["headline_metric"]
+    sections = sorted({(row["config"], row["headline_metric"]) for row in rows})
+    several = {c for c, _ in sections if sum(1 for c2, _ in sections if c2 == c) > 1}
+    for config, headline in sections:
+        config_rows = [
+            row for row in rows if row["config"] == config and row["headline_metric"] == headline
+        ]
+        title = f"## `{config}`" + (f" — {headline}" if config in several else "")
         lines += [
-            f"## `{config}`",
+            title,
             "",
             f"| rank | method | {headline} (test) | "
             + " | ".join(m for m in summary_metrics if m != headline)

@@ -1,0 +1,72 @@
+"""Reference rows of the text leaderboard: the floor and the rule-based ceiling.
+
+    python recipes/text/references.py --config=hydrocarbon_names --record=true
+
+- `random_embeddings` (seeded): text and molecule embeddings drawn at random — the
+  retrieval floor every learned model must clear.
+- `opsin` (deterministic): OPSIN, a rule-based IUPAC name parser, turns each test name
+  into a structure — the ceiling of the name→structure task a learned model approximates.
+  Needs Java and the `opsin` extra.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from molbench import recipe
+from molbench.chem import opsin
+from molbench.hardware import describe
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: str = "hydrocarbon_names"
+    seeds: str = "0,1,2"  # random_embeddings runs
+    dim: int = 128
+    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
+    data: str = ""  # a build directory to use instead of the default build under root
+    record: bool = False  # write results into leaderboards/results/text/
+
+
+s = recipe.parse_overrides(Settings())
+built = recipe.dataset("text", s.root, s.data)
+test = built.table(s.config, "test")
+text_column = "name" if "name" in test.column_names else "description"
+
+
+def score(method: str, seed: int | None, columns: dict) -> None:
+    run = recipe.Run(method, __file__, seed=seed)
+    predictions = pa.table({"id": test["id"], **columns})
+    run_info = {
+        "method": method,
+        "recipe": run.recipe,
+        "seed": seed,
+        "n_parameters": None,
+        "train_seconds": round(time.perf_counter() - run.started, 2),
+        "hardware": describe("cpu"),
+        "git_commit": run.commit,
+    }
+    result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info)
+    h = result["headline"]
+    print(f"{method:<18} seed {seed}: test {h['metric']} {h['value']:.4f}")
+    if s.record:
+        recipe.record_result(result, run, "text", s.config)
+
+
+for seed in (int(x) for x in s.seeds.split(",") if x.strip()):
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((2, test.num_rows, s.dim)).astype(np.float32)
+    score(
+        "random_embeddings",
+        seed,
+        {"text_embedding": list(vectors[0]), "mol_embedding": list(vectors[1])},
+    )
+
+reason = opsin.opsin_available()
+if reason is not None:
+    print(f"opsin row skipped: {reason}")
+elif text_column == "name":
+    parsed = opsin.parse_names(test["name"].to_pylist())
+    score("opsin", None, {"smiles": pa.array(parsed, pa.string())})
