@@ -121,6 +121,7 @@ def build(
     explicit = set(configs or ())
     final = store.version_dir(store.resolve_root(out), name, builder.info.version)
     with _locked(final):
+        store.recover_interrupted_swap(final)
         existing = _existing_manifest(final, force)
         todo = []
         for group in groups:
@@ -145,6 +146,8 @@ def build(
         if not todo:
             assert existing is not None
             return BuildResult(final, existing, skipped=True)
+        if existing is not None:
+            _check_kept_files(builder, final, existing, todo)
 
         context_args = {
             "workers": workers or default_workers(),
@@ -286,16 +289,43 @@ def _publish(
         }
         manifest["content_hash"] = version_hash(manifest["groups"])
         tables = {g: r.table for g, r in built.items()}
+        columns = getattr(builder, "cross_audit_columns", None)
         for group in kept_groups:
-            tables[group] = _group_table(staging, manifest, group)
+            tables[group] = _group_table(staging, manifest, group, columns)
         manifest["cross_audits"] = builder.cross_audit(tables)
         notes = {d.config: d.description for d in builder.split_definitions}
         store.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
         files[store.CARD_NAME] = _file_record(staging / store.CARD_NAME)
         manifest["files"] = dict(sorted(files.items()))
         store.write_manifest(staging, manifest)
-        store.publish(staging, final, replace=existing is not None)
+        # under the lock, after the checks of build(): an existing directory is replaced
+        # (with --force even one whose manifest could not be read)
+        store.publish(staging, final, replace=final.exists())
     return manifest
+
+
+def _check_kept_files(
+    builder: Builder, final: Path, existing: dict[str, Any], rebuilt: list[str]
+) -> None:
+    """The groups a build keeps are linked into the new version: check them first, so a
+    damaged group is never republished and no long build is wasted on it."""
+    for group in existing.get("groups", {}):
+        if group in rebuilt:
+            continue
+        for rel, record in existing["files"].items():
+            if _file_group(rel, existing) != group:
+                continue
+            path = final / rel
+            if (
+                not path.is_file()
+                or path.stat().st_size != record["bytes"]
+                or (store.sha256_file(path) != record["sha256"])
+            ):
+                configs = ",".join(existing["groups"][group]["configs"])
+                raise IntegrityError(
+                    f"{path} is missing or differs from the manifest; rebuild that group "
+                    f"first: molbench build {builder.info.name} --config {configs} --force"
+                )
 
 
 def version_hash(groups: dict[str, dict[str, Any]]) -> str:
@@ -309,14 +339,18 @@ def version_hash(groups: dict[str, dict[str, Any]]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _group_table(directory: Path, manifest: dict[str, Any], group: str) -> pa.Table:
+def _group_table(
+    directory: Path, manifest: dict[str, Any], group: str, columns: Sequence[str] | None
+) -> pa.Table:
     config = manifest["groups"][group]["configs"][0]
+    schema = manifest["groups"][group]["schema"]
+    wanted = [c for c in columns if c in schema] if columns is not None else None
     parts = [
-        pq.read_table(directory / rel)
+        pq.read_table(directory / rel, columns=wanted)
         for split in manifest["configs"][config]["splits"].values()
         for rel in split["files"]
     ]
-    return pa.concat_tables(parts).sort_by("id")
+    return pa.concat_tables(parts)
 
 
 def _file_group(rel: str, manifest: dict[str, Any]) -> str | None:
@@ -339,7 +373,7 @@ def _in_declared_order(builder: Builder, configs: dict[str, Any]) -> dict[str, A
 def _requirements_hint(builder: Builder, configs: list[str]) -> str:
     needs = {d.config: d.requires_splits for d in builder.split_definitions if d.config in configs}
     parts = [f"{c} needs splits {', '.join(r)}" for c, r in needs.items() if r]
-    return "; ".join(parts) + "; rebuild with --force and the missing source files"
+    return "; ".join(parts) + "; rebuild with --splits train,validation,test --force"
 
 
 def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ complete, so a directory at ``<version>`` always holds a whole, verifiable build
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
@@ -164,19 +165,48 @@ def staging_dir(final: Path) -> Iterator[Path]:
 
 
 def publish(staging: Path, final: Path, replace: bool) -> None:
-    """Move a complete build into place with renames; the old one goes only after."""
+    """Move a complete build into place; an existing one is swapped out, never half-replaced.
+
+    On Linux the swap is one ``renameat2(RENAME_EXCHANGE)``: readers see the old directory
+    or the new one, nothing in between. Elsewhere it is two renames, and a crash between
+    them is repaired by the next build (the retired directory is renamed back).
+    """
     for directory in (*sorted(p for p in staging.rglob("*") if p.is_dir()), staging):
         _fsync_dir(directory)
     if final.exists():
         if not replace:
             raise BuildConflictError(f"{final} already exists; pass --force to replace it")
-        retired = final.parent / f".{final.name}{_REPLACED_MARK}{uuid.uuid4().hex[:8]}"
-        os.rename(final, retired)
-        os.rename(staging, final)
-        shutil.rmtree(retired, ignore_errors=True)
+        if _exchange(staging, final):
+            shutil.rmtree(staging, ignore_errors=True)  # it now holds the old build
+        else:
+            retired = final.parent / f".{final.name}{_REPLACED_MARK}{uuid.uuid4().hex[:8]}"
+            os.rename(final, retired)
+            try:
+                os.rename(staging, final)
+            except BaseException:
+                os.rename(retired, final)
+                raise
+            shutil.rmtree(retired, ignore_errors=True)
     else:
         os.rename(staging, final)
     _fsync_dir(final.parent)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux ``renameat2``); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if result != 0:
+        errno = ctypes.get_errno()
+        if errno in (38, 22, 95):  # ENOSYS, EINVAL (filesystem), EOPNOTSUPP: fall back
+            return False
+        raise OSError(errno, os.strerror(errno), str(b))
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -187,8 +217,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def recover_interrupted_swap(final: Path) -> None:
+    """A retired build with no build in place means a swap died between its two renames:
+    put that build back (it is complete) instead of treating it as garbage."""
+    retired = sorted(final.parent.glob(f".{final.name}{_REPLACED_MARK}*"))
+    if retired and not final.exists():
+        log.warning("restoring %s from an interrupted swap", final)
+        os.rename(retired[-1], final)
+
+
 def _remove_stale_staging(final: Path) -> None:
     """Delete leftovers of killed builds (their process is gone) and of interrupted swaps."""
+    recover_interrupted_swap(final)
     for leftover in final.parent.glob(f".{final.name}.*"):
         name = leftover.name
         if _STAGING_MARK in name:
@@ -221,7 +261,10 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DatasetNotFoundError(
             f"{directory} holds no {MANIFEST_NAME}: not a complete molbench build"
         )
-    return read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
+    try:
+        return read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
+    except IntegrityError as e:
+        raise IntegrityError(f"{e}; rebuild it with --force") from None
 
 
 def read_versioned_json(
@@ -257,17 +300,22 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
     directory = Path(path).expanduser()
     manifest = read_manifest(directory)
     problems = []
+    damaged: set[str] = set()  # configs whose files are damaged: what to rebuild
     total = 0
     for rel, recorded in sorted(manifest["files"].items()):
         file = directory / rel
+        problem = None
         if not file.is_file():
-            problems.append(f"{rel} is missing")
-            continue
-        total += file.stat().st_size
-        if file.stat().st_size != recorded["bytes"]:
-            problems.append(f"{rel} has {file.stat().st_size} bytes, expected {recorded['bytes']}")
+            problem = f"{rel} is missing"
+        elif file.stat().st_size != recorded["bytes"]:
+            problem = f"{rel} has {file.stat().st_size} bytes, expected {recorded['bytes']}"
         elif sha256_file(file) != recorded["sha256"]:
-            problems.append(f"{rel} sha256 differs from the manifest")
+            problem = f"{rel} sha256 differs from the manifest"
+        if file.is_file():
+            total += file.stat().st_size
+        if problem:
+            problems.append(problem)
+            damaged |= _configs_of_file(manifest, rel)
     recorded_parquet = {rel for rel in manifest["files"] if rel.endswith(".parquet")}
     extra = sorted(
         str(p.relative_to(directory))
@@ -279,9 +327,10 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         in_layout = directory.parent.name == manifest["name"]
         where = f" --out {directory.parent.parent}" if in_layout else ""
+        configs = f" --config {','.join(sorted(damaged))}" if damaged else ""
         raise IntegrityError(
             f"{directory} failed verification: {'; '.join(problems[:3])}{more}; "
-            f"rebuild it: molbench build {manifest['name']} --force{where}"
+            f"rebuild it: molbench build {manifest['name']}{configs} --force{where}"
         )
     if deep:
         recomputed = _recompute_content_hash(directory, manifest)
@@ -291,6 +340,17 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
                 f"{manifest['content_hash']}"
             )
     return VerifyReport(directory, len(manifest["files"]), total, manifest["content_hash"])
+
+
+def _configs_of_file(manifest: Mapping[str, Any], rel: str) -> set[str]:
+    """The configs of the group a file belongs to (rebuilding any one rebuilds them all)."""
+    head = rel.split("/", 1)[0]
+    group = None
+    if head in manifest.get("configs", {}):
+        group = manifest["configs"][head].get("group")
+    elif head == "quarantine":
+        group = Path(rel).stem
+    return set(manifest.get("groups", {}).get(group, {}).get("configs", []))
 
 
 def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """Building end to end: determinism, skip/force, atomicity, Hugging Face loading."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,12 @@ import pytest
 
 import molbench
 from molbench import store
-from molbench.errors import BuildConflictError, DatasetNotFoundError, ParameterError
+from molbench.errors import (
+    BuildConflictError,
+    DatasetNotFoundError,
+    IntegrityError,
+    ParameterError,
+)
 
 from .conftest import SMALL
 
@@ -138,3 +144,34 @@ def test_hugging_face_cache_never_serves_a_replaced_build(tmp_path: Path) -> Non
     new_ids = datasets.load_dataset(str(new.path), "random")["train"]["id"]
     truth = molbench.open_dataset(new.path).table("random", "train")["id"].to_pylist()
     assert sorted(new_ids) == sorted(truth) and sorted(new_ids) != sorted(old_ids)
+
+
+def test_force_replaces_a_build_whose_manifest_is_unreadable(tmp_path) -> None:
+    final = tmp_path / "validity" / "1.0.0"
+    final.mkdir(parents=True)
+    (final / "manifest.json").write_text('{"format": 1}')
+    with pytest.raises(BuildConflictError, match="--force"):
+        molbench.build("validity", {**SMALL, "n_molecules": 60}, out=tmp_path)
+    result = molbench.build("validity", {**SMALL, "n_molecules": 60}, out=tmp_path, force=True)
+    store.verify(result.path)
+
+
+def test_a_damaged_kept_group_stops_the_build_before_any_work(raw_fixtures, tmp_path) -> None:
+    first = molbench.build("reactions", configs=["uspto_15k"], out=tmp_path, source=raw_fixtures)
+    victim = first.path / "uspto_15k" / "test-00000-of-00001.parquet"
+    victim.write_bytes(victim.read_bytes()[:-1] + b"!")
+    with pytest.raises(IntegrityError, match="--config uspto_15k --force"):
+        molbench.build("reactions", configs=["uspto_mit"], out=tmp_path, source=raw_fixtures)
+    with pytest.raises(IntegrityError, match="--config uspto_15k --force"):
+        store.verify(first.path)
+
+
+def test_an_interrupted_swap_is_restored_not_deleted(small_build, tmp_path) -> None:
+    root = tmp_path / "root"
+    final = root / "validity" / "1.0.0"
+    shutil.copytree(small_build.path, final)
+    retired = final.parent / ".1.0.0.replaced-deadbeef"
+    final.rename(retired)  # what a crash between the two renames of a swap leaves
+    result = molbench.build("validity", SMALL, out=root)
+    assert result.skipped and final.is_dir() and not retired.exists()
+    store.verify(final)

@@ -68,7 +68,6 @@ class BuildContext:
     progress: bool = False
     source_dir: Path | None = None  # --source: a raw-data root (one folder per source)
     allow_unverified: bool = False  # accept raw files whose checksum differs from the pin
-    download: bool = True  # may fetch missing raw files from their public URLs
     counts: dict[str, Any] = field(default_factory=dict)
     sources: list[dict[str, Any]] = field(default_factory=list)  # raw files read, with checks
     quarantine: list[Quarantined] = field(default_factory=list)

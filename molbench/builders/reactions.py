@@ -320,6 +320,7 @@ class ReactionsBuilder:
         ),
     )
     default_configs = ("uspto_mit", "uspto_15k")
+    cross_audit_columns = ("published_split", "reaction_key")
     raw_sources = ("uspto_mit", "uspto_15k")
 
     def parameters_for(self, params: ReactionsParams, group: str) -> dict[str, Any]:

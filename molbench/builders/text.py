@@ -353,6 +353,7 @@ class TextBuilder:
         ),
     )
     default_configs = ("hydrocarbon_names",)
+    cross_audit_columns = ("published_split", "inchikey")
     raw_sources = ("chebi20",)
 
     def parameters_for(self, params: TextParams, group: str) -> dict[str, Any]:

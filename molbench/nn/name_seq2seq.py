@@ -1,0 +1,317 @@
+"""Name ↔ structure translation on ``hydrocarbon_names``: a small encoder-decoder transformer.
+
+One class serves both directions: ``name2smiles`` reads the characters of an IUPAC name and
+writes SMILES tokens of molbench's shared vocabulary (a learned OPSIN); ``smiles2name`` reads
+the ``smiles_tokens`` column and writes name characters. Attention is PyTorch's SDPA with
+rotary position embeddings (RoPE) in self-attention, so there is no position table capping
+the length a model reads or writes: ``hydrocarbon_names_size_ood`` asks for longer names than
+any seen in training. Decoding is greedy, batched and uses a key/value cache.
+
+``predict(table, device)`` returns ``{"smiles": ...}`` or ``{"name": ...}``, the contract of
+the ``molbench.models`` registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from molbench.chem.tokens import SPECIALS, load_vocabulary
+
+log = logging.getLogger(__name__)
+
+NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789,-()[] "
+# The specials share their ids with the SMILES vocabulary's, so both sides pad, start and
+# stop with the same ids.
+NAME_VOCABULARY = (*SPECIALS[:4], *NAME_CHARACTERS)
+PAD, UNK, BOS, EOS = range(4)
+DIRECTIONS = ("name2smiles", "smiles2name")
+_NAME_INDEX = {c: i for i, c in enumerate(NAME_VOCABULARY)}
+
+
+def encode_names(names: Iterable[str]) -> tuple[list[list[int]], int]:
+    """Character ids of each (lower-cased) name between ``<bos>`` and ``<eos>``.
+
+    Also returns how many characters fell outside ``NAME_CHARACTERS`` and became ``<unk>``,
+    so a caller can report it instead of silently reading a different name.
+    """
+    out, unknown = [], 0
+    for name in names:
+        ids = [_NAME_INDEX.get(c, UNK) for c in name.lower()]
+        unknown += ids.count(UNK)
+        out.append([BOS, *ids, EOS])
+    return out, unknown
+
+
+def decode_name(ids: Iterable[int]) -> str:
+    """A name from character ids: ``<eos>`` ends it, other special ids are dropped."""
+    chars = []
+    for i in map(int, ids):
+        if not 0 <= i < len(NAME_VOCABULARY):
+            raise ValueError(f"id {i} is outside the name vocabulary (size {len(NAME_VOCABULARY)})")
+        if i == EOS:
+            break
+        if i > EOS:
+            chars.append(NAME_VOCABULARY[i])
+    return "".join(chars)
+
+
+def pad(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists as one ``[rows, longest]`` LongTensor padded with ``<pad>``, and the lengths."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    ids = torch.full((len(sequences), max(map(len, sequences), default=0)), PAD)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+    return ids, lengths
+
+
+def _rotate(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """RoPE (Su et al. 2021) on ``[batch, heads, length, head_dim]`` at the given positions."""
+    half = x.shape[-1] // 2
+    frequencies = 10000.0 ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    angles = positions.float()[:, None] * frequencies
+    cos, sin = angles.cos(), angles.sin()
+    x1, x2 = x[..., :half].float(), x[..., half:].float()
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
+
+
+class Attention(nn.Module):
+    """Multi-head attention through SDPA; ``rotary`` rotates queries and keys (self-attention)."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float, rotary: bool) -> None:
+        super().__init__()
+        if d_model % heads or (d_model // heads) % 2:
+            raise ValueError(f"d_model {d_model} must split into {heads} heads of even size")
+        self.heads, self.dropout, self.rotary = heads, dropout, rotary
+        self.query = nn.Linear(d_model, d_model)
+        self.key_value = nn.Linear(d_model, 2 * d_model)
+        self.output = nn.Linear(d_model, d_model)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.heads, -1).transpose(1, 2)
+
+    def keys_values(
+        self, x: torch.Tensor, positions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = (self._split(t) for t in self.key_value(x).chunk(2, dim=-1))
+        return (_rotate(k, positions) if self.rotary else k), v
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+    ) -> torch.Tensor:
+        q = self._split(self.query(x))
+        if self.rotary:
+            q = _rotate(q, positions)
+        y = F.scaled_dot_product_attention(
+            q, k, v, mask, self.dropout if self.training else 0.0, is_causal=causal
+        )
+        return self.output(y.transpose(1, 2).flatten(2))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer layer; with ``cross`` it also attends to the encoder's states."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float, cross: bool) -> None:
+        super().__init__()
+        self.self_norm = nn.LayerNorm(d_model)
+        self.self_attention = Attention(d_model, heads, dropout, rotary=True)
+        if cross:
+            self.cross_norm = nn.LayerNorm(d_model)
+            self.cross_attention = Attention(d_model, heads, dropout, rotary=False)
+        self.ff_norm = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        cache: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``memory``: the cross-attention keys, values and key mask; ``cache``: past self keys
+        and values (empty at the first step), extended in place while decoding."""
+        h = self.self_norm(x)
+        k, v = self.self_attention.keys_values(h, positions)
+        if cache is not None:
+            if cache:
+                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
+            cache[:] = [k, v]
+        x = x + self.drop(self.self_attention(h, positions, k, v, mask, causal))
+        if memory is not None:
+            memory_k, memory_v, memory_mask = memory
+            h = self.cross_norm(x)
+            x = x + self.drop(self.cross_attention(h, positions, memory_k, memory_v, memory_mask))
+        return x + self.drop(self.ff(self.ff_norm(x)))
+
+
+class NameSeq2Seq(nn.Module):
+    """Encoder-decoder transformer between IUPAC names and SMILES, in either ``direction``."""
+
+    def __init__(
+        self,
+        direction: str = "name2smiles",
+        d_model: int = 128,
+        heads: int = 4,
+        encoder_layers: int = 3,
+        decoder_layers: int = 3,
+        dropout: float = 0.0,
+        max_output_length: int = 160,
+    ) -> None:
+        super().__init__()
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        self.direction, self.max_output_length = direction, max_output_length
+        self.smiles_vocabulary = load_vocabulary()
+        names, smiles = len(NAME_VOCABULARY), len(self.smiles_vocabulary)
+        source_size, target_size = (
+            (names, smiles) if direction == "name2smiles" else (smiles, names)
+        )
+        self.source_embedding = nn.Embedding(source_size, d_model, padding_idx=PAD)
+        self.target_embedding = nn.Embedding(target_size, d_model, padding_idx=PAD)
+        self.encoder = nn.ModuleList(
+            Block(d_model, heads, dropout, cross=False) for _ in range(encoder_layers)
+        )
+        self.decoder = nn.ModuleList(
+            Block(d_model, heads, dropout, cross=True) for _ in range(decoder_layers)
+        )
+        self.encoder_norm = nn.LayerNorm(d_model)
+        self.decoder_norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, target_size)
+
+    @classmethod
+    def from_hyperparameters(cls, hp: dict[str, Any]) -> NameSeq2Seq:
+        return cls(
+            hp["direction"],
+            hp["d_model"],
+            hp["heads"],
+            hp["encoder_layers"],
+            hp["decoder_layers"],
+            hp.get("dropout", 0.0),
+            hp.get("max_output_length", 160),
+        )
+
+    @property
+    def output_column(self) -> str:
+        return "smiles" if self.direction == "name2smiles" else "name"
+
+    # ------------------------------------------------------------------ ids of a text table
+
+    def source_ids(self, table: pa.Table) -> list[list[int]]:
+        """What the encoder reads per row: name characters or the ``smiles_tokens`` column."""
+        if self.direction == "name2smiles":
+            ids, unknown = encode_names(table["name"].to_pylist())
+            if unknown:
+                log.warning("%d name characters are outside the name vocabulary: <unk>", unknown)
+            return ids
+        return table["smiles_tokens"].to_pylist()
+
+    def target_ids(self, table: pa.Table) -> list[list[int]]:
+        """What the decoder learns to write per row, between ``<bos>`` and ``<eos>``."""
+        if self.direction == "name2smiles":
+            return table["smiles_tokens"].to_pylist()
+        ids, unknown = encode_names(table["name"].to_pylist())
+        if unknown:
+            raise ValueError(f"{unknown} name characters are outside the name vocabulary")
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The output text of one row of generated ids."""
+        if self.direction == "name2smiles":
+            return self.smiles_vocabulary.decode(ids)
+        return decode_name(ids)
+
+    # ------------------------------------------------------------------ network
+
+    def encode(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder states and the key mask (``True`` = a real token) for cross-attention."""
+        mask = (source != PAD)[:, None, None, :]
+        positions = torch.arange(source.shape[1], device=source.device)
+        x = self.source_embedding(source)
+        for block in self.encoder:
+            x = block(x, positions, mask=mask)
+        return self.encoder_norm(x), mask
+
+    def _memory(
+        self, states: torch.Tensor, mask: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        positions = torch.arange(states.shape[1], device=states.device)
+        return [(*b.cross_attention.keys_values(states, positions), mask) for b in self.decoder]
+
+    def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
+        """Next-token logits ``[batch, target length, vocabulary]`` under teacher forcing."""
+        memory = self._memory(*self.encode(source))
+        positions = torch.arange(target_in.shape[1], device=target_in.device)
+        x = self.target_embedding(target_in)
+        for block, block_memory in zip(self.decoder, memory, strict=True):
+            x = block(x, positions, causal=True, memory=block_memory)
+        return self.head(self.decoder_norm(x))
+
+    def loss(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Token cross-entropy of ``target`` (``<bos>`` … ``<eos>``, padded) given ``source``."""
+        logits = self(source, target[:, :-1])
+        return F.cross_entropy(
+            logits.float().flatten(0, 1), target[:, 1:].flatten(), ignore_index=PAD
+        )
+
+    @torch.no_grad()
+    def generate(self, source: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
+        """Greedy output ids ``[batch, ≤ max_length]`` (no ``<bos>``; ``<pad>`` after ``<eos>``)."""
+        max_length = max_length or self.max_output_length
+        memory = self._memory(*self.encode(source))
+        caches: list[list[torch.Tensor]] = [[] for _ in self.decoder]
+        token = torch.full((source.shape[0], 1), BOS, device=source.device)
+        done = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
+        out = []
+        for step in range(max_length):
+            positions = torch.tensor([step], device=source.device)
+            x = self.target_embedding(token)
+            for block, block_memory, cache in zip(self.decoder, memory, caches, strict=True):
+                x = block(x, positions, memory=block_memory, cache=cache)
+            token = self.head(self.decoder_norm(x[:, -1])).argmax(-1, keepdim=True)
+            token = token.masked_fill(done[:, None], PAD)
+            out.append(token)
+            done |= token[:, 0] == EOS
+            if bool(done.all()):
+                break
+        return torch.cat(out, dim=1)
+
+    @torch.no_grad()
+    def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 256) -> dict:
+        """The generated ``smiles`` (name2smiles) or ``name`` (smiles2name) of every row."""
+        self.eval()
+        sources = self.source_ids(table)
+        order = np.argsort([len(s) for s in sources], kind="stable")  # less padding per batch
+        texts = np.empty(len(sources), dtype=object)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if device.startswith("cuda")
+            else contextlib.nullcontext()
+        )
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            source, _ = pad([sources[i] for i in rows])
+            with autocast:
+                generated = self.generate(source.to(device)).cpu()
+            for row, ids in zip(rows, generated.tolist(), strict=True):
+                texts[row] = self.decode(ids)
+        return {self.output_column: texts}

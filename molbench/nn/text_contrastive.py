@@ -1,0 +1,191 @@
+"""A contrastive structure-text model (Text2Mol / MoleculeSTM style) for the text dataset.
+
+A GINE network encodes the molecule graph columns; the text side is all-MiniLM-L6-v2,
+frozen: its embeddings are computed once (see :func:`molbench.nn.minilm.embed_texts`) and
+only a projection head on top of them is trained. Both sides meet in a shared unit sphere,
+trained with the symmetric InfoNCE loss of CLIP and a learnable temperature.
+``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch import nn
+
+from molbench.nn.minilm import DIMENSION, SHA256, embed_texts
+from molbench.torch_data import GraphBatch, _ranges
+
+# atom_features columns: atomic_num, formal_charge, total_num_hs, degree, is_aromatic,
+# hybridization, is_in_ring, chiral_tag. Values are shifted, clipped to the table sizes,
+# and looked up in one embedding table (one block of rows per column).
+FEATURE_SIZES = (120, 9, 9, 7, 2, 8, 2, 9)
+FEATURE_SHIFTS = (0, 4, 0, 0, 0, 0, 0, 0)  # formal charge -4..4
+BOND_SIZES = 7  # bond order x 2: single 2, aromatic 3, double 4, triple 6
+MAX_LOGIT_SCALE = 100.0
+
+
+class MoleculeGraphs:
+    """The graph columns of a table (each bond once) as flat arrays, batched by row.
+
+    Edges are returned in both directions, as message passing expects.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        atoms = table["atom_features"].combine_chunks()
+        orders = table["bond_orders"].combine_chunks()
+        self.node_offsets = _relative(atoms.offsets.to_numpy())
+        self.edge_offsets = _relative(orders.offsets.to_numpy())
+        self.x = atoms.flatten().flatten().to_numpy().astype(np.int64).reshape(-1, 8)
+        self.bond = np.rint(2 * orders.flatten().to_numpy()).astype(np.int64)
+        flat = table["edge_index"].combine_chunks().flatten().flatten().to_numpy()
+        counts = np.diff(self.edge_offsets)
+        row = np.repeat(np.arange(len(counts)), counts)
+        k = np.arange(len(row)) - self.edge_offsets[:-1][row]
+        base = 2 * self.edge_offsets[:-1][row] + k  # row i: E_i sources, then E_i targets
+        self.src = flat[base].astype(np.int64)
+        self.dst = flat[base + counts[row]].astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.node_offsets) - 1
+
+    def batch(self, rows: np.ndarray) -> GraphBatch:
+        nodes = _ranges(self.node_offsets[rows], self.node_offsets[rows + 1])
+        edges = _ranges(self.edge_offsets[rows], self.edge_offsets[rows + 1])
+        n_nodes = np.diff(self.node_offsets)[rows]
+        shift = np.repeat(
+            np.concatenate([[0], np.cumsum(n_nodes)[:-1]]), np.diff(self.edge_offsets)[rows]
+        )
+        src, dst = self.src[edges] + shift, self.dst[edges] + shift
+        return GraphBatch(
+            torch.from_numpy(self.x[nodes]),
+            torch.from_numpy(np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])])),
+            torch.from_numpy(np.tile(self.bond[edges], 2)),
+            torch.from_numpy(np.repeat(np.arange(len(rows)), n_nodes)),
+            len(rows),
+            None,
+        )
+
+    def batches(self, batch_size: int) -> Iterator[GraphBatch]:
+        for start in range(0, len(self), batch_size):
+            yield self.batch(np.arange(start, min(start + batch_size, len(self))))
+
+
+def _relative(offsets: np.ndarray) -> np.ndarray:
+    """Offsets of a sliced list array start where the slice does: make them start at 0."""
+    return offsets.astype(np.int64) - int(offsets[0])
+
+
+def _mlp(width_in: int, hidden: int, width_out: int, layers: int) -> nn.Sequential:
+    widths = [width_in, *[hidden] * (layers - 1), width_out]
+    parts: list[nn.Module] = []
+    for a, b in itertools.pairwise(widths):
+        parts += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*parts[:-1])
+
+
+class ContrastiveGIN(nn.Module):
+    """GINE molecule encoder + projection of frozen MiniLM text embeddings, CLIP-trained."""
+
+    def __init__(
+        self,
+        hidden: int = 256,
+        layers: int = 6,
+        dim: int = 128,
+        text_hidden: int = 512,
+        text_layers: int = 2,
+        pool: str = "sum",
+        text_encoder_sha256: str = SHA256["model.safetensors"],
+    ) -> None:
+        super().__init__()
+        from torch_geometric.nn import GINEConv
+
+        if pool not in ("sum", "mean_max"):
+            raise ValueError(f"pool must be 'sum' or 'mean_max', got {pool!r}")
+        if text_encoder_sha256 != SHA256["model.safetensors"]:
+            raise ValueError(
+                f"trained on text encoder {text_encoder_sha256[:12]}…, but molbench pins "
+                f"all-MiniLM-L6-v2 {SHA256['model.safetensors'][:12]}…"
+            )
+        self.pool = pool
+        self.register_buffer("feature_offsets", torch.tensor(np.cumsum([0, *FEATURE_SIZES[:-1]])))
+        self.register_buffer("feature_shifts", torch.tensor(FEATURE_SHIFTS))
+        self.register_buffer("feature_max", torch.tensor(FEATURE_SIZES) - 1)
+        self.atom_embedding = nn.Embedding(sum(FEATURE_SIZES), hidden)
+        self.bond_embedding = nn.Embedding(BOND_SIZES, hidden)
+        self.convs = nn.ModuleList(
+            GINEConv(_mlp(hidden, hidden, hidden, 2), train_eps=True) for _ in range(layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+        readout = hidden if pool == "sum" else 2 * hidden
+        self.mol_head = _mlp(readout, hidden, dim, 2)
+        self.text_head = _mlp(DIMENSION, text_hidden, dim, text_layers)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    @classmethod
+    def from_hyperparameters(cls, hp: dict[str, Any]) -> ContrastiveGIN:
+        return cls(
+            hidden=hp["hidden"],
+            layers=hp["layers"],
+            dim=hp["dim"],
+            text_hidden=hp["text_hidden"],
+            text_layers=hp["text_layers"],
+            pool=hp["pool"],
+            text_encoder_sha256=hp["text_encoder_sha256"],
+        )
+
+    def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:
+        """Unit-norm molecule embeddings [num_graphs, dim]."""
+        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+        features = (batch.x + self.feature_shifts).clamp(min=0)
+        features = torch.minimum(features, self.feature_max) + self.feature_offsets
+        x = self.atom_embedding(features).sum(1)
+        e = self.bond_embedding(batch.edge_attr.clamp(0, BOND_SIZES - 1))
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = x + torch.relu(norm(conv(x, batch.edge_index, e)))
+        if self.pool == "sum":
+            pooled = global_add_pool(x, batch.batch, batch.num_graphs)
+        else:
+            pooled = torch.cat(
+                [
+                    global_mean_pool(x, batch.batch, batch.num_graphs),
+                    global_max_pool(x, batch.batch, batch.num_graphs),
+                ],
+                dim=1,
+            )
+        return nn.functional.normalize(self.mol_head(pooled).float(), dim=1)
+
+    def encode_texts(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Unit-norm projections [n, dim] of MiniLM sentence embeddings [n, 384]."""
+        return nn.functional.normalize(self.text_head(embeddings).float(), dim=1)
+
+    def loss(self, molecules: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
+        """Symmetric InfoNCE over the batch: row i of each side is the other's positive."""
+        logits = self.logit_scale.exp().clamp(max=MAX_LOGIT_SCALE) * molecules @ texts.T
+        target = torch.arange(len(logits), device=logits.device)
+        return (
+            nn.functional.cross_entropy(logits, target)
+            + nn.functional.cross_entropy(logits.T, target)
+        ) / 2
+
+    @torch.no_grad()
+    def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 1024) -> dict:
+        self.eval()
+        column = "description" if "description" in table.column_names else "name"
+        embedded = embed_texts(table[column].to_pylist(), device=device)
+        texts = self.encode_texts(torch.from_numpy(embedded).to(device)).cpu()
+        molecules = [
+            self.encode_molecules(b.to(device)).cpu()
+            for b in MoleculeGraphs(table).batches(batch_size)
+        ]
+        return {
+            "text_embedding": texts.numpy().astype(np.float32),
+            "mol_embedding": torch.cat(molecules).numpy().astype(np.float32),
+        }

