@@ -139,7 +139,7 @@ def _group_sections(manifest: Mapping[str, Any]) -> list[str]:
             f"Quarantined raw records: {quarantine.get('rows', 0)}"
             + (f" (in `{quarantine['file']}`, with reasons)" if quarantine.get("file") else ""),
             "",
-            "Audits (`manifest.json`, `groups.{group}.audits`):",
+            f"Audits (`manifest.json`, `groups.{group}.audits`):",
             "",
             "```json",
             json.dumps(entry["audits"], indent=2, sort_keys=True),

@@ -179,7 +179,8 @@ def _report_build(result: BuildResult) -> None:
         absent = c.get("absent_splits", {})
         missing = f"  (no {', '.join(absent)}: evaluation-only)" if absent else ""
         click.echo(f"  config {config}: {splits}{missing}")
-    first = next(iter(m["configs"]))
+    built_configs = [c for g in result.groups for c in m["groups"][g]["configs"]]
+    first = (built_configs or list(m["configs"]))[0]
     python = sys.executable
     click.echo("load it:")
     load = f"import datasets; print(datasets.load_dataset('{result.path}', '{first}'))"

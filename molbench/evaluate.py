@@ -68,7 +68,14 @@ def evaluate_table(
         task.required_columns,
         f"Expected: {task.prediction_help}",
     )
-    scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)
+    context = dict(context or {})
+    train_columns = getattr(task, "train_columns", ())
+    if train_columns and split != "train" and "train" in built.splits(config):
+        context["train"] = built.table(config, "train", list(train_columns))
+    try:
+        scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)
+    except ValueError as e:  # a metric's contract: bad ground truth or inputs
+        raise MolbenchError(f"cannot score {config}/{split}: {e}") from None
     return {
         "format": RESULT_FORMAT,
         "task": task.dataset,
@@ -81,7 +88,7 @@ def evaluate_table(
             "parameters": built.group(config)["parameters"],
         },
         **scored,
-        "warnings": [],
+        "warnings": scored.get("warnings", []),
         "environment": {"molbench": __version__},
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "eval_seconds": round(time.perf_counter() - started, 3),

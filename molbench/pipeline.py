@@ -215,7 +215,7 @@ def _build_group(
             "rows": len(quarantine),
             "file": f"{QUARANTINE_DIR}/{group}.jsonl" if quarantine else None,
         },
-        "sources": context.sources,
+        "sources": list({json.dumps(s, sort_keys=True): s for s in context.sources}.values()),
         "absent_splits": context.absent_splits,
         "audits": audits,
         "environment": environment(),

@@ -165,7 +165,9 @@ def _check_ranked_text(
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         rows = [None if v is None else v.split() for v in column.to_pylist()]
     elif (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) and (
-        pa.types.is_string(column.type.value_type) or pa.types.is_null(column.type.value_type)
+        pa.types.is_string(column.type.value_type)
+        or pa.types.is_large_string(column.type.value_type)
+        or pa.types.is_null(column.type.value_type)
     ):
         rows = column.to_pylist()
     else:

@@ -160,9 +160,18 @@ def resolve(
     searched.append(cache_dir() / file.source)
     if not download or _offline() or not file.url:
         raise SourceNotFoundError(_not_found_message(file, searched, root))
-    return fetch(
-        file, cache_dir() / file.source, allow_unverified=allow_unverified, progress=progress
-    )
+    try:
+        return fetch(
+            file, cache_dir() / file.source, allow_unverified=allow_unverified, progress=progress
+        )
+    except DownloadError as e:
+        where = " or ".join(str(p) for p in searched)
+        into = (
+            f" into {root / file.source}"
+            if root is not None
+            else f" into DIR/{file.source}/ and pass --source DIR or set {RAW_DIR_ENV}=DIR"
+        )
+        raise DownloadError(f"{file.label} not found in {where}; {e}{into}") from None
 
 
 def is_available(file: SourceFile, source_dir: str | os.PathLike[str] | None = None) -> bool:
@@ -280,13 +289,21 @@ def _check_local(
     else:
         sha = _hash_file(path, with_blob=False)[0]
         expected = _content_pin(file)
-        if expected is None:
-            note = f"{found}; no pin covers this form, so it is unverified"
-            log.warning("%s: %s", file.label, note)
-            return ResolvedSource(file, path, origin, sha, False, note)
-        got = _content_sha256(path, file.member)
-        problem = None if got == expected else f"content sha256 {got}, expected {expected}"
-        pinned = "content sha256 matches the pin"
+        if expected is not None:
+            got = _content_sha256(path, file.member)
+            problem = None if got == expected else f"content sha256 {got}, expected {expected}"
+            pinned = "content sha256 matches the pin"
+        elif file.git_blob and _kind(file.filename) == "plain":
+            # a compressed copy of a plain file pinned by git blob: hash what it holds
+            got = _content_git_blob(path)
+            problem = None if got == file.git_blob else f"git blob {got}, expected {file.git_blob}"
+            pinned = "git blob of its content matches the pin"
+        else:
+            problem = (
+                f"no pin covers this form (the pin is of {file.filename} as published; keep "
+                "that file instead)"
+            )
+            pinned = ""
     if problem is None:
         return ResolvedSource(file, path, origin, sha, True, f"{found}; {pinned}")
     if not allow_unverified:
@@ -323,7 +340,7 @@ def _from_cache(file: SourceFile, allow_unverified: bool) -> ResolvedSource | No
 def _transfer(file: SourceFile, out: IO[bytes], progress: bool, timeout: float) -> None:
     """Stream the response body into ``out``; every failure is one-line DownloadError."""
     url = file.url
-    hint = f"download it yourself into DIR/{file.source}/ and pass --source DIR"
+    hint = "download it by hand"
     request = urllib.request.Request(url, headers={"User-Agent": "molbench"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -399,6 +416,18 @@ def _content_pin(file: SourceFile) -> str | None:
     if file.content_sha256 is not None:
         return file.content_sha256
     return file.sha256 if _kind(file.filename) == "plain" else None
+
+
+def _content_git_blob(path: Path) -> str:
+    """``git hash-object`` of the text a (compressed) copy holds."""
+    try:
+        with _open_content(path, None) as stream:
+            data = stream.read()
+    except _FORMAT_ERRORS as e:
+        raise SourceFormatError(
+            f"cannot read {path}: {_one_line(e)}; the file is corrupt"
+        ) from None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _content_sha256(path: Path, member: str | None) -> str:

@@ -8,6 +8,7 @@ and its duplicates, ...) on the same side, which is what makes a split leak-free
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,32 @@ def grouped_sized_split(
     names = [*fill_first, rest[0]]
     split = {name: np.flatnonzero(bucket == k) for k, name in enumerate(names)}
     return {name: split[name] for name in sizes}
+
+
+def merged_groups(*keys: np.ndarray) -> np.ndarray:
+    """One group label per row such that rows sharing a value of ANY key share a group.
+
+    E.g. scaffold and InChIKey: two rows of one structure whose SMILES give different
+    scaffolds (a zwitterion and its neutral form) must still land in the same split.
+    Union-find over (key index, value) nodes; labels are the smallest row index of a group.
+    """
+    n = len(keys[0])
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for key in keys:
+        first: dict[Any, int] = {}
+        for i, value in enumerate(key.tolist()):
+            j = first.setdefault(value, i)
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([find(i) for i in range(n)], dtype=np.int64)
 
 
 def check_split(split: Mapping[str, np.ndarray], n_rows: int) -> None:

@@ -385,8 +385,8 @@ def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str
     return version_hash(groups)
 
 
-def _read_files(directory: Path, files: list[str]) -> pa.Table:
-    return pa.concat_tables([pq.read_table(directory / rel) for rel in files])
+def _read_files(directory: Path, files: list[str], columns: list[str] | None = None) -> pa.Table:
+    return pa.concat_tables([pq.read_table(directory / rel, columns=columns) for rel in files])
 
 
 class BuiltDataset:
@@ -425,14 +425,14 @@ class BuiltDataset:
     def splits(self, config: str) -> list[str]:
         return list(self._config(config)["splits"])
 
-    def table(self, config: str, split: str) -> pa.Table:
-        """One split of one config as an Arrow table."""
+    def table(self, config: str, split: str, columns: list[str] | None = None) -> pa.Table:
+        """One split of one config as an Arrow table (only ``columns`` if given)."""
         splits = self._config(config)["splits"]
         if split not in splits:
             raise DatasetNotFoundError(
                 f"config {config!r} has no split {split!r}; it has {', '.join(splits)}"
             )
-        return _read_files(self.path, splits[split]["files"])
+        return _read_files(self.path, splits[split]["files"], columns)
 
     def to_pandas(self, config: str, split: str):  # -> pandas.DataFrame
         return self.table(config, split).to_pandas()

@@ -33,7 +33,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 RAW = Path(__file__).resolve().parent / "fixtures" / "raw"
 FIXTURE_COUNTS = {
-    "uspto_mit": {"train": 40, "validation": 14, "test": 14},
+    "uspto_mit": {"train": 41, "validation": 14, "test": 14},  # one test reaction in train
     "uspto_15k": {"train": 30, "validation": 10, "test": 10},
     "chebi20": {"train": 30, "validation": 12, "test": 12},
 }

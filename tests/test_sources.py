@@ -221,10 +221,26 @@ def test_extracted_member_is_checked_by_its_content_pin(tmp_path: Path) -> None:
     with pytest.raises(ChecksumError, match="content sha256"):
         sources.resolve(file, tmp_path, download=False)
 
+    place(tmp_path, "valid.txt", DATA)
     unpinned = replace(file, content_sha256=None)
-    used = sources.resolve(unpinned, tmp_path, download=False)
+    with pytest.raises(ChecksumError, match="no pin covers this form"):
+        sources.resolve(unpinned, tmp_path, download=False)
+    used = sources.resolve(unpinned, tmp_path, download=False, allow_unverified=True)
     assert not used.verified
-    assert "unverified" in used.note
+
+
+def test_compressed_copy_of_a_plain_file_is_checked_by_its_git_blob(tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+
+    blob = hashlib.sha1(b"blob %d\0" % len(DATA) + DATA).hexdigest()
+    file = sources.SourceFile("demo", "train.txt", "", git_blob=blob, local_names=("train.txt.gz",))
+    place(tmp_path, "train.txt.gz", gzip.compress(DATA))
+    resolved = sources.resolve(file, tmp_path, download=False)
+    assert resolved.verified and "git blob" in resolved.note
+    place(tmp_path, "train.txt.gz", gzip.compress(DATA + b"x"))
+    with pytest.raises(ChecksumError, match="git blob"):
+        sources.resolve(file, tmp_path, download=False)
 
 
 def test_gz_of_a_plain_published_file_is_checked_by_its_sha256(tmp_path: Path) -> None:
@@ -467,7 +483,7 @@ def test_server_down_is_one_line_naming_url_and_fix() -> None:
         sources.resolve(file)
     message = str(error.value)
     assert "\n" not in message
-    assert message.startswith(f"cannot download {file.url}: ")
+    assert f"cannot download {file.url}: " in message and "not found in" in message
     assert "--source DIR" in message
     assert files_under(cache()) == []
 

@@ -74,3 +74,14 @@ def test_shared_structures_counts_distinct_keys_per_pair() -> None:
         "validation/test": 0,
     }
     assert duplicated_structures(keys) == 3
+
+
+def test_merged_groups_joins_rows_that_share_any_key() -> None:
+    from molbench.splits import merged_groups
+
+    scaffold = np.array(["a", "b", "c", "a", "d"], dtype=object)
+    inchikey = np.array(["X", "Y", "Y", "Z", "W"], dtype=object)
+    groups = merged_groups(scaffold, inchikey)
+    assert groups[0] == groups[3]  # same scaffold
+    assert groups[1] == groups[2]  # same structure, different scaffolds
+    assert len({groups[0], groups[1], groups[4]}) == 3

@@ -78,6 +78,7 @@ def main(root: Path) -> None:
         "valid": sample(valid[half:], MIT_SIZES["valid"], rng, []),
         "test": sample(test, MIT_SIZES["test"], rng, bad_test[:1]),
     }
+    mit["train"].append(mit["test"][1])  # one reaction in train and test: the audits see it
     (OUT / "uspto_mit").mkdir(parents=True, exist_ok=True)
     for split, lines in mit.items():
         tar_gz(OUT / "uspto_mit" / f"{split}.txt.tar.gz", f"{split}.txt", "\n".join(lines) + "\n")
@@ -98,6 +99,7 @@ def gz_text(path: Path, text: str) -> None:
 
 def chebi(root: Path, rng: np.random.Generator) -> None:
     """Short rows, with at least one escaped backslash in each file."""
+
     def rows(name: str) -> list[str]:
         return gzip.decompress((root / "chebi20" / name).read_bytes()).decode().splitlines()[1:]
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from molbench import sources
 from molbench.builders.base import BuildContext, DatasetInfo, Quarantined, SplitDefinition
+from molbench.builders.reactions import resolve_split
 from molbench.builders.validity import carbon_quotas, pick_valid
 from molbench.chem import iupac, opsin
 from molbench.chem.graph import ATOM_FEATURES, molecule_graph
@@ -32,7 +33,13 @@ from molbench.chem.scaffold import murcko_scaffold
 from molbench.chem.tokens import VOCAB_VERSION, load_vocabulary
 from molbench.errors import BuildError, ParameterError, SourceFormatError
 from molbench.parallel import ordered_map, ordered_stream
-from molbench.splits import SPLIT_NAMES, grouped_random_split, grouped_sized_split, threshold_split
+from molbench.splits import (
+    SPLIT_NAMES,
+    grouped_random_split,
+    grouped_sized_split,
+    merged_groups,
+    threshold_split,
+)
 
 log = logging.getLogger(__name__)
 RDLogger.DisableLog("rdApp.*")
@@ -281,7 +288,10 @@ def _corpus(table: pa.Table, params: Any) -> dict[str, np.ndarray]:
 
 def _chebi_scaffold(table: pa.Table, params: TextParams) -> dict[str, np.ndarray]:
     sizes = {s: len(idx) for s, idx in _published(table, params).items()}
-    groups = np.asarray(table["scaffold"].to_pylist(), dtype=str)
+    groups = merged_groups(
+        np.asarray(table["scaffold"].to_pylist(), dtype=object),
+        np.asarray(table["inchikey"].to_pylist(), dtype=object),
+    )
     split = grouped_sized_split(groups, sizes, params.seed)
     short = {
         s: sizes[s] - len(split[s]) for s in ("validation", "test") if len(split[s]) != sizes[s]
@@ -497,15 +507,7 @@ def _opsin_audit(table: pa.Table) -> dict[str, Any]:
 
 def _chebi_rows(params: TextParams, context: BuildContext) -> Iterator[dict[str, Any]]:
     wanted = [s for s in SPLIT_NAMES if s in params.split_list]
-    resolved = {
-        split: sources.resolve(
-            SOURCES[split],
-            context.source_dir,
-            allow_unverified=context.allow_unverified,
-            progress=context.progress,
-        )
-        for split in wanted
-    }
+    resolved = {split: resolve_split(SOURCES[split], split, context) for split in wanted}
     for split in SPLIT_NAMES:
         if split not in wanted:
             file = SOURCES[split]
@@ -552,8 +554,12 @@ def _molecule_rows(context: BuildContext) -> Iterator[dict[str, Any]]:
     files = {}
     for split in SPLIT_NAMES:
         file = SOURCES[split]
-        if split == "train" and not sources.is_available(file, context.source_dir):
-            file = TRAIN_STRUCTURES
+        if (
+            split == "train"
+            and not sources.is_available(file, context.source_dir)
+            and sources.is_available(TRAIN_STRUCTURES, context.source_dir)
+        ):
+            file = TRAIN_STRUCTURES  # structures without descriptions are all a corpus needs
         files[split] = (file, STRUCTURES_HEADER if file is TRAIN_STRUCTURES else CHEBI_HEADER)
     resolved = {
         split: sources.resolve(

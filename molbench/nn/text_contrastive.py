@@ -4,7 +4,8 @@ A GINE network encodes the molecule graph columns; the text side is all-MiniLM-L
 frozen: its embeddings are computed once (see :func:`molbench.nn.minilm.embed_texts`) and
 only a projection head on top of them is trained. Both sides meet in a shared unit sphere,
 trained with the symmetric InfoNCE loss of CLIP and a learnable temperature.
-``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``.
+``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``
+columns (float32 vectors of ``dim``, as fixed-size list arrays).
 """
 
 from __future__ import annotations
@@ -186,6 +187,12 @@ class ContrastiveGIN(nn.Module):
             for b in MoleculeGraphs(table).batches(batch_size)
         ]
         return {
-            "text_embedding": texts.numpy().astype(np.float32),
-            "mol_embedding": torch.cat(molecules).numpy().astype(np.float32),
+            "text_embedding": _vectors(texts.numpy()),
+            "mol_embedding": _vectors(torch.cat(molecules).numpy()),
         }
+
+
+def _vectors(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    """A [n, d] matrix as the list-of-floats column the text task reads."""
+    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).ravel())
+    return pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])

@@ -33,6 +33,7 @@ class ReactionsTask:
     dataset = "reactions"
     default_config = "uspto_mit"
     headline = "top1"
+    train_columns = ("reaction_key", "product_inchikey")  # the clean-subset metrics need them
     summary_metrics = ("top1", "top2", "top3", "top5", "top10", "invalid_top1")
     higher_is_better = True
     prediction_columns = MappingProxyType({"predictions": "ranked_text"})
@@ -73,11 +74,14 @@ class ReactionsTask:
         n = len(rank)
         metrics: dict[str, float] = {f"top{k}": _mean(hits_at(rank, k)) for k in DEFAULT_KS}
         metrics["invalid_top1"] = invalid_top1 / n if n else float("nan")
-        for column in ("reaction_in_train", "product_in_train"):
-            seen = np.array(truth[column].to_pylist(), dtype=object)
-            if not any(v is None for v in seen):  # null: the build has no train split
-                clean = ~seen.astype(bool)
-                subset = column.replace("_in_train", "_not_in_train")
+        train = (context or {}).get("train")  # this config's train split, when it has one
+        for key, subset in (
+            ("reaction_key", "reaction_not_in_train"),
+            ("product_inchikey", "product_not_in_train"),
+        ):
+            if train is not None:
+                seen_keys = set(train[key].to_pylist())
+                clean = np.array([v not in seen_keys for v in truth[key].to_pylist()], dtype=bool)
                 metrics[f"n_{subset}"] = float(clean.sum())
                 for k in DEFAULT_KS:
                     metrics[f"top{k}_{subset}"] = _mean(hits_at(rank[clean], k))

@@ -110,9 +110,16 @@ class TextTask:
     ) -> dict[str, Any]:
         context = context or {}
         metrics: dict[str, float] = {}
+        warnings: list[str] = []
+        has_embeddings = "text_embedding" in predictions or "mol_embedding" in predictions
+        if context.get("candidates") is not None and not has_embeddings:
+            raise PredictionFormatError(
+                "--candidates ranks text embeddings against a corpus: the predictions need "
+                "`text_embedding` and `mol_embedding`"
+            )
         per_row: dict[str, np.ndarray] = {}  # the headline candidates, for a bootstrap CI
-        if "text_embedding" in predictions or "mol_embedding" in predictions:
-            per_row |= _retrieval(predictions, metrics, context, truth)
+        if has_embeddings:
+            per_row |= _retrieval(predictions, metrics, context, truth, warnings)
         if "smiles" in predictions:
             smiles = [str(s) for s in predictions["smiles"]]
             metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles)
@@ -150,6 +157,7 @@ class TextTask:
             },
             "buckets": {},
             "n_rows": truth.num_rows,
+            "warnings": warnings,
         }
 
     def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
@@ -161,6 +169,7 @@ def _retrieval(
     metrics: dict[str, float],
     context: Mapping[str, Any],
     truth: pa.Table,
+    warnings: list[str],
 ) -> dict[str, np.ndarray]:
     if not {"text_embedding", "mol_embedding"} <= set(predictions):
         raise PredictionFormatError("retrieval needs both `text_embedding` and `mol_embedding`")
@@ -186,8 +195,16 @@ def _retrieval(
         position = {v: i for i, v in enumerate(ids)}
         missing = [v for v in truth["id"].to_pylist() if v not in position]
         if missing:
-            raise PredictionFormatError(f"{len(missing)} split ids are not among the candidates")
+            raise PredictionFormatError(
+                f"{len(missing)} ids of this split are not in the candidate corpus "
+                "(chebi20_molecules): --candidates applies to the chebi20 configs only"
+            )
         true_index = np.array([position[v] for v in truth["id"].to_pylist()])
+        if not np.allclose(embeddings[true_index], mol, atol=1e-4):
+            warnings.append(
+                "the candidates' vectors of this split's molecules differ from the predictions' "
+                "mol_embedding: the whole-corpus and in-split rankings use different embeddings"
+            )
         corpus_ranks = retrieval_ranks(text, embeddings, true_index)
         metrics |= {f"t2m_corpus_{k}": v for k, v in retrieval_metrics(corpus_ranks).items()}
         metrics["corpus_size"] = float(len(ids))

@@ -11,17 +11,16 @@ from molbench.tasks.reactions import ReactionsTask, forward_ranks
 TRUTH = ["CCO", "CC(=O)O.[Na+]", "c1ccccc1O", "C[CH2+](C)(C)C"]  # the last: RDKit rejects it
 
 
-def _truth(products: list[str], in_train: list[bool | None] | None = None) -> pa.Table:
+def _truth(products: list[str]) -> pa.Table:
     n = len(products)
-    flags = in_train if in_train is not None else [None] * n
     return pa.table(
         {
             "id": [f"r{i}" for i in range(n)],
             "products": products,
             "reagents": ["" if i % 2 else "O" for i in range(n)],
             "edits": [[{"atom_a": 1, "atom_b": 2}]] * n,
-            "reaction_in_train": pa.array(flags, pa.bool_()),
-            "product_in_train": pa.array(flags, pa.bool_()),
+            "reaction_key": [f"rxn{i}" for i in range(n)],
+            "product_inchikey": [f"key{i}" for i in range(n)],
         }
     )
 
@@ -54,14 +53,17 @@ def test_duplicates_count_once() -> None:
 
 
 def test_score_reports_topk_invalid_rate_and_clean_subsets() -> None:
-    truth = _truth(TRUTH, [False, True, False, True])
+    truth = _truth(TRUTH)
     preds = _ranked([["CCO"], ["CC"], ["CCC", "CCN", "Oc1ccccc1"], ["xx("]])
-    scored = ReactionsTask().score(truth, {"predictions": preds}, seed=0)
+    train = pa.table({"reaction_key": ["rxn1", "rxn3", "other"], "product_inchikey": ["x"] * 3})
+    scored = ReactionsTask().score(truth, {"predictions": preds}, seed=0, context={"train": train})
     m = scored["metrics"]
     assert m["top1"] == pytest.approx(0.25)
     assert m["top3"] == pytest.approx(0.5)
     assert m["invalid_top1"] == pytest.approx(0.25)
     assert m["top1_reaction_not_in_train"] == pytest.approx(0.5)  # rows 0 and 2
+    assert m["top3_reaction_not_in_train"] == pytest.approx(1.0)
+    assert m["n_product_not_in_train"] == 4
     low, high = scored["headline"]["ci95"]
     assert 0 <= low <= 0.25 <= high <= 1
 
