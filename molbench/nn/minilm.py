@@ -191,10 +191,10 @@ class _Layer(nn.Module):
 class MiniLM(nn.Module):
     """The BERT encoder of all-MiniLM-L6-v2 with mean pooling and L2 normalisation."""
 
-    def __init__(self, config: dict, tokenizer: WordPieceTokenizer, sha256: str) -> None:
+    def __init__(self, config: dict, tokenizer: WordPieceTokenizer) -> None:
         super().__init__()
         hidden, eps = config["hidden_size"], config["layer_norm_eps"]
-        self.tokenizer, self.sha256 = tokenizer, sha256
+        self.tokenizer = tokenizer
         self.word_embeddings = nn.Embedding(config["vocab_size"], hidden)
         self.position_embeddings = nn.Embedding(config["max_position_embeddings"], hidden)
         self.token_type_embeddings = nn.Embedding(config["type_vocab_size"], hidden)
@@ -221,13 +221,18 @@ class MiniLM(nn.Module):
         return nn.functional.normalize(pooled, p=2, dim=1)
 
     @torch.inference_mode()
-    def encode(self, texts: list[str], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    def encode(
+        self, texts: list[str], batch_size: int = 64, device: str = "cpu", progress: bool = False
+    ) -> np.ndarray:
         """float32 [n, 384] embeddings; texts are batched by length, returned in input order."""
+        from tqdm.auto import tqdm
+
         self.to(device).eval()
         encoded = [self.tokenizer.encode(t) for t in texts]
         order = np.argsort([-len(e) for e in encoded], kind="stable")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, desc="all-MiniLM-L6-v2", unit="batch", disable=not progress):
             rows = order[start : start + batch_size]
             longest = max(len(encoded[r]) for r in rows)
             ids = torch.zeros((len(rows), longest), dtype=torch.long)
@@ -275,7 +280,7 @@ def load_text_encoder(path: str | None = None) -> MiniLM:
         raise ModelFormatError(f"{directory / 'config.json'} is not readable JSON: {e}") from None
     if config.get("hidden_act") != "gelu" or config.get("model_type") != "bert":
         raise ModelFormatError(f"{directory / 'config.json'} is not a BERT model with GELU")
-    model = MiniLM(config, WordPieceTokenizer(vocab), SHA256["model.safetensors"])
+    model = MiniLM(config, WordPieceTokenizer(vocab))
     state = {
         _rename(k): v
         for k, v in load_file(str(weights)).items()
@@ -293,7 +298,11 @@ def load_text_encoder(path: str | None = None) -> MiniLM:
 
 
 def embed_texts(
-    texts: list[str], encoder: str | None = None, device: str = "cpu", cache: bool = True
+    texts: list[str],
+    encoder: str | None = None,
+    device: str = "cpu",
+    cache: bool = True,
+    progress: bool = False,
 ) -> np.ndarray:
     """MiniLM embeddings of ``texts``, kept in a content-addressed cache under the molbench root.
 
@@ -307,7 +316,7 @@ def embed_texts(
         found = np.load(file, allow_pickle=False)
         if found.shape == (len(texts), DIMENSION) and found.dtype == np.float32:
             return found
-    embeddings = load_text_encoder(encoder).encode(texts, device=device)
+    embeddings = load_text_encoder(encoder).encode(texts, device=device, progress=progress)
     if cache:
         file.parent.mkdir(parents=True, exist_ok=True)
         partial = file.with_name(f"{file.stem}.{os.getpid()}.tmp.npy")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from molbench.chem.notation import parse_condensed, write
 from molbench.chem.tokens import SPECIALS, load_vocabulary
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789,-()[] "
 NAME_VOCABULARY = (*SPECIALS[:4], *NAME_CHARACTERS)
 PAD, UNK, BOS, EOS = range(4)
 DIRECTIONS = ("name2smiles", "smiles2name")
+SMILES_ORDERS = ("canonical", "condensed")
 _NAME_INDEX = {c: i for i, c in enumerate(NAME_VOCABULARY)}
 
 
@@ -62,6 +65,15 @@ def decode_name(ids: Iterable[int]) -> str:
         if i > EOS:
             chars.append(NAME_VOCABULARY[i])
     return "".join(chars)
+
+
+def condensed_smiles(condensed: str) -> str:
+    """A plain SMILES in the atom order of a condensed formula: main chain first, then branches.
+
+    Its main chain is a longest chain, as in the IUPAC 2013 name, so the name's locants count
+    along it; RDKit's canonical order follows no such thing.
+    """
+    return re.sub(r"\[(C)[^\]]*\]", r"\1", write(parse_condensed(condensed)).smiles)
 
 
 def pad(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,11 +188,20 @@ class NameSeq2Seq(nn.Module):
         decoder_layers: int = 3,
         dropout: float = 0.0,
         max_output_length: int = 160,
+        smiles_order: str = "canonical",
     ) -> None:
         super().__init__()
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if smiles_order not in SMILES_ORDERS or (
+            smiles_order != "canonical" and direction != "name2smiles"
+        ):
+            raise ValueError(
+                f"smiles_order must be one of {', '.join(SMILES_ORDERS)} (other than canonical "
+                f"only for name2smiles targets), got {smiles_order!r} for {direction}"
+            )
         self.direction, self.max_output_length = direction, max_output_length
+        self.smiles_order = smiles_order
         self.smiles_vocabulary = load_vocabulary()
         names, smiles = len(NAME_VOCABULARY), len(self.smiles_vocabulary)
         source_size, target_size = (
@@ -208,6 +229,7 @@ class NameSeq2Seq(nn.Module):
             hp["decoder_layers"],
             hp.get("dropout", 0.0),
             hp.get("max_output_length", 160),
+            hp.get("smiles_order", "canonical"),
         )
 
     @property
@@ -227,6 +249,9 @@ class NameSeq2Seq(nn.Module):
 
     def target_ids(self, table: pa.Table) -> list[list[int]]:
         """What the decoder learns to write per row, between ``<bos>`` and ``<eos>``."""
+        if self.direction == "name2smiles" and self.smiles_order == "condensed":
+            encode = self.smiles_vocabulary.encode
+            return [encode(condensed_smiles(c))[0] for c in table["condensed"].to_pylist()]
         if self.direction == "name2smiles":
             return table["smiles_tokens"].to_pylist()
         ids, unknown = encode_names(table["name"].to_pylist())

@@ -78,6 +78,11 @@ class MoleculeGraphs:
             yield self.batch(np.arange(start, min(start + batch_size, len(self))))
 
 
+def texts(table: pa.Table) -> list[str]:
+    """The text side of each row: ``description`` (ChEBI-20) or else ``name``."""
+    return table["description" if "description" in table.column_names else "name"].to_pylist()
+
+
 def _relative(offsets: np.ndarray) -> np.ndarray:
     """Offsets of a sliced list array start where the slice does: make them start at 0."""
     return offsets.astype(np.int64) - int(offsets[0])
@@ -96,11 +101,11 @@ class ContrastiveGIN(nn.Module):
 
     def __init__(
         self,
-        hidden: int = 256,
+        hidden: int = 128,
         layers: int = 6,
         dim: int = 128,
-        text_hidden: int = 512,
-        text_layers: int = 2,
+        text_hidden: int = 1024,
+        text_layers: int = 3,
         pool: str = "sum",
         text_encoder_sha256: str = SHA256["model.safetensors"],
     ) -> None:
@@ -115,9 +120,10 @@ class ContrastiveGIN(nn.Module):
                 f"all-MiniLM-L6-v2 {SHA256['model.safetensors'][:12]}…"
             )
         self.pool = pool
-        self.register_buffer("feature_offsets", torch.tensor(np.cumsum([0, *FEATURE_SIZES[:-1]])))
-        self.register_buffer("feature_shifts", torch.tensor(FEATURE_SHIFTS))
-        self.register_buffer("feature_max", torch.tensor(FEATURE_SIZES) - 1)
+        offsets = np.cumsum([0, *FEATURE_SIZES[:-1]])
+        self.register_buffer("feature_offsets", torch.tensor(offsets), persistent=False)
+        self.register_buffer("feature_shifts", torch.tensor(FEATURE_SHIFTS), persistent=False)
+        self.register_buffer("feature_max", torch.tensor(FEATURE_SIZES) - 1, persistent=False)
         self.atom_embedding = nn.Embedding(sum(FEATURE_SIZES), hidden)
         self.bond_embedding = nn.Embedding(BOND_SIZES, hidden)
         self.convs = nn.ModuleList(
@@ -126,7 +132,11 @@ class ContrastiveGIN(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         readout = hidden if pool == "sum" else 2 * hidden
         self.mol_head = _mlp(readout, hidden, dim, 2)
-        self.text_head = _mlp(DIMENSION, text_hidden, dim, text_layers)
+        # MiniLM embeddings of near-isomers differ in a few small coordinates: standardise
+        # every coordinate (batch statistics, kept as running averages) before projecting.
+        self.text_head = nn.Sequential(
+            nn.BatchNorm1d(DIMENSION), _mlp(DIMENSION, text_hidden, dim, text_layers)
+        )
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     @classmethod
@@ -179,15 +189,14 @@ class ContrastiveGIN(nn.Module):
     @torch.no_grad()
     def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 1024) -> dict:
         self.eval()
-        column = "description" if "description" in table.column_names else "name"
-        embedded = embed_texts(table[column].to_pylist(), device=device)
-        texts = self.encode_texts(torch.from_numpy(embedded).to(device)).cpu()
+        embedded = torch.from_numpy(embed_texts(texts(table), device=device))
+        text_side = self.encode_texts(embedded.to(device)).cpu()
         molecules = [
             self.encode_molecules(b.to(device)).cpu()
             for b in MoleculeGraphs(table).batches(batch_size)
         ]
         return {
-            "text_embedding": _vectors(texts.numpy()),
+            "text_embedding": _vectors(text_side.numpy()),
             "mol_embedding": _vectors(torch.cat(molecules).numpy()),
         }
 

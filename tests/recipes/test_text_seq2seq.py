@@ -81,7 +81,15 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(
     assert scored["metrics"][metric] == test_result["metrics"][metric]
 
 
-def test_recipe_rejects_an_unknown_direction() -> None:
-    done = run_recipe("--direction=name2inchi")
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--direction=name2inchi", "direction must be one of name2smiles, smiles2name"),
+        ("--smiles-order=random", "smiles_order must be one of canonical, condensed"),
+        ("--d-model=30", "d_model 30 must split into 4 heads of even size"),
+    ],
+)
+def test_recipe_rejects_what_the_model_cannot_be(option: str, message: str) -> None:
+    done = run_recipe(option)
     assert done.returncode != 0
-    assert "--direction must be one of name2smiles, smiles2name" in done.stderr
+    assert message in done.stderr
