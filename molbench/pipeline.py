@@ -12,6 +12,7 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import platform
 import sys
@@ -44,6 +45,7 @@ from molbench.errors import (
 from molbench.parallel import default_workers
 from molbench.splits import check_split, duplicated_structures, shared_structures
 
+log = logging.getLogger(__name__)
 ROWS_PER_BATCH = 5_000  # rows become Arrow batches as they stream in: no giant Python list
 QUARANTINE_DIR = "quarantine"
 
@@ -379,15 +381,35 @@ def _requirements_hint(builder: Builder, configs: list[str]) -> str:
 def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:
     if not final.exists():
         return None
+    older = _older_format(final / store.MANIFEST_NAME)
+    if older is not None:
+        # written by an earlier molbench: same version, same rows; only the layout changed
+        log.warning(
+            "rebuilding %s: it was written by an older molbench (manifest format %s)", final, older
+        )
+        return None
     try:
         manifest = store.read_manifest(final)
     except (IntegrityError, DatasetNotFoundError) as e:
         if force:
             return None
-        raise BuildConflictError(f"{e}; pass --force to replace it") from None
+        message = str(e)
+        hint = "" if "--force" in message else "; pass --force to replace it"
+        raise BuildConflictError(message + hint) from None
     if "groups" not in manifest:  # pragma: no cover - older layouts
         raise BuildConflictError(f"{final} is in an older layout; pass --force to rebuild it")
     return manifest
+
+
+def _older_format(path: Path) -> int | None:
+    """The manifest format of a build written by an older molbench, else None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("format") if isinstance(data, dict) else None
+    is_older = isinstance(version, int) and 0 < version < store.MANIFEST_FORMAT
+    return version if is_older and "name" in data else None
 
 
 @contextmanager

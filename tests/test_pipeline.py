@@ -149,10 +149,19 @@ def test_hugging_face_cache_never_serves_a_replaced_build(tmp_path: Path) -> Non
 def test_force_replaces_a_build_whose_manifest_is_unreadable(tmp_path) -> None:
     final = tmp_path / "validity" / "1.0.0"
     final.mkdir(parents=True)
-    (final / "manifest.json").write_text('{"format": 1}')
+    (final / "manifest.json").write_text("{not json")
     with pytest.raises(BuildConflictError, match="--force"):
         molbench.build("validity", {**SMALL, "n_molecules": 60}, out=tmp_path)
     result = molbench.build("validity", {**SMALL, "n_molecules": 60}, out=tmp_path, force=True)
+    store.verify(result.path)
+
+
+def test_a_build_in_an_older_layout_is_rebuilt_without_force(tmp_path) -> None:
+    final = tmp_path / "validity" / "1.0.0"
+    final.mkdir(parents=True)
+    (final / "manifest.json").write_text('{"format": 1, "name": "validity"}')
+    result = molbench.build("validity", {**SMALL, "n_molecules": 60}, out=tmp_path)
+    assert not result.skipped
     store.verify(result.path)
 
 
