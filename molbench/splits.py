@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from molbench.errors import BuildError
+from molbench.errors import BuildError, ParameterError
 
 Split = dict[str, np.ndarray]
 SPLIT_NAMES = ("train", "validation", "test")
@@ -122,6 +122,31 @@ def merged_groups(*keys: np.ndarray) -> np.ndarray:
             if a != b:
                 parent[max(a, b)] = min(a, b)
     return np.array([find(i) for i in range(n)], dtype=np.int64)
+
+
+def parse_split_names(text: str) -> list[str]:
+    """``"validation,test"`` → ``["validation", "test"]``; distinct, known names only."""
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    if not chosen or any(s not in SPLIT_NAMES for s in chosen) or len(set(chosen)) != len(chosen):
+        raise ParameterError(
+            f"--splits must be distinct names from {', '.join(SPLIT_NAMES)}, got {text!r}"
+        )
+    return chosen
+
+
+def by_name(names: np.ndarray) -> Split:
+    """Rows by the split each one names (a published split), in ``SPLIT_NAMES`` order."""
+    return {s: np.flatnonzero(names == s) for s in SPLIT_NAMES if (names == s).any()}
+
+
+def grouped_like(groups: np.ndarray, reference: Split, seed: int) -> Split:
+    """A grouped split with exactly the sizes of ``reference`` (e.g. the published one)."""
+    sizes = {s: len(idx) for s, idx in reference.items()}
+    split = grouped_sized_split(groups, sizes, seed)
+    short = {s: sizes[s] - len(split[s]) for s in sizes if len(split[s]) != sizes[s]}
+    if short:
+        raise BuildError(f"grouped split could not reach the reference sizes (off by {short})")
+    return split
 
 
 def check_split(split: Mapping[str, np.ndarray], n_rows: int) -> None:

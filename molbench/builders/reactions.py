@@ -24,7 +24,7 @@ from molbench.chem import reaction
 from molbench.chem.tokens import VOCAB_VERSION, load_vocabulary
 from molbench.errors import BuildError, DownloadError, ParameterError, SourceNotFoundError
 from molbench.parallel import ordered_stream
-from molbench.splits import SPLIT_NAMES, grouped_sized_split
+from molbench.splits import SPLIT_NAMES, by_name, grouped_like, parse_split_names
 
 CHUNK = 250  # reactions per unit of parallel work
 
@@ -99,19 +99,13 @@ class ReactionsParams:
     seed: int = field(default=0, metadata={"help": "Seed of the scaffold split."})
 
     def __post_init__(self) -> None:
-        chosen = self.split_list
-        unknown = [s for s in chosen if s not in SPLIT_NAMES]
-        if unknown or not chosen or len(set(chosen)) != len(chosen):
-            raise ParameterError(
-                f"--splits must be distinct names from {', '.join(SPLIT_NAMES)}, "
-                f"got {self.splits!r}"
-            )
+        parse_split_names(self.splits)
         if self.seed < 0:
             raise ParameterError(f"--seed must be >= 0, got {self.seed}")
 
     @property
     def split_list(self) -> list[str]:
-        return [s.strip() for s in self.splits.split(",") if s.strip()]
+        return parse_split_names(self.splits)
 
 
 EDIT = pa.struct(
@@ -275,21 +269,12 @@ overlapping rows, so results can also be reported on the clean subset (the evalu
 
 
 def _published(table: pa.Table, params: ReactionsParams) -> dict[str, np.ndarray]:
-    split = table["published_split"].to_numpy(zero_copy_only=False)
-    return {s: np.flatnonzero(split == s) for s in SPLIT_NAMES if (split == s).any()}
+    return by_name(table["published_split"].to_numpy(zero_copy_only=False))
 
 
 def _scaffold(table: pa.Table, params: ReactionsParams) -> dict[str, np.ndarray]:
-    published = _published(table, params)
-    sizes = {s: len(idx) for s, idx in published.items()}
-    groups = table["product_scaffold"].to_numpy(zero_copy_only=False)
-    split = grouped_sized_split(groups.astype(str), sizes, params.seed)
-    short = {
-        s: sizes[s] - len(split[s]) for s in ("validation", "test") if len(split[s]) != sizes[s]
-    }
-    if short:
-        raise BuildError(f"scaffold split could not reach the published sizes (short by {short})")
-    return split
+    groups = table["product_scaffold"].to_numpy(zero_copy_only=False).astype(str)
+    return grouped_like(groups, _published(table, params), params.seed)
 
 
 class ReactionsBuilder:

@@ -35,9 +35,11 @@ from molbench.errors import BuildError, ParameterError, SourceFormatError
 from molbench.parallel import ordered_map, ordered_stream
 from molbench.splits import (
     SPLIT_NAMES,
+    by_name,
+    grouped_like,
     grouped_random_split,
-    grouped_sized_split,
     merged_groups,
+    parse_split_names,
     threshold_split,
 )
 
@@ -116,16 +118,7 @@ class TextParams:
     seed: int = field(default=0, metadata={"help": "Seed of every random choice in the build."})
 
     def __post_init__(self) -> None:
-        chosen = self.split_list
-        if (
-            not chosen
-            or any(s not in SPLIT_NAMES for s in chosen)
-            or len(set(chosen)) != len(chosen)
-        ):
-            raise ParameterError(
-                f"--splits must be distinct names from {', '.join(SPLIT_NAMES)}, "
-                f"got {self.splits!r}"
-            )
+        parse_split_names(self.splits)
         if self.n_molecules < 20:
             raise ParameterError(f"--n-molecules must be at least 20, got {self.n_molecules}")
         if not 2 <= self.max_carbons <= 60:
@@ -140,7 +133,7 @@ class TextParams:
 
     @property
     def split_list(self) -> list[str]:
-        return [s.strip() for s in self.splits.split(",") if s.strip()]
+        return parse_split_names(self.splits)
 
 
 TOKENS = pa.list_(pa.int16())
@@ -278,8 +271,7 @@ INFO = DatasetInfo(
 
 
 def _published(table: pa.Table, params: Any) -> dict[str, np.ndarray]:
-    split = table["published_split"].to_numpy(zero_copy_only=False)
-    return {s: np.flatnonzero(split == s) for s in SPLIT_NAMES if (split == s).any()}
+    return by_name(table["published_split"].to_numpy(zero_copy_only=False))
 
 
 def _corpus(table: pa.Table, params: Any) -> dict[str, np.ndarray]:
@@ -287,18 +279,11 @@ def _corpus(table: pa.Table, params: Any) -> dict[str, np.ndarray]:
 
 
 def _chebi_scaffold(table: pa.Table, params: TextParams) -> dict[str, np.ndarray]:
-    sizes = {s: len(idx) for s, idx in _published(table, params).items()}
-    groups = merged_groups(
+    groups = merged_groups(  # one structure never straddles splits, whatever its scaffold
         np.asarray(table["scaffold"].to_pylist(), dtype=object),
         np.asarray(table["inchikey"].to_pylist(), dtype=object),
     )
-    split = grouped_sized_split(groups, sizes, params.seed)
-    short = {
-        s: sizes[s] - len(split[s]) for s in ("validation", "test") if len(split[s]) != sizes[s]
-    }
-    if short:
-        raise BuildError(f"scaffold split could not reach the published sizes (short by {short})")
-    return split
+    return grouped_like(groups, _published(table, params), params.seed)
 
 
 def _names_random(table: pa.Table, params: TextParams) -> dict[str, np.ndarray]:
