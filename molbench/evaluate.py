@@ -70,7 +70,8 @@ def evaluate_table(
     )
     context = dict(context or {})
     train_columns = getattr(task, "train_columns", ())
-    if train_columns and split != "train" and "train" in built.splits(config):
+    in_train = train_columns and split != "train" and "train" in built.splits(config)
+    if in_train and "train" not in context:  # a transfer run brings its own training rows
         context["train"] = built.table(config, "train", list(train_columns))
     try:
         scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)

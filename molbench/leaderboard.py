@@ -43,12 +43,17 @@ def summarize(
     summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
 ) -> list[dict[str, Any]]:
     """One row per (config, method, dataset content): mean and unbiased std over seeds."""
-    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for r in results:
-        key = (r["dataset"]["config"], r["run"]["method"], r["dataset"]["content_hash"])
+        key = (
+            r["dataset"]["config"],
+            r["run"]["method"],
+            r["dataset"]["content_hash"],
+            trained_on(r),
+        )
         groups[key].append(r)
     rows = []
-    for (config, method, content_hash), group in groups.items():
+    for (config, method, content_hash, trained), group in groups.items():
         headline = [r["headline"]["value"] for r in group]
         metrics = {
             m: _mean_std([r["metrics"][m] for r in group if m in r["metrics"]])
@@ -59,6 +64,8 @@ def summarize(
         rows.append(
             {
                 "config": config,
+                "trained_on": trained,
+                "transfer": group[0].get("transfer", {}),
                 "method": method,
                 "n": len(group),
                 "seeds": seeds,
@@ -85,11 +92,17 @@ def summarize(
     rows.sort(
         key=lambda row: (
             row["config"],
+            row["trained_on"],
             -row["headline"][0] if row["higher_is_better"] else row["headline"][0],
             row["method"],
         )
     )
     return rows
+
+
+def trained_on(result: Mapping[str, Any]) -> str:
+    """The config a transfer result's model was trained on; "" when trained on its own."""
+    return (result.get("transfer") or {}).get("trained_on", "")
 
 
 def _commit(result: Mapping[str, Any]) -> str | None:
@@ -125,16 +138,32 @@ def render_markdown(
         "`molbench eval`; every number comes from a result JSON of a real run.",
         "",
     ]
-    sections = sorted({(row["config"], row["headline_metric"]) for row in rows})
-    several = {c for c, _ in sections if sum(1 for c2, _ in sections if c2 == c) > 1}
-    for config, headline in sections:
+    sections = sorted({(row["config"], row["trained_on"], row["headline_metric"]) for row in rows})
+    several = {
+        (c, t) for c, t, _ in sections if sum(1 for c2, t2, _ in sections if (c2, t2) == (c, t)) > 1
+    }
+    for config, trained, headline in sections:
         config_rows = [
-            row for row in rows if row["config"] == config and row["headline_metric"] == headline
+            row
+            for row in rows
+            if (row["config"], row["trained_on"], row["headline_metric"])
+            == (config, trained, headline)
         ]
-        title = f"## `{config}`" + (f" — {headline}" if config in several else "")
+        transfer = f" — trained on `{trained}` (transfer)" if trained else ""
+        title = f"## `{config}`{transfer}" + (
+            f" — {headline}" if (config, trained) in several else ""
+        )
+        lines += [title, ""]
+        if trained:
+            lines += [
+                f"Models trained on `{trained}` only, scored on `{config}` "
+                f"{config_rows[0]['split']}: no `{config}` training rows were used.",
+                *_overlap_lines(
+                    config_rows[0]["transfer"], trained, config, config_rows[0]["split"]
+                ),
+                "",
+            ]
         lines += [
-            title,
-            "",
             f"| rank | method | {headline} (test) | "
             + " | ".join(m for m in summary_metrics if m != headline)
             + " | n | parameters | train time | hardware | recipe |",
@@ -174,6 +203,18 @@ def render_markdown(
     else:
         lines.append("None: this dataset is new in molbench, so there are no published numbers.")
     return "\n".join(lines) + "\n"
+
+
+def _overlap_lines(transfer: Mapping[str, Any], trained: str, config: str, split: str) -> list[str]:
+    """The build's cross-set audit lines that concern this transfer (what the model saw)."""
+    lines = []
+    for audit in (transfer.get("cross_audits") or {}).values():
+        if not isinstance(audit, Mapping):
+            continue
+        for what, count in audit.items():
+            if what.startswith(f"{trained}/train") and what.endswith(f" {config}/{split}"):
+                lines.append(f"Overlap (build audit): {count:,} {what}.")
+    return lines
 
 
 def _fmt(pair: tuple[float, float]) -> str:

@@ -185,13 +185,82 @@ def evaluate_rows(
     return result
 
 
-def record_result(result: dict[str, Any], run: Run, dataset_name: str, config: str) -> Path:
-    """Copy a test result into ``<repo>/leaderboards/results/<dataset>/``."""
+def record_result(
+    result: dict[str, Any], run: Run, dataset_name: str, config: str, trained_on: str = ""
+) -> Path:
+    """Copy a test result into ``<repo>/leaderboards/results/<dataset>/``.
+
+    ``trained_on``: the config a transfer result's model was trained on (its own file name).
+    """
     suffix = f"seed{run.seed}" if run.seed is not None else "deterministic"
     directory = run.repo_root / "leaderboards" / "results" / dataset_name
-    path = directory / f"{run.method}__{config}__{suffix}.json"
+    scored = f"{config}__from_{trained_on}" if trained_on else config
+    path = directory / f"{run.method}__{scored}__{suffix}.json"
     store.write_json(path, result)
     return path
+
+
+def evaluate_transfer(
+    source: Any,
+    run: Run,
+    built: store.BuiltDataset,
+    trained_config: str,
+    eval_config: str,
+    split: str = "test",
+    record: bool = False,
+    out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Score a method trained on ``trained_config`` on another config's split (transfer).
+
+    ``source`` is a model directory or an in-memory predictions table (``id`` + the task's
+    columns). The task's clean-subset metrics are taken against the *trained* config's train
+    split — the rows this model actually saw — and the build's cross-set audit goes into the
+    result, so a transfer row shows what leaked into it. Written to ``out_dir`` (if given) as
+    ``<split>_on_<eval_config>.json`` and, with ``record``, to the leaderboard results.
+    """
+    import pyarrow as pa
+
+    from molbench.tasks import task_for
+
+    started = time.perf_counter()
+    task = task_for(built.manifest)
+    context: dict[str, Any] = {}
+    train_columns = list(getattr(task, "train_columns", ()))
+    if train_columns and "train" in built.splits(trained_config):
+        context["train"] = built.table(trained_config, "train", train_columns)
+    extra: dict[str, Any] = {}
+    if isinstance(source, pa.Table):
+        predictions = source
+        label = f"{run.method} predictions"
+    else:
+        from molbench.models import load_model
+
+        module, card = load_model(source, device=run.device)
+        rows = built.table(eval_config, split)
+        predictions = pa.table({"id": rows["id"], **module.predict(rows, device=run.device)})
+        label = f"model {card.path}"
+        extra = {"model": card.as_dict(), "n_parameters": card.n_parameters}
+    predict_seconds = time.perf_counter() - started
+    result = evaluate_table(predictions, built, eval_config, split, label, context)
+    result["source"] = {"kind": "recipe" if isinstance(source, pa.Table) else "model", "files": {}}
+    if "model" in extra:
+        result["model"] = extra["model"]
+    # a model's own record of its training; a table's method was "trained" (fit) just now
+    provenance = extra["model"]["provenance"] if extra else run.provenance(built, trained_config)
+    result["run"] = {**provenance, "n_parameters": extra.get("n_parameters")}
+    result["environment"]["hardware"] = describe(run.device)
+    result["predict_seconds"] = round(predict_seconds, 3)
+    cross = built.manifest.get("cross_audits", {})
+    result["transfer"] = {
+        "trained_on": trained_config,
+        "trained_on_content_hash": built.config_hash(trained_config),
+        "cross_audits": cross,
+    }
+    if out_dir is not None:
+        store.write_json(Path(out_dir) / f"{split}_on_{eval_config}.json", result)
+    if record:
+        record_result(result, run, built.name, eval_config, trained_on=trained_config)
+    return result
 
 
 def print_summary(results: dict[str, dict[str, Any]]) -> None:

@@ -88,3 +88,25 @@ def test_committed_leaderboards_equal_their_regeneration(dataset: str) -> None:
     committed = (REPO / "leaderboards" / f"{dataset}.md").read_text(encoding="utf-8")
     assert committed == page, "run: molbench leaderboard (never edit the markdown by hand)"
     assert (REPO / "leaderboards" / f"{dataset}.png").is_file()
+
+
+def test_transfer_results_get_their_own_labelled_section_with_the_overlap() -> None:
+    own = result("m", "uspto_mit", 0, 0.8)
+    moved = result("m", "uspto_mit", 0, 0.3)
+    moved["transfer"] = {
+        "trained_on": "uspto_15k",
+        "cross_audits": {
+            "reactions_shared_across_sets": {
+                "uspto_15k/train reactions in uspto_mit/test": 836,
+                "uspto_15k/train reactions in uspto_mit/validation": 633,
+            }
+        },
+    }
+    rows = summarize([own, moved])
+    assert len(rows) == 2  # same method, config and content: not averaged together
+    assert {r["trained_on"] for r in rows} == {"", "uspto_15k"}
+    page = render_markdown("reactions", rows, [], None)
+    transfer = page.split("trained on `uspto_15k` (transfer)", 1)[1]
+    assert "836 uspto_15k/train reactions in uspto_mit/test" in transfer
+    assert "validation" not in transfer.split("|", 1)[0]  # only the split it was scored on
+    assert "**0.3000**" in transfer and "**0.8000**" not in transfer
