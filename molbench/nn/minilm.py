@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import unicodedata
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -208,14 +209,19 @@ class MiniLM(nn.Module):
     def dimension(self) -> int:
         return self.word_embeddings.embedding_dim
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Unit-norm sentence embeddings of padded token ids ([n, length]; mask 1 = token)."""
+    def token_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last-layer states [n, length, 384] of padded token ids ([n, length]; mask 1 = token)."""
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.word_embeddings(ids) + self.position_embeddings(positions)
         x = self.embedding_norm(x + self.token_type_embeddings.weight[0])
         keep = mask.bool()[:, None, None, :]
         for layer in self.layers:
             x = layer(x, keep)
+        return x
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Unit-norm sentence embeddings of padded token ids ([n, length]; mask 1 = token)."""
+        x = self.token_states(ids, mask)
         weights = mask.unsqueeze(-1).to(x.dtype)
         pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return nn.functional.normalize(pooled, p=2, dim=1)
@@ -225,12 +231,39 @@ class MiniLM(nn.Module):
         self, texts: list[str], batch_size: int = 64, device: str = "cpu", progress: bool = False
     ) -> np.ndarray:
         """float32 [n, 384] embeddings; texts are batched by length, returned in input order."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for rows, ids, mask in self._batches(texts, batch_size, device, progress):
+            out[rows] = self(ids, mask).float().cpu().numpy()
+        return out
+
+    @torch.inference_mode()
+    def encode_tokens(
+        self, texts: list[str], batch_size: int = 64, device: str = "cpu", progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every token's last-layer state, ragged: float16 [total tokens, 384] and offsets.
+
+        Text i owns rows ``offsets[i]:offsets[i + 1]`` ([CLS] … [SEP]). A mean-pooled
+        sentence embedding is nearly a bag of word pieces: ``4,6-dimethylhepta-1,2,3-triene``
+        and ``3,6-dimethylhepta-1,2,4-triene`` come out 0.997 apart; the states keep order.
+        """
+        lengths = np.array([len(self.tokenizer.encode(t)) for t in texts], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        flat = np.zeros((int(offsets[-1]), self.dimension), dtype=np.float16)
+        for rows, ids, mask in self._batches(texts, batch_size, device, progress):
+            states = self.token_states(ids, mask).float().cpu().numpy()
+            for i, r in enumerate(rows):
+                flat[offsets[r] : offsets[r + 1]] = states[i, : lengths[r]]
+        return flat, offsets
+
+    def _batches(
+        self, texts: list[str], batch_size: int, device: str, progress: bool
+    ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """(rows, padded ids, mask) in batches of similar length (less padding)."""
         from tqdm.auto import tqdm
 
         self.to(device).eval()
         encoded = [self.tokenizer.encode(t) for t in texts]
         order = np.argsort([-len(e) for e in encoded], kind="stable")
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         starts = range(0, len(order), batch_size)
         for start in tqdm(starts, desc="all-MiniLM-L6-v2", unit="batch", disable=not progress):
             rows = order[start : start + batch_size]
@@ -240,8 +273,7 @@ class MiniLM(nn.Module):
             for i, r in enumerate(rows):
                 ids[i, : len(encoded[r])] = torch.tensor(encoded[r])
                 mask[i, : len(encoded[r])] = 1
-            out[rows] = self(ids.to(device), mask.to(device)).float().cpu().numpy()
-        return out
+            yield rows, ids.to(device), mask.to(device)
 
 
 _RENAMES = (
@@ -323,3 +355,37 @@ def embed_texts(
         np.save(partial, embeddings, allow_pickle=False)
         os.replace(partial, file)
     return embeddings
+
+
+def embed_text_tokens(
+    texts: list[str],
+    encoder: str | None = None,
+    device: str = "cpu",
+    cache: bool = True,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token-level MiniLM states of ``texts`` (see :meth:`MiniLM.encode_tokens`), cached.
+
+    Frozen like :func:`embed_texts`, so computed once on the CPU; a trainable head on top
+    can still read word order. Cached as two ``.npy`` files (no pickles) per text list.
+    """
+    key = hashlib.sha256(
+        json.dumps([SHA256["model.safetensors"], "tokens", texts]).encode()
+    ).hexdigest()
+    directory = store.resolve_root() / "embeddings" / "all-MiniLM-L6-v2"
+    files = [directory / f"{key}.{part}.npy" for part in ("states", "offsets")]
+    if cache and all(f.is_file() for f in files):
+        flat = np.load(files[0], allow_pickle=False)
+        offsets = np.load(files[1], allow_pickle=False)
+        if offsets.shape == (len(texts) + 1,) and flat.shape == (offsets[-1], DIMENSION):
+            return flat, offsets
+    flat, offsets = load_text_encoder(encoder).encode_tokens(
+        texts, device=device, progress=progress
+    )
+    if cache:
+        directory.mkdir(parents=True, exist_ok=True)
+        for file, array in zip(files, (flat, offsets), strict=True):
+            partial = file.with_name(f"{file.stem}.{os.getpid()}.tmp.npy")
+            np.save(partial, array, allow_pickle=False)
+            os.replace(partial, file)
+    return flat, offsets

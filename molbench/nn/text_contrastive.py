@@ -1,8 +1,9 @@
 """A contrastive structure-text model (Text2Mol / MoleculeSTM style) for the text dataset.
 
 A GINE network encodes the molecule graph columns; the text side is all-MiniLM-L6-v2,
-frozen: its embeddings are computed once (see :func:`molbench.nn.minilm.embed_texts`) and
-only a projection head on top of them is trained. Both sides meet in a shared unit sphere,
+frozen: its token states (or pooled sentence embeddings) are computed once (see
+:func:`molbench.nn.minilm.embed_text_tokens`) and only a small transformer + projection
+head on top of them is trained. Both sides meet in a shared unit sphere,
 trained with the symmetric InfoNCE loss of CLIP and a learnable temperature.
 ``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``
 columns (float32 vectors of ``dim``, as fixed-size list arrays).
@@ -20,7 +21,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
-from molbench.nn.minilm import DIMENSION, SHA256, embed_texts
+from molbench.nn.minilm import DIMENSION, MAX_LENGTH, SHA256, embed_text_tokens, embed_texts
 from molbench.torch_data import GraphBatch, _ranges
 
 # atom_features columns: atomic_num, formal_charge, total_num_hs, degree, is_aromatic,
@@ -30,6 +31,7 @@ FEATURE_SIZES = (120, 9, 9, 7, 2, 8, 2, 9)
 FEATURE_SHIFTS = (0, 4, 0, 0, 0, 0, 0, 0)  # formal charge -4..4
 BOND_SIZES = 7  # bond order x 2: single 2, aromatic 3, double 4, triple 6
 MAX_LOGIT_SCALE = 100.0
+TEXT_INPUTS = ("sentence", "tokens")
 
 
 class MoleculeGraphs:
@@ -78,6 +80,55 @@ class MoleculeGraphs:
             yield self.batch(np.arange(start, min(start + batch_size, len(self))))
 
 
+class TextFeatures:
+    """Frozen MiniLM features of texts, row-batchable: sentence vectors or token states.
+
+    ``kind="sentence"``: the 384-d mean-pooled embedding; ``kind="tokens"``: every token's
+    last-layer state (ragged), padded per batch with a mask. Both are computed once and
+    cached under the molbench root, so training never runs the encoder.
+    """
+
+    def __init__(
+        self,
+        texts: list[str],
+        kind: str,
+        encoder: str | None = None,
+        device: str = "cpu",
+        progress: bool = False,
+    ) -> None:
+        if kind not in TEXT_INPUTS:
+            raise ValueError(f"text_input must be one of {', '.join(TEXT_INPUTS)}, got {kind!r}")
+        self.kind = kind
+        self.size = len(texts)
+        if kind == "sentence":
+            self.vectors = torch.from_numpy(embed_texts(texts, encoder, device, progress=progress))
+        else:
+            flat, offsets = embed_text_tokens(texts, encoder, device, progress=progress)
+            self.flat, self.offsets = torch.from_numpy(flat), offsets
+
+    def __len__(self) -> int:
+        return self.size
+
+    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """The model's text inputs for ``rows``: (vectors,) or (states [b, L, 384], mask)."""
+        if self.kind == "sentence":
+            return (self.vectors[rows],)
+        starts, ends = self.offsets[rows], self.offsets[rows + 1]
+        lengths = ends - starts
+        flat_rows = _ranges(starts, ends)
+        row = np.repeat(np.arange(len(rows)), lengths)
+        position = flat_rows - np.repeat(starts, lengths)
+        states = torch.zeros((len(rows), int(lengths.max()), DIMENSION))
+        states[row, position] = self.flat[flat_rows].float()
+        mask = torch.zeros((len(rows), int(lengths.max())), dtype=torch.bool)
+        mask[row, position] = True
+        return states, mask
+
+    def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        for start in range(0, self.size, batch_size):
+            yield self.batch(np.arange(start, min(start + batch_size, self.size)))
+
+
 def texts(table: pa.Table) -> list[str]:
     """The text side of each row: ``description`` (ChEBI-20) or else ``name``."""
     return table["description" if "description" in table.column_names else "name"].to_pylist()
@@ -108,6 +159,9 @@ class ContrastiveGIN(nn.Module):
         text_layers: int = 3,
         pool: str = "sum",
         text_encoder_sha256: str = SHA256["model.safetensors"],
+        text_input: str = "tokens",
+        text_width: int = 128,
+        text_attention_layers: int = 2,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GINEConv
@@ -132,11 +186,29 @@ class ContrastiveGIN(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         readout = hidden if pool == "sum" else 2 * hidden
         self.mol_head = _mlp(readout, hidden, dim, 2)
-        # MiniLM embeddings of near-isomers differ in a few small coordinates: standardise
-        # every coordinate (batch statistics, kept as running averages) before projecting.
-        self.text_head = nn.Sequential(
-            nn.BatchNorm1d(DIMENSION), _mlp(DIMENSION, text_hidden, dim, text_layers)
-        )
+        if text_input not in TEXT_INPUTS:
+            raise ValueError(
+                f"text_input must be one of {', '.join(TEXT_INPUTS)}, got {text_input!r}"
+            )
+        self.text_input = text_input
+        if text_input == "sentence":
+            # MiniLM embeddings of near-isomers differ in a few small coordinates: standardise
+            # every coordinate (batch statistics, kept as running averages) before projecting.
+            self.text_head = nn.Sequential(
+                nn.BatchNorm1d(DIMENSION), _mlp(DIMENSION, text_hidden, dim, text_layers)
+            )
+        else:
+            # a small trainable transformer reads the frozen token states, so word order
+            # (which locant goes with which prefix) survives into the text embedding
+            self.token_in = nn.Sequential(nn.LayerNorm(DIMENSION), nn.Linear(DIMENSION, text_width))
+            self.token_position = nn.Embedding(MAX_LENGTH, text_width)
+            self.token_layers = nn.ModuleList(
+                nn.TransformerEncoderLayer(
+                    text_width, 4, 2 * text_width, dropout=0.0, batch_first=True, norm_first=True
+                )
+                for _ in range(text_attention_layers)
+            )
+            self.text_head = _mlp(2 * text_width, text_hidden, dim, text_layers)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     @classmethod
@@ -149,6 +221,9 @@ class ContrastiveGIN(nn.Module):
             text_layers=hp["text_layers"],
             pool=hp["pool"],
             text_encoder_sha256=hp["text_encoder_sha256"],
+            text_input=hp.get("text_input", "sentence"),  # models saved before tokens existed
+            text_width=hp.get("text_width", 128),
+            text_attention_layers=hp.get("text_attention_layers", 2),
         )
 
     def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:
@@ -173,9 +248,24 @@ class ContrastiveGIN(nn.Module):
             )
         return nn.functional.normalize(self.mol_head(pooled).float(), dim=1)
 
-    def encode_texts(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Unit-norm projections [n, dim] of MiniLM sentence embeddings [n, 384]."""
-        return nn.functional.normalize(self.text_head(embeddings).float(), dim=1)
+    def encode_texts(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Unit-norm text embeddings [n, dim] from :meth:`TextFeatures.batch` inputs.
+
+        Sentence input: a projection of the MiniLM embedding [n, 384]. Token input: states
+        [n, L, 384] + mask [n, L] through the transformer, then [CLS] state ‖ masked mean.
+        """
+        if self.text_input == "sentence":
+            (embeddings,) = inputs
+            return nn.functional.normalize(self.text_head(embeddings).float(), dim=1)
+        states, mask = inputs
+        positions = torch.arange(states.shape[1], device=states.device)
+        x = self.token_in(states) + self.token_position(positions)
+        for layer in self.token_layers:
+            x = layer(x, src_key_padding_mask=~mask)
+        weights = mask.unsqueeze(-1).to(x.dtype)
+        mean = (x * weights).sum(1) / weights.sum(1).clamp(min=1)
+        pooled = torch.cat([x[:, 0], mean], dim=1)
+        return nn.functional.normalize(self.text_head(pooled).float(), dim=1)
 
     def loss(self, molecules: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
         """Symmetric InfoNCE over the batch: row i of each side is the other's positive."""
@@ -189,8 +279,13 @@ class ContrastiveGIN(nn.Module):
     @torch.no_grad()
     def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 1024) -> dict:
         self.eval()
-        embedded = torch.from_numpy(embed_texts(texts(table), device=device))
-        text_side = self.encode_texts(embedded.to(device)).cpu()
+        features = TextFeatures(texts(table), self.text_input, device=device)
+        text_side = torch.cat(
+            [
+                self.encode_texts(*(t.to(device) for t in inputs)).cpu()
+                for inputs in features.batches(batch_size)
+            ]
+        )
         molecules = [
             self.encode_molecules(b.to(device)).cpu()
             for b in MoleculeGraphs(table).batches(batch_size)

@@ -155,13 +155,26 @@ class TextTask:
                 "ci95": [low, high],
                 "higher_is_better": True,
             },
-            "buckets": {},
+            "buckets": _by_n_carbons(truth, per_row),
             "n_rows": truth.num_rows,
             "warnings": warnings,
         }
 
     def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
         _plot_headline(results, path)
+
+
+def _by_n_carbons(truth: pa.Table, per_row: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Each per-row metric averaged per chain length (hydrocarbon configs): does it extrapolate?"""
+    if "n_carbons" not in truth.column_names:
+        return {}
+    carbons = truth["n_carbons"].to_numpy()
+    return {
+        f"{metric}_by_n_carbons": {
+            str(int(n)): float(np.mean(values[carbons == n])) for n in np.unique(carbons)
+        }
+        for metric, values in per_row.items()
+    }
 
 
 def _retrieval(
@@ -220,7 +233,7 @@ def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
 
 
 def _plot_headline(results: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Headline metric per method and config (mean over seeds) as horizontal bars."""
+    """Headline per method and config as bars; beside them, the headline by chain length."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,12 +252,48 @@ def _plot_headline(results: Sequence[Mapping[str, Any]], path: Path) -> None:
         )
         for key in keys
     ]
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(keys) + 1.2))
+    panels = sorted(
+        {
+            (r["dataset"]["config"], r["headline"]["metric"])
+            for r in results
+            if f"{r['headline']['metric']}_by_n_carbons" in r.get("buckets", {})
+        }
+    )
+    height = max(0.45 * len(keys) + 1.2, 2.6 * len(panels))
+    fig, axes = plt.subplots(
+        1, 2 if panels else 1, figsize=(13 if panels else 7, height), squeeze=False
+    )
+    ax = axes[0, 0]
     ax.barh([f"{c} · {m} · {method}" for c, m, method in keys], values, color="tab:blue")
     ax.set_xlim(0, 1)
     ax.set_xlabel("headline metric (test)")
     ax.invert_yaxis()
     ax.grid(alpha=0.3, axis="x")
+    if panels:
+        axes[0, 1].axis("off")
+        grid = axes[0, 1].get_subplotspec().subgridspec(len(panels), 1, hspace=0.6)
+        for i, (config, metric) in enumerate(panels):
+            _plot_by_n_carbons(fig.add_subplot(grid[i]), results, config, metric)
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+def _plot_by_n_carbons(
+    ax: Any, results: Sequence[Mapping[str, Any]], config: str, metric: str
+) -> None:
+    """One line per method: the metric per number of carbons (mean over seeds)."""
+    key = f"{metric}_by_n_carbons"
+    chosen = [
+        r for r in results if r["dataset"]["config"] == config and key in r.get("buckets", {})
+    ]
+    for method in sorted({r["run"]["method"] for r in chosen}):
+        runs = [r["buckets"][key] for r in chosen if r["run"]["method"] == method]
+        carbons = sorted({int(n) for b in runs for n in b})
+        means = [np.mean([b[str(n)] for b in runs if str(n) in b]) for n in carbons]
+        ax.plot(carbons, means, marker="o", markersize=3, label=method)
+    ax.set_title(f"{config} · {metric} by chain length (test)", fontsize=9)
+    ax.set_xlabel("carbons")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)

