@@ -172,22 +172,26 @@ def plot_topk(results: Sequence[Mapping[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    configs = sorted({r["dataset"]["config"] for r in results})
+    def panel(r: Mapping[str, Any]) -> tuple[str, str]:
+        return r["dataset"]["config"], (r.get("transfer") or {}).get("trained_on", "")
+
+    panels = sorted({panel(r) for r in results})
     methods = sorted({r["run"]["method"] for r in results})
     colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
-    fig, axes = plt.subplots(1, len(configs), figsize=(5.5 * len(configs), 4), squeeze=False)
-    for ax, config in zip(axes[0], configs, strict=True):
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (config, trained_on) in zip(axes[0], panels, strict=True):
         for method in methods:
             runs = [
                 r
                 for r in results
-                if r["dataset"]["config"] == config and r["run"]["method"] == method
+                if panel(r) == (config, trained_on) and r["run"]["method"] == method
             ]
             if not runs:
                 continue
             ys = [np.mean([r["metrics"][f"top{k}"] for r in runs]) for k in DEFAULT_KS]
             ax.plot(DEFAULT_KS, ys, marker="o", ms=3, color=colours[method], label=method)
-        ax.set_title(f"reactions / {config}: top-k exact match (test)")
+        trained = f"\n(trained on {trained_on})" if trained_on else ""
+        ax.set_title(f"reactions / {config}: top-k exact match (test){trained}", fontsize=9)
         ax.set_xlabel("k")
         ax.set_ylabel("accuracy")
         ax.set_xticks(DEFAULT_KS)
