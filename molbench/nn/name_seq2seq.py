@@ -7,6 +7,11 @@ rotary position embeddings (RoPE) in self-attention, so there is no position tab
 the length a model reads or writes: ``hydrocarbon_names_size_ood`` asks for longer names than
 any seen in training. Decoding is greedy, batched and uses a key/value cache.
 
+The SMILES a name2smiles model learns to write need not be RDKit's canonical one (scoring
+compares InChIs): with ``smiles_order="condensed"`` it is written along the main chain of the
+row's condensed formula, a longest chain as the name's parent is, so the name's locants
+count along the output; that learns far faster than RDKit's canonical atom order.
+
 ``predict(table, device)`` returns ``{"smiles": ...}`` or ``{"name": ...}``, the contract of
 the ``molbench.models`` registry.
 """
@@ -68,10 +73,10 @@ def decode_name(ids: Iterable[int]) -> str:
 
 
 def condensed_smiles(condensed: str) -> str:
-    """A plain SMILES in the atom order of a condensed formula: main chain first, then branches.
+    """A plain SMILES in the atom order of a condensed formula: main chain, branches in place.
 
-    Its main chain is a longest chain, as in the IUPAC 2013 name, so the name's locants count
-    along it; RDKit's canonical order follows no such thing.
+    That main chain is a longest chain, as the IUPAC 2013 parent is; on hydrocarbon_names it
+    is the name's parent numbered the name's way for about 70% of rows (reversed for 12%).
     """
     return re.sub(r"\[(C)[^\]]*\]", r"\1", write(parse_condensed(condensed)).smiles)
 
@@ -182,10 +187,10 @@ class NameSeq2Seq(nn.Module):
     def __init__(
         self,
         direction: str = "name2smiles",
-        d_model: int = 128,
+        d_model: int = 64,
         heads: int = 4,
-        encoder_layers: int = 3,
-        decoder_layers: int = 3,
+        encoder_layers: int = 2,
+        decoder_layers: int = 2,
         dropout: float = 0.0,
         max_output_length: int = 160,
         smiles_order: str = "canonical",

@@ -1,6 +1,6 @@
 """Contrastive structure-text retrieval (Text2Mol / MoleculeSTM style) on the text dataset.
 
-A GINE molecule encoder and a small transformer over frozen all-MiniLM-L6-v2 token states
+A GINE molecule encoder and attention pooling of frozen all-MiniLM-L6-v2 token states
 (``--text-input=sentence``: a projection of the pooled sentence embedding instead) are
 trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space.
 
@@ -32,8 +32,7 @@ class Settings(recipe.RunSettings):
     layers: int = 6
     dim: int = 128  # shared embedding dimension
     text_input: str = "tokens"  # frozen MiniLM token states (order kept) | sentence (pooled)
-    text_width: int = 128  # width of the trainable transformer over token states
-    text_attention_layers: int = 2
+    text_heads: int = 8  # attention-pooling heads over the token states
     text_hidden: int = 1024
     text_layers: int = 3  # linear layers of the text projection head
     pool: str = "sum"  # sum | mean_max
@@ -69,8 +68,7 @@ hyperparameters = {
     "text_layers": s.text_layers,
     "pool": s.pool,
     "text_input": s.text_input,
-    "text_width": s.text_width,
-    "text_attention_layers": s.text_attention_layers,
+    "text_heads": s.text_heads,
     "text_encoder": "all-MiniLM-L6-v2",
     "text_encoder_sha256": SHA256["model.safetensors"],
 }

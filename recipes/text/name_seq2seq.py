@@ -33,9 +33,9 @@ class Settings(recipe.RunSettings):
     dropout: float = 0.0
     max_output_length: int = 160  # greedy decoding stops here at the latest
     smiles_order: str = "condensed"  # SMILES name2smiles learns to write: condensed | canonical
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 4e-3
+    steps: int = 10000
+    batch_size: int = 16
+    lr: float = 3e-3
     weight_decay: float = 1e-2
 
 
