@@ -278,14 +278,22 @@ class ContrastiveGIN(nn.Module):
                 for inputs in features.batches(batch_size)
             ]
         )
+        return {
+            "text_embedding": _vectors(text_side.numpy()),
+            "mol_embedding": self.embed_molecules(table, device, batch_size),
+        }
+
+    @torch.no_grad()
+    def embed_molecules(
+        self, table: pa.Table, device: str = "cpu", batch_size: int = 1024
+    ) -> pa.FixedSizeListArray:
+        """Molecule embeddings of any table with graph columns (e.g. the whole ChEBI-20 corpus)."""
+        self.eval()
         molecules = [
             self.encode_molecules(b.to(device)).cpu()
             for b in MoleculeGraphs(table).batches(batch_size)
         ]
-        return {
-            "text_embedding": _vectors(text_side.numpy()),
-            "mol_embedding": _vectors(torch.cat(molecules).numpy()),
-        }
+        return _vectors(torch.cat(molecules).numpy())
 
 
 def _vectors(matrix: np.ndarray) -> pa.FixedSizeListArray:

@@ -17,10 +17,13 @@ import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
-from molbench import recipe
+from molbench import recipe, store
+from molbench.evaluate import CORPUS_CONFIG, evaluate_predictions
 from molbench.nn.minilm import SHA256
 from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
 
@@ -104,3 +107,27 @@ for _step in (bar := tqdm(range(s.steps), desc=f"contrastive_gin {s.config} seed
 # save + evaluate (predict embeds the validation / test names through the cache too)
 results = recipe.save_and_evaluate(model, "text_contrastive_gin", hyperparameters, run, built, s)
 recipe.print_summary(results)
+
+# ChEBI-20 also has Text2Mol's protocol: rank each test text against all 33,008 molecules
+if s.config.startswith("chebi20") and CORPUS_CONFIG in built.configs:
+    corpus = built.table(CORPUS_CONFIG, "corpus")
+    candidates = pa.table({"id": corpus["id"], "mol_embedding": model.embed_molecules(corpus)})
+    out_dir = s.run_dir(built.name, run.method)
+    pq.write_table(candidates, out_dir / "corpus_embeddings.parquet")
+    predictions = model.predict(built.table(s.config, "test"))
+    table = pa.table({"id": built.table(s.config, "test")["id"], **predictions})
+    pq.write_table(table, out_dir / "test_predictions.parquet")
+    corpus_result = evaluate_predictions(
+        out_dir / "test_predictions.parquet",
+        str(built.path),
+        s.config,
+        "test",
+        candidates=out_dir / "corpus_embeddings.parquet",
+    )
+    store.write_json(out_dir / "test_whole_corpus.json", corpus_result)
+    m = corpus_result["metrics"]
+    print(
+        f"test, whole corpus ({m['corpus_size']:.0f} molecules): t2m MRR "
+        f"{m['t2m_corpus_mrr']:.4f}, Hits@1 {m['t2m_corpus_hits_at_1']:.4f}, "
+        f"Hits@10 {m['t2m_corpus_hits_at_10']:.4f}"
+    )

@@ -97,3 +97,37 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(names_build, tmp_path: Pat
     scored = json.loads(result_file.read_text())
     assert scored["metrics"]["t2m_mrr"] == test_result["metrics"]["t2m_mrr"]
     assert scored["metrics"]["m2t_hits_at_1"] == test_result["metrics"]["m2t_hits_at_1"]
+
+
+@needs_weights
+def test_chebi20_run_also_ranks_against_the_whole_corpus(raw_fixtures, tmp_path: Path) -> None:
+    built = molbench.build(
+        "text",
+        configs=["chebi20", "chebi20_molecules"],
+        out=tmp_path / "root",
+        source=raw_fixtures,
+        workers=1,
+        progress=False,
+    )
+    out = tmp_path / "run"
+    few_steps = ["--steps=3", "--batch-size=16", "--hidden=16", "--layers=2", "--text-hidden=32"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RECIPE),
+            "--config=chebi20",
+            f"--data={built.path}",
+            f"--out={out}",
+            *few_steps,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    corpus = json.loads((out / "test_whole_corpus.json").read_text())
+    corpus_size = built.manifest["configs"]["chebi20_molecules"]["splits"]["corpus"]["rows"]
+    assert corpus["metrics"]["corpus_size"] == corpus_size > corpus["n_rows"]
+    # ranked among more molecules than the split's own: never better than in-split
+    assert corpus["metrics"]["t2m_corpus_mean_rank"] >= corpus["metrics"]["t2m_mean_rank"]
+    assert "whole corpus" in done.stdout
