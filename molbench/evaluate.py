@@ -159,6 +159,7 @@ def evaluate_model(
         "seed": card.provenance.get("seed"),
         "n_parameters": card.n_parameters,
         "train_seconds": card.provenance.get("train_seconds"),
+        "train_cpu_seconds": card.provenance.get("train_cpu_seconds"),
         "hardware": card.provenance.get("hardware"),
         "git_commit": card.provenance.get("git_commit"),
     }

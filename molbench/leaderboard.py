@@ -81,6 +81,13 @@ def summarize(
                         if r["run"].get("train_seconds") is not None
                     ]
                 ),
+                "train_cpu_seconds": _mean_std(
+                    [
+                        r["run"]["train_cpu_seconds"]
+                        for r in group
+                        if r["run"].get("train_cpu_seconds") is not None
+                    ]
+                ),
                 "hardware": sorted({r["run"].get("hardware") or "?" for r in group}),
                 "recipe": first["run"].get("recipe"),
                 "commits": sorted({c for c in map(_commit, group) if c}),
@@ -176,6 +183,9 @@ def render_markdown(
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
             mean_time = row["train_seconds"][0]
             time = "—" if math.isnan(mean_time) else f"{mean_time:,.0f} s"
+            cpu_time = row["train_cpu_seconds"][0]
+            if not math.isnan(cpu_time):  # wall time is inflated when jobs shared the machine
+                time += f" (CPU {cpu_time:,.0f} s)"
             recipe = f"[{Path(row['recipe']).name}](../{row['recipe']})" if row["recipe"] else "—"
             lines.append(
                 f"| {rank} | {row['method']} | **{_fmt(row['headline'])}** | {others} | "

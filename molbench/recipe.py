@@ -112,6 +112,9 @@ class Run:
     seed: int | None
     device: str = "cpu"
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    # CPU time of this process (and its finished children): unlike wall time, not inflated
+    # when other jobs share the machine
+    started_cpu: float = dataclasses.field(default_factory=time.process_time)
     commit: str | None = None  # the code a run starts from, read once at the start
 
     def __post_init__(self) -> None:
@@ -131,6 +134,7 @@ class Run:
             "recipe": self.recipe,
             "seed": self.seed,
             "train_seconds": round(time.perf_counter() - self.started, 1),
+            "train_cpu_seconds": round(time.process_time() - self.started_cpu, 1),
             "hardware": describe(self.device),
             "dataset_content_hash": built.config_hash(config),
             "molbench_version": __version__,
