@@ -88,14 +88,18 @@ def _convert(name: str, value: str, kind: type) -> Any:
         raise SystemExit(f"error: --{name} must be {kind.__name__}, got {value!r}") from None
 
 
-def dataset(name: str, root: str = "", path: str = "") -> store.BuiltDataset:
-    """The build at ``path`` if given, else the default build of ``name`` under ``root``.
+def dataset(
+    name: str, root: str = "", path: str = "", configs: Sequence[str] = ()
+) -> store.BuiltDataset:
+    """The build at ``path`` if given, else the build of ``name`` under ``root``.
 
-    The default build is made first if it is missing (a no-op when it exists).
+    The groups holding ``configs`` (default: the dataset's default configs) are built
+    first if missing, a no-op when they exist; other groups of the build are left alone,
+    so a recipe on ``uspto_15k`` never asks for the USPTO-MIT train file.
     """
     if path:
         return store.BuiltDataset(path)
-    result = build(name, out=root or None, progress=True)
+    result = build(name, configs=list(configs) or None, out=root or None, progress=True)
     return store.BuiltDataset(result.path)
 
 
@@ -224,8 +228,13 @@ def evaluate_transfer(
     """
     import pyarrow as pa
 
-    from molbench.tasks import task_for
+    from molbench.evaluate import task_for
 
+    if eval_config not in built.configs or split not in built.splits(eval_config):
+        raise SystemExit(
+            f"error: {built.path} has no {eval_config}/{split} to transfer to; build it, e.g.: "
+            f"molbench build {built.name} --config {eval_config} --splits validation,test"
+        )
     started = time.perf_counter()
     task = task_for(built.manifest)
     context: dict[str, Any] = {}

@@ -52,7 +52,7 @@ rng = np.random.default_rng(s.seed)
 run = recipe.Run("contrastive_gin", __file__, s.seed, s.device)
 
 # data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
-built = recipe.dataset("text", s.root, s.data)
+built = recipe.dataset("text", s.root, s.data, [s.config])
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)

@@ -62,7 +62,7 @@ except ValueError as e:  # a direction, order or shape that does not exist
     raise SystemExit(f"error: {e}") from None
 
 # data: source and target ids (<bos> … <eos>), padded per batch to its longest row
-built = recipe.dataset("text", s.root, s.data)
+built = recipe.dataset("text", s.root, s.data, [s.config])
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)

@@ -31,7 +31,7 @@ class Settings:
 
 
 s = recipe.parse_overrides(Settings())
-built = recipe.dataset("text", s.root, s.data)
+built = recipe.dataset("text", s.root, s.data, [s.config])
 test = built.table(s.config, "test")
 text_column = "name" if "name" in test.column_names else "description"
 
