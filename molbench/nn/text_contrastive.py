@@ -200,7 +200,8 @@ class ContrastiveGIN(nn.Module):
             # multi-head attention pooling of the frozen token states, with a learned
             # position bias per head: which locant sits next to which prefix survives
             # (a transformer over the states does too, at ~10x the cost on a CPU)
-            self.token_norm = nn.LayerNorm(DIMENSION)
+            # (the states are already layer-normed by MiniLM's last layer: no norm here,
+            # which would cost more than the rest of the text side on a CPU)
             self.token_scores = nn.Linear(DIMENSION, text_heads)
             self.token_position = nn.Embedding(MAX_LENGTH, text_heads)
             self.text_head = _mlp(text_heads * DIMENSION, text_hidden, dim, text_layers)
@@ -252,7 +253,6 @@ class ContrastiveGIN(nn.Module):
             (embeddings,) = inputs
             return nn.functional.normalize(self.text_head(embeddings).float(), dim=1)
         states, mask = inputs
-        states = self.token_norm(states)
         positions = torch.arange(states.shape[1], device=states.device)
         scores = self.token_scores(states) + self.token_position(positions)
         weights = scores.masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
