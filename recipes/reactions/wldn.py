@@ -1,0 +1,196 @@
+"""Forward reaction prediction by graph edits: WLDN (Jin et al. 2017; Coley et al. 2019).
+
+Stage 1 scores every atom pair of the precursor mixture graph for each new bond class;
+stage 2 ranks valence-valid combinations of the best changes with a difference network.
+The context of stage 1 is global attention over the mixture (``--context=global``, WLDN)
+or a budget of ``--k`` edges per atom to other molecules (``--context=budget``), the
+ablation of the budgeted mixture graph:
+
+    python recipes/reactions/wldn.py --max-minutes=15                        # CPU, uspto_15k
+    python recipes/reactions/wldn.py --context=budget --k=4 --seed=1
+    python recipes/reactions/wldn.py --device=cuda --transfer-config=uspto_mit --record=true
+    python recipes/reactions/wldn.py --center-steps=3 --rank-steps=3 --max-train-rows=30  # smoke
+
+Method names: ``wldn`` (global) and ``wldn_budget_k<k>``. ``--max-minutes`` bounds both
+training loops together (``--center-share`` of it for stage 1): the learning rate follows
+whichever of steps or time is further along, and a stage ends when either runs out (a
+budget makes the step count, so the result, depend on the machine). Training reads Parquet
+columns only; evaluation turns edit sets into SMILES with RDKit on the CPU.
+``--transfer-config=uspto_mit`` also scores the saved model on that config's test split.
+Reads top to bottom: settings → data → model → stage 1 → candidates → stage 2 → save +
+evaluate.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from molbench import recipe
+from molbench.nn.reaction_wln import ReactionWLDN, rank_batch
+
+
+@dataclass(frozen=True)
+class Settings(recipe.RunSettings):
+    config: str = "uspto_15k"
+    context: str = "global"  # global (attention over the mixture) | budget (k cross edges)
+    k: int = 4  # cross-molecule edges per atom with --context=budget
+    hidden: int = 96
+    depth: int = 3
+    rank_hidden: int = 64
+    rank_depth: int = 3
+    top_k: int = 10  # best bond changes combined into candidates
+    max_edits: int = 5  # changes per candidate at most
+    candidates: int = 150  # candidates ranked per reaction at evaluation
+    train_candidates: int = 24  # per reaction in stage 2 training (the true one included)
+    batch_size: int = 32  # reactions per stage-1 step
+    rank_batch_size: int = 8  # reactions per stage-2 step
+    lr: float = 1e-3  # peak of both stages; cosine to zero over each stage
+    center_steps: int = 4000  # at most; --max-minutes may end a stage earlier
+    rank_steps: int = 3000
+    max_minutes: float = 0.0  # wall-time budget of both training loops (0 = none)
+    center_share: float = 0.5  # of --max-minutes for stage 1
+    transfer_config: str = ""  # e.g. uspto_mit: also score the saved model on its test split
+
+
+s = recipe.parse_overrides(Settings())
+torch.manual_seed(s.seed)
+rng = np.random.default_rng(s.seed)
+method = "wldn" if s.context == "global" else f"wldn_budget_k{s.k}"
+run = recipe.Run(method, __file__, s.seed, s.device)
+
+# model
+hyperparameters = {
+    "hidden": s.hidden,
+    "depth": s.depth,
+    "rank_hidden": s.rank_hidden,
+    "rank_depth": s.rank_depth,
+    "context": s.context,
+    "k": s.k,
+    "top_k": s.top_k,
+    "max_edits": s.max_edits,
+    "candidates": s.candidates,
+}
+try:
+    model = ReactionWLDN.from_hyperparameters(hyperparameters).to(s.device)
+except ValueError as e:
+    raise SystemExit(f"error: {e}") from None
+print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
+
+# data: mixture graphs with every atom pair's features (and the context's pairs) precomputed
+built = recipe.dataset("reactions", s.root, s.data, [s.config])
+train_table = built.table(s.config, "train")
+if s.max_train_rows:
+    train_table = train_table.slice(0, s.max_train_rows)
+graphs = model.graphs(train_table)
+validation = model.graphs(built.table(s.config, "validation"))
+print(f"{len(graphs):,} training reactions, {int(graphs.pair_offsets[-1]):,} atom pairs")
+
+
+def learning_rate(progress: float) -> float:
+    return s.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def train_stage(name: str, steps: int, minutes: float, step_fn) -> int:
+    """Run ``step_fn(step) -> loss`` until the steps or the minutes run out."""
+    budget = minutes * 60
+    started = time.perf_counter()
+    step, progress = 0, 0.0
+    bar = tqdm(total=steps, desc=f"{name} {method} {s.config} seed {s.seed}")
+    while progress < 1.0:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(progress)
+        loss = step_fn(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        step += 1
+        progress = max(step / steps, (time.perf_counter() - started) / budget if budget else 0)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    seconds = time.perf_counter() - started
+    print(f"{name}: {step} steps in {seconds:.0f} s ({seconds / step:.3f} s/step)")
+    return step
+
+
+def shuffled(n: int, batch_size: int):
+    """Endless random batches of row indices, reshuffled every epoch."""
+    while True:
+        order = rng.permutation(n)
+        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+            yield order[start : start + batch_size]
+
+
+# stage 1: reaction centre
+model.train()
+optimizer = torch.optim.Adam(model.center.parameters(), lr=s.lr)
+center_batches = shuffled(len(graphs), min(s.batch_size, len(graphs)))
+
+
+def center_step(_step: int) -> torch.Tensor:
+    batch = {k: v.to(s.device) for k, v in graphs.batch(next(center_batches)).items()}
+    return model.center.loss(model.center(batch), batch)
+
+
+train_stage("centre", s.center_steps, s.max_minutes * s.center_share, center_step)
+
+
+def coverage(found: list) -> float:
+    """Share of reactions whose recorded edit set is among their candidates."""
+    return float(np.mean([f.true_index >= 0 for f in found])) if found else float("nan")
+
+
+# candidates: stage-1 proposals for every training reaction, the true set always included
+model.eval()
+started = time.perf_counter()
+proposals = []
+checks = []
+for start in range(0, len(graphs), 64):
+    rows = np.arange(start, min(start + 64, len(graphs)))
+    proposals += model.propose(graphs, rows, s.device, s.train_candidates - 1, truth=True)
+for start in range(0, len(validation), 64):
+    rows = np.arange(start, min(start + 64, len(validation)))
+    found = model.propose(validation, rows, s.device, s.candidates, truth=False)
+    truths = [validation.true_edits(r) for r in rows.tolist()]
+    checks += [t in f.edits for f, t in zip(found, truths, strict=True)]
+usable = np.array([i for i, f in enumerate(proposals) if f.true_index >= 0 and len(f.edits) > 1])
+print(
+    f"candidates in {time.perf_counter() - started:.0f} s; validation: true edit set among "
+    f"{s.candidates} candidates for {np.mean(checks):.4f}; {len(usable):,} training reactions "
+    "for stage 2"
+)
+
+# stage 2: candidate ranking
+model.train()
+optimizer = torch.optim.Adam(model.ranker.parameters(), lr=s.lr)
+rank_batches = shuffled(len(usable), min(s.rank_batch_size, len(usable)))
+
+
+def rank_step(_step: int) -> torch.Tensor:
+    rows = usable[next(rank_batches)]
+    batch = rank_batch(graphs, rows, [proposals[r] for r in rows])
+    batch = {k: v.to(s.device) for k, v in batch.items()}
+    return model.ranker.loss(model.ranker(batch), batch)
+
+
+train_stage("ranking", s.rank_steps, s.max_minutes * (1 - s.center_share), rank_step)
+
+# save + evaluate (RDKit turns the ranked edit sets into product SMILES)
+results = recipe.save_and_evaluate(model, "reaction_wldn", hyperparameters, run, built, s)
+recipe.print_summary(results)
+for split, result in results.items():
+    m = result["metrics"]
+    topk = ", ".join(f"top{k} {m[f'top{k}']:.4f}" for k in (1, 2, 3, 5, 10))
+    rate = result["n_rows"] / result["predict_seconds"]
+    print(f"{split}: {topk}; {rate:.1f} reactions/s")
+if s.transfer_config:
+    run_dir = s.run_dir(built.name, run.method)
+    transfer = recipe.evaluate_transfer(
+        run_dir / "model", run, built, s.config, s.transfer_config, record=s.record, out_dir=run_dir
+    )
+    recipe.print_summary({f"test on {s.transfer_config}": transfer})

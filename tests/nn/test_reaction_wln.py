@@ -1,0 +1,182 @@
+"""The WLDN reaction model: mixture batches, stage-1 training, valence pruning, the budgeted
+mixture transform, and edit sets turned into products."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import molbench
+
+pytest.importorskip("torch")
+pytest.importorskip("torch_geometric")
+
+import torch
+from torch_geometric.data import Data
+
+from molbench.nn.mixture_graph import BudgetedMixtureEdges, budget_edges
+from molbench.nn.reaction_candidates import (
+    allowed_valence,
+    enumerate_candidates,
+    product_smiles,
+)
+from molbench.nn.reaction_wln import OTHER_MOLECULE, ReactionGraphs, ReactionWLDN, pair_index
+
+C, OH, N = [6, 0, 3, 1, 0, 4, 0, 0], [8, 0, 1, 1, 0, 4, 0, 0], [7, 0, 2, 1, 0, 4, 0, 0]
+
+
+def _row(mapped: str, atoms: list, bonds: list, orders: list, component: list, edits: list):
+    """One table row in the dataset's one-big-graph form."""
+    return {
+        "mapped_rxn": mapped,
+        "atom_features": atoms,
+        "edge_index": [[a for a, _ in bonds], [b for _, b in bonds]],
+        "bond_orders": orders,
+        "component": component,
+        "edit_index": [[a for a, _, _ in edits], [b for _, b, _ in edits]],
+        "edit_orders": [o for _, _, o in edits],
+    }
+
+
+# ethanol + methylamine (3 + 2 atoms), and acetyl chloride + ammonia -> acetamide
+ROWS = [
+    _row("[CH3:1][CH2:2][OH:3].[CH3:4][NH2:5]>>x", [C, C, OH, C, N],
+         [(0, 1), (1, 2), (3, 4)], [1.0, 1.0, 1.0], [0, 0, 0, 1, 1], [(1, 4, 1.0), (1, 2, 0.0)]),
+    _row("[CH3:1][C:2](=[O:3])[Cl:4].[NH3:5]>>x",
+         [C, [6, 0, 0, 3, 0, 3, 0, 0], [8, 0, 0, 1, 0, 3, 0, 0], [17, 0, 0, 1, 0, 4, 0, 0],
+          [7, 0, 3, 0, 0, 4, 0, 0]],
+         [(0, 1), (1, 2), (1, 3)], [1.0, 2.0, 1.0], [0, 0, 0, 0, 1], [(1, 3, 0.0), (1, 4, 1.0)]),
+]  # fmt: skip
+
+
+@pytest.fixture
+def table() -> pa.Table:
+    return pa.Table.from_pylist(ROWS)
+
+
+def test_batch_concatenates_graphs_with_pair_features_and_labels(table: pa.Table) -> None:
+    graphs = ReactionGraphs(table)
+    batch = graphs.batch(np.array([1, 0]))
+    assert batch["x"].shape == (10, 8)
+    assert batch["x"][:, 0].tolist() == [6, 6, 8, 17, 7, 6, 6, 8, 6, 7]
+    assert batch["src"].tolist() == [0, 1, 1, 5, 6, 8]  # the second graph shifted by 5 atoms
+    assert len(batch["pair_i"]) == 20 and int(batch["num_graphs"]) == 2
+    pairs = list(zip(batch["pair_i"].tolist(), batch["pair_j"].tolist(), strict=True))
+    # acetyl chloride C1-O2 is a double bond (class 2), C1 and N4 are in other molecules
+    assert batch["pair_cls"][pairs.index((1, 2))] == 2
+    assert batch["pair_dist"][pairs.index((1, 4))] == OTHER_MOLECULE
+    assert batch["pair_dist"][pairs.index((0, 3))] == 1  # two bonds apart
+    labelled = {(pairs[p], c) for p, c in zip(batch["label_pair"], batch["label_cls"], strict=True)}
+    assert {(p, int(c)) for p, c in labelled} == {
+        ((1, 3), 0),
+        ((1, 4), 1),
+        ((6, 9), 1),
+        ((6, 7), 0),
+    }
+
+
+def test_center_logits_mask_the_current_bond_and_the_loss_decreases(table: pa.Table) -> None:
+    torch.manual_seed(0)
+    model = ReactionWLDN(hidden=16, depth=2, rank_hidden=8, rank_depth=1)
+    batch = ReactionGraphs(table).batch(np.arange(2))
+    logits = model.center(batch)
+    assert logits.shape == (20, 5)
+    current = batch["pair_cls"]
+    assert torch.isinf(logits[torch.arange(20), current]).all()
+    assert torch.isfinite(logits).sum() == 20 * 4
+    optimizer = torch.optim.Adam(model.center.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        loss = model.center.loss(model.center(batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_valence_pruning_drops_overfull_atoms_and_repeated_pairs() -> None:
+    x = np.array([C, [6, 0, 0, 4, 0, 4, 0, 0], OH, [8, -1, 0, 1, 0, 4, 0, 0]])
+    bond_sum = np.array([1.0, 4.0, 1.0, 1.0])
+    allowed = allowed_valence(x, bond_sum)
+    # CH3 may trade its 3 H; quaternary C none; OH may become an oxonium; O- an ether
+    assert allowed.tolist() == [4.0, 4.0, 3.0, 2.0]
+    changes = np.array([[0, 2, 1], [1, 2, 1], [0, 2, 2], [0, 3, 1]])  # (i, j, class)
+    scores = np.array([3.0, 2.0, 1.0, 0.5])
+    subsets, prior = enumerate_candidates(
+        changes, scores, np.zeros(4), bond_sum, allowed, max_edits=3, limit=100
+    )
+    kept = {tuple(np.flatnonzero(s).tolist()) for s in subsets}
+    assert all(1 not in s for s in kept)  # the quaternary carbon cannot take a fifth bond
+    assert all(not {0, 2} <= set(s) for s in kept)  # one pair cannot change twice
+    assert kept == {(0,), (2,), (3,), (0, 3), (2, 3)}
+    assert list(prior) == sorted(prior, reverse=True)
+    assert prior[0] == 3.5  # (0, 3): 3.0 + 0.5
+
+
+def test_budget_edges_are_symmetric_cross_molecule_and_within_budget() -> None:
+    rng = np.random.default_rng(0)
+    x = np.array([rng.choice([C, OH, N]) for _ in range(30)])
+    component = np.repeat([0, 1, 2, 3], [10, 8, 7, 5])
+    for k in (1, 2, 4):
+        edges = budget_edges(x, component, k)
+        assert (component[edges[0]] != component[edges[1]]).all()
+        assert (edges[0] < edges[1]).all()
+        assert np.bincount(edges.ravel(), minlength=30).max() <= k
+        assert len({tuple(e) for e in edges.T}) == edges.shape[1]
+        assert edges.shape[1] >= 30 * k // 4  # the greedy matching does use the budget
+    assert budget_edges(x, component, 0).shape == (2, 0)
+    assert (budget_edges(x, component, 3) == budget_edges(x, component, 3)).all()
+
+
+def test_transform_adds_both_directions_and_k0_adds_nothing() -> None:
+    x = torch.tensor([C, C, OH, C, N])
+    data = Data(
+        x=x,
+        edge_index=torch.tensor([[0, 1, 1, 2, 3, 4], [1, 0, 2, 1, 4, 3]]),
+        edge_attr=torch.ones(6),
+        component=torch.tensor([0, 0, 0, 1, 1]),
+    )
+    same = BudgetedMixtureEdges(0)(data.clone())
+    assert same.edge_index.equal(data.edge_index) and not same.cross_edge.any()
+    out = BudgetedMixtureEdges(1)(data.clone())
+    added = out.edge_index[:, out.cross_edge]
+    assert added.size(1) == 4  # two edges, both directions
+    assert {tuple(e) for e in added.T.tolist()} == {tuple(e) for e in added.flip(0).T.tolist()}
+    assert torch.bincount(added[0], minlength=5).max() <= 1
+    assert (out.edge_attr[out.cross_edge] == -1).all() and out.edge_attr.size(0) == 10
+    assert (out.component[added[0]] != out.component[added[1]]).all()
+
+
+def test_budget_context_limits_the_cross_molecule_pairs(table: pa.Table) -> None:
+    n = 5
+    full = ReactionGraphs(table, "global")
+    blind = ReactionGraphs(table, "budget", 0)
+    some = ReactionGraphs(table, "budget", 1)
+    cross = full.pair_dist == OTHER_MOLECULE
+    assert full.pair_context.all()
+    assert not blind.pair_context[cross].any() and blind.pair_context[~cross].all()
+    row0 = some.pair_context[: n * (n - 1) // 2]
+    assert 1 <= row0[cross[: n * (n - 1) // 2]].sum() <= 2
+    assert pair_index(np.array([1]), np.array([4]), n)[0] == 6
+
+
+def test_true_edits_give_the_recorded_product(raw_fixtures, tmp_path) -> None:
+    result = molbench.build(
+        "reactions",
+        {"splits": "train"},
+        configs=["uspto_15k"],
+        out=tmp_path,
+        workers=1,
+        source=raw_fixtures,
+    )
+    rows = molbench.open_dataset(result.path).table("uspto_15k", "train").slice(0, 10)
+    graphs = ReactionGraphs(rows)
+    hits = 0
+    for r, (mapped, products) in enumerate(
+        zip(rows["mapped_rxn"].to_pylist(), rows["products"].to_pylist(), strict=True)
+    ):
+        edits = [(i, j, [0.0, 1.0, 2.0, 3.0, 1.5][c]) for i, j, c in graphs.true_edits(r)]
+        hits += product_smiles(mapped, [edits])[0] == products
+    assert hits >= 9
