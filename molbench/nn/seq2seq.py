@@ -1,0 +1,125 @@
+"""Layers of molbench's encoder-decoder transformers: SDPA attention with RoPE, pre-norm blocks.
+
+Self-attention rotates queries and keys (RoPE, Su et al. 2021), so no position table caps
+how long a source or output may be: a model trained on USPTO-15K can read USPTO-MIT's
+longer reactions. Decoding runs one token at a time against a key/value cache that the
+caller owns (a list per layer), so beam search can reorder it between steps.
+
+Parameter names match the layers of :mod:`molbench.nn.name_seq2seq` (``self_attention``,
+``cross_attention``, ``ff``, …), so that model can move onto these layers without changing
+the weights its saved directories hold.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+KVCache = list[torch.Tensor]  # [] before the first step, then [keys, values]
+
+
+def rotate(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """RoPE on ``[batch, heads, length, head_dim]`` at the given positions (computed in fp32)."""
+    half = x.shape[-1] // 2
+    frequencies = 10000.0 ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    angles = positions.float()[:, None] * frequencies
+    cos, sin = angles.cos(), angles.sin()
+    x1, x2 = x[..., :half].float(), x[..., half:].float()
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
+
+
+class Attention(nn.Module):
+    """Multi-head attention through SDPA; ``rotary`` rotates queries and keys (self-attention)."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float, rotary: bool) -> None:
+        super().__init__()
+        if d_model % heads or (d_model // heads) % 2:
+            raise ValueError(f"d_model {d_model} must split into {heads} heads of even size")
+        self.heads, self.dropout, self.rotary = heads, dropout, rotary
+        self.query = nn.Linear(d_model, d_model)
+        self.key_value = nn.Linear(d_model, 2 * d_model)
+        self.output = nn.Linear(d_model, d_model)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.heads, -1).transpose(1, 2)
+
+    def keys_values(
+        self, x: torch.Tensor, positions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = (self._split(t) for t in self.key_value(x).chunk(2, dim=-1))
+        return (rotate(k, positions) if self.rotary else k), v
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+    ) -> torch.Tensor:
+        q = self._split(self.query(x))
+        if self.rotary:
+            q = rotate(q, positions)
+        y = F.scaled_dot_product_attention(
+            q, k, v, mask, self.dropout if self.training else 0.0, is_causal=causal
+        )
+        return self.output(y.transpose(1, 2).flatten(2))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer layer; with ``cross`` it also attends to the encoder's states."""
+
+    def __init__(
+        self, d_model: int, heads: int, dropout: float, cross: bool, d_ff: int | None = None
+    ) -> None:
+        super().__init__()
+        d_ff = d_ff or 4 * d_model
+        self.self_norm = nn.LayerNorm(d_model)
+        self.self_attention = Attention(d_model, heads, dropout, rotary=True)
+        if cross:
+            self.cross_norm = nn.LayerNorm(d_model)
+            self.cross_attention = Attention(d_model, heads, dropout, rotary=False)
+        self.ff_norm = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        cache: KVCache | None = None,
+        beams: int = 1,
+    ) -> torch.Tensor:
+        """``memory``: the cross-attention keys, values and key mask; ``cache``: past self keys
+        and values (empty at the first step), extended in place while decoding.
+
+        ``beams``: ``x`` holds that many consecutive hypotheses of one step per memory row
+        (beam search); they query the memory together instead of each reading a copy of it.
+        """
+        h = self.self_norm(x)
+        k, v = self.self_attention.keys_values(h, positions)
+        if cache is not None:
+            if cache:
+                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
+            cache[:] = [k, v]
+        x = x + self.drop(self.self_attention(h, positions, k, v, mask, causal))
+        if memory is not None:
+            memory_k, memory_v, memory_mask = memory
+            h = self.cross_norm(x)
+            if beams > 1:
+                h = h.reshape(-1, beams, h.shape[-1])  # one query per beam, one memory per row
+            y = self.cross_attention(h, positions, memory_k, memory_v, memory_mask)
+            x = x + self.drop(y.reshape(x.shape))
+        return x + self.drop(self.ff(self.ff_norm(x)))
+
+
+def reorder(caches: list[KVCache], index: torch.Tensor) -> None:
+    """Keep the cached rows ``index`` (in that order) of every layer: beams that survived."""
+    for cache in caches:
+        cache[:] = [t.index_select(0, index) for t in cache]
