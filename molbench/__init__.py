@@ -1,15 +1,25 @@
 """molbench: versioned, audited Parquet datasets and benchmarks for molecular machine learning."""
 
 from importlib import metadata
+from typing import Any
 
 from molbench.errors import MolbenchError
-from molbench.pipeline import BuildResult, build
 from molbench.store import BuiltDataset, list_builds, resolve_root, verify
 
 try:
     __version__ = metadata.version("molbench")
 except metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """``build`` / ``BuildResult`` on first use: building needs RDKit, reading and training
+    do not (the GPU machine a recipe may train on has no RDKit)."""
+    if name in ("build", "BuildResult"):
+        from molbench import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'molbench' has no attribute {name!r}")
 
 
 def open_dataset(path: str, verify_files: bool = True) -> BuiltDataset:

@@ -284,6 +284,14 @@ def _resolve(path: str) -> Path:
     help="text task: `id` + `mol_embedding` for every chebi20_molecules row, to also rank "
     "each text against the whole corpus (Text2Mol's protocol).",
 )
+@click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(file_okay=False),
+    help="Models only: also copy the result into this leaderboard results directory "
+    "(e.g. leaderboards/results/reactions), named by method, config and seed; a model "
+    "scored on another config than it trained on is recorded as a transfer.",
+)
 def eval_command(
     model_dir: str | None,
     predictions: str | None,
@@ -294,12 +302,15 @@ def eval_command(
     root: str | None,
     out: str | None,
     candidates: str | None,
+    record_dir: str | None,
 ) -> None:
     """Score a model directory or a predictions file on one split."""
     from molbench.evaluate import evaluate_model, evaluate_predictions
 
     if (model_dir is None) == (predictions is None):
         raise click.UsageError("give exactly one of --model DIR or --predictions FILE")
+    if record_dir is not None and model_dir is None:
+        raise click.UsageError("--record needs --model (a recipe records its own predictions)")
     if model_dir is not None:
         result = evaluate_model(model_dir, dataset, config, split, device, root)
     else:
@@ -310,6 +321,14 @@ def eval_command(
     if out:
         store.write_json(Path(out), result)
         click.echo(f"result written to {out}")
+    if record_dir is not None:
+        from molbench.recipe import result_file_name
+
+        run, d = result["run"], result["dataset"]
+        trained_on = (result.get("transfer") or {}).get("trained_on", "")
+        name = result_file_name(run["method"], d["config"], run.get("seed"), trained_on)
+        store.write_json(Path(record_dir) / name, result)
+        click.echo(f"recorded as {Path(record_dir) / name}")
 
 
 def _print_result(result: dict[str, Any]) -> None:

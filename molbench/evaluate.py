@@ -147,7 +147,16 @@ def evaluate_model(
         raise MolbenchError(f"model {card.path} cannot run on {config}/{split}: {e}") from None
     predict_seconds = time.perf_counter() - started
     table = pa.table({"id": rows["id"], **predictions})
-    result = evaluate_table(table, built, config, split, f"model {card.path}")
+    trained_config = card.task["config"]
+    transfer = (
+        card.task.get("dataset") == built.name
+        and trained_config != config
+        and trained_config in built.configs
+    )
+    context = transfer_context(built, trained_config) if transfer else None
+    result = evaluate_table(table, built, config, split, f"model {card.path}", context)
+    if transfer:
+        result["transfer"] = transfer_record(built, trained_config)
     result["source"] = {
         "kind": "model",
         "files": {name: store.sha256_file(card.path / name) for name in (CARD_FILE, WEIGHTS_FILE)},
@@ -166,7 +175,9 @@ def evaluate_model(
     result["environment"]["hardware"] = describe(device)
     result["predict_seconds"] = round(predict_seconds, 3)
     trained_on = card.provenance.get("dataset_content_hash")
-    if trained_on != built.config_hash(config):
+    if transfer and trained_on == built.config_hash(trained_config):
+        log.info("transfer: trained on %s, scored on %s", trained_config, config)
+    elif trained_on != built.config_hash(config):
         message = (
             f"model was trained on dataset content {trained_on}, evaluated on "
             f"{built.config_hash(config)}: numbers are not comparable with the leaderboard"
@@ -175,6 +186,23 @@ def evaluate_model(
         result["warnings"].append(message)
         result["trained_on_content_hash"] = trained_on
     return result
+
+
+def transfer_context(built: store.BuiltDataset, trained_config: str) -> dict[str, Any]:
+    """Scoring context of a transfer: clean-subset metrics against the rows it trained on."""
+    columns = list(getattr(task_for(built.manifest), "train_columns", ()))
+    if columns and "train" in built.splits(trained_config):
+        return {"train": built.table(trained_config, "train", columns)}
+    return {}
+
+
+def transfer_record(built: store.BuiltDataset, trained_config: str) -> dict[str, Any]:
+    """What a transfer result says about its training: the config, its hash, cross-set leaks."""
+    return {
+        "trained_on": trained_config,
+        "trained_on_content_hash": built.config_hash(trained_config),
+        "cross_audits": built.manifest.get("cross_audits", {}),
+    }
 
 
 CORPUS_CONFIG = "chebi20_molecules"

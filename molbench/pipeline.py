@@ -17,7 +17,6 @@ import os
 import platform
 import sys
 import time
-import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from molbench.errors import (
     ParameterError,
 )
 from molbench.parallel import default_workers
+from molbench.settings import param_types
 from molbench.splits import check_split, duplicated_structures, shared_structures
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,6 @@ def get_builder(name: str) -> Builder:
     if name not in BUILDERS:
         raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {', '.join(BUILDERS)}")
     return BUILDERS[name]
-
-
-def param_types(params_type: type) -> dict[str, type]:
-    """Each parameter's declared type (annotations resolved, also under postponed evaluation)."""
-    hints = typing.get_type_hints(params_type)
-    return {f.name: hints[f.name] for f in dataclasses.fields(params_type)}
 
 
 def make_params(builder: Builder, overrides: dict[str, Any] | None = None) -> Any:

@@ -8,6 +8,7 @@ the recipes' command-line layer, so unlike the rest of the library it prints and
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import sys
 import time
 from collections.abc import Sequence
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from molbench import __version__, store
-from molbench.evaluate import evaluate_model, evaluate_table
 from molbench.hardware import describe, git_commit
-from molbench.pipeline import build, param_types
+from molbench.settings import param_types
+
+# Building and scoring need RDKit, training does not: those imports wait until used, so a
+# recipe trains and saves on a machine without RDKit and is scored on a CPU machine later.
 
 C = TypeVar("C")
 
@@ -99,6 +102,8 @@ def dataset(
     """
     if path:
         return store.BuiltDataset(path)
+    from molbench.pipeline import build
+
     result = build(name, configs=list(configs) or None, out=root or None, progress=True)
     return store.BuiltDataset(result.path)
 
@@ -173,6 +178,10 @@ def save_and_evaluate(
     )
     save_model(card.path, module, card)
     results = {}
+    if not _can_score(card.path, built, run):
+        return results
+    from molbench.evaluate import evaluate_model
+
     for split in ("validation", "test"):
         results[split] = evaluate_model(card.path, str(built.path), config, split, run.device)
         store.write_json(out_dir / f"{split}.json", results[split])
@@ -186,6 +195,8 @@ def evaluate_rows(
     predictions: Any, built: store.BuiltDataset, config: str, split: str, run_info: dict[str, Any]
 ) -> dict[str, Any]:
     """Score an in-memory predictions table (for recipes without a model, e.g. shortcuts)."""
+    from molbench.evaluate import evaluate_table
+
     result = evaluate_table(predictions, built, config, split, source=run_info["method"])
     result["source"] = {"kind": "recipe", "files": {}}
     result["run"] = run_info
@@ -200,10 +211,8 @@ def record_result(
 
     ``trained_on``: the config a transfer result's model was trained on (its own file name).
     """
-    suffix = f"seed{run.seed}" if run.seed is not None else "deterministic"
     directory = run.repo_root / "leaderboards" / "results" / dataset_name
-    scored = f"{config}__from_{trained_on}" if trained_on else config
-    path = directory / f"{run.method}__{scored}__{suffix}.json"
+    path = directory / result_file_name(run.method, config, run.seed, trained_on)
     store.write_json(path, result)
     return path
 
@@ -225,55 +234,53 @@ def evaluate_transfer(
     split — the rows this model actually saw — and the build's cross-set audit goes into the
     result, so a transfer row shows what leaked into it. Written to ``out_dir`` (if given) as
     ``<split>_on_<eval_config>.json`` and, with ``record``, to the leaderboard results.
+    A model directory is scored exactly as ``molbench eval --model DIR --config EVAL`` does.
     """
     import pyarrow as pa
-
-    from molbench.evaluate import task_for
 
     if eval_config not in built.configs or split not in built.splits(eval_config):
         raise SystemExit(
             f"error: {built.path} has no {eval_config}/{split} to transfer to; build it, e.g.: "
             f"molbench build {built.name} --config {eval_config} --splits validation,test"
         )
-    started = time.perf_counter()
-    task = task_for(built.manifest)
-    context: dict[str, Any] = {}
-    train_columns = list(getattr(task, "train_columns", ()))
-    if train_columns and "train" in built.splits(trained_config):
-        context["train"] = built.table(trained_config, "train", train_columns)
-    extra: dict[str, Any] = {}
-    if isinstance(source, pa.Table):
-        predictions = source
-        label = f"{run.method} predictions"
-    else:
-        from molbench.models import load_model
+    if not _can_score(Path(source) if not isinstance(source, pa.Table) else None, built, run):
+        return {}
+    from molbench.evaluate import evaluate_model, evaluate_table, transfer_context, transfer_record
 
-        module, card = load_model(source, device=run.device)
-        rows = built.table(eval_config, split)
-        predictions = pa.table({"id": rows["id"], **module.predict(rows, device=run.device)})
-        label = f"model {card.path}"
-        extra = {"model": card.as_dict(), "n_parameters": card.n_parameters}
-    predict_seconds = time.perf_counter() - started
-    result = evaluate_table(predictions, built, eval_config, split, label, context)
-    result["source"] = {"kind": "recipe" if isinstance(source, pa.Table) else "model", "files": {}}
-    if "model" in extra:
-        result["model"] = extra["model"]
-    # a model's own record of its training; a table's method was "trained" (fit) just now
-    provenance = extra["model"]["provenance"] if extra else run.provenance(built, trained_config)
-    result["run"] = {**provenance, "n_parameters": extra.get("n_parameters")}
-    result["environment"]["hardware"] = describe(run.device)
-    result["predict_seconds"] = round(predict_seconds, 3)
-    cross = built.manifest.get("cross_audits", {})
-    result["transfer"] = {
-        "trained_on": trained_config,
-        "trained_on_content_hash": built.config_hash(trained_config),
-        "cross_audits": cross,
-    }
+    if isinstance(source, pa.Table):
+        context = transfer_context(built, trained_config)
+        result = evaluate_table(source, built, eval_config, split, f"{run.method}", context)
+        result["source"] = {"kind": "recipe", "files": {}}
+        result["run"] = {**run.provenance(built, trained_config), "n_parameters": None}
+        result["environment"]["hardware"] = describe(run.device)
+        result["transfer"] = transfer_record(built, trained_config)
+    else:
+        result = evaluate_model(source, str(built.path), eval_config, split, run.device)
     if out_dir is not None:
         store.write_json(Path(out_dir) / f"{split}_on_{eval_config}.json", result)
     if record:
         record_result(result, run, built.name, eval_config, trained_on=trained_config)
     return result
+
+
+def result_file_name(method: str, config: str, seed: int | None, trained_on: str = "") -> str:
+    """``<method>__<config>[__from_<trained config>]__seed<k>|deterministic.json``."""
+    suffix = f"seed{seed}" if seed is not None else "deterministic"
+    scored = f"{config}__from_{trained_on}" if trained_on else config
+    return f"{method}__{scored}__{suffix}.json"
+
+
+def _can_score(model_dir: Path | None, built: store.BuiltDataset, run: Run) -> bool:
+    """Scoring needs RDKit; without it (a GPU machine) say how to score on a CPU machine."""
+    if importlib.util.find_spec("rdkit") is not None:
+        return True
+    if model_dir is not None:
+        print(
+            f"no RDKit here: model saved in {model_dir}; score it where RDKit is, e.g.\n"
+            f"  molbench eval --model {model_dir} --split test "
+            f"--record {run.repo_root / 'leaderboards' / 'results' / built.name}"
+        )
+    return False
 
 
 def print_summary(results: dict[str, dict[str, Any]]) -> None:

@@ -25,13 +25,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rdkit import Chem, RDLogger
 
 from molbench import __version__, store
 from molbench.chem.tokens import VOCAB_VERSION, Vocabulary, load_vocabulary
 from molbench.errors import DatasetNotFoundError, ParameterError
 
-RDLogger.DisableLog("rdApp.*")
 log = logging.getLogger(__name__)
 
 METADATA_KEY = b"molbench.augment"
@@ -50,7 +48,11 @@ SCHEMA = pa.schema(
 def randomized_smiles(smiles: str, copies: int, seed: int) -> list[str] | None:
     """``copies`` random (``doRandom``) writings of one molecule, seeded; ``None`` if RDKit
     cannot sanitise it (its canonical form is then the only writing molbench trusts)."""
-    mol = Chem.MolFromSmiles(smiles)
+    from rdkit import Chem  # here, not at import: reading augmented files needs no RDKit
+    from rdkit.rdBase import BlockLogs
+
+    with BlockLogs():
+        mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         return None
     return list(Chem.MolToRandomSmilesVect(mol, copies, randomSeed=seed))

@@ -23,7 +23,6 @@ import torch
 from tqdm.auto import tqdm
 
 from molbench import recipe, store
-from molbench.evaluate import CORPUS_CONFIG, evaluate_predictions
 from molbench.nn.minilm import SHA256
 from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
 
@@ -109,7 +108,10 @@ results = recipe.save_and_evaluate(model, "text_contrastive_gin", hyperparameter
 recipe.print_summary(results)
 
 # ChEBI-20 also has Text2Mol's protocol: rank each test text against all 33,008 molecules
-if s.config.startswith("chebi20") and CORPUS_CONFIG in built.configs:
+CORPUS_CONFIG = "chebi20_molecules"
+if s.config.startswith("chebi20") and CORPUS_CONFIG in built.configs and results:
+    from molbench.evaluate import evaluate_predictions  # scoring needs RDKit: not on a GPU box
+
     corpus = built.table(CORPUS_CONFIG, "corpus")
     candidates = pa.table({"id": corpus["id"], "mol_embedding": model.embed_molecules(corpus)})
     out_dir = s.run_dir(built.name, run.method)

@@ -137,3 +137,45 @@ def test_recipe_refuses_a_transfer_config_the_build_lacks(reactions_build) -> No
     assert done.returncode != 0
     assert "has no uspto_50k to transfer to" in done.stderr
     assert "steps in" not in done.stdout  # refused before training
+
+
+BLOCK_RDKIT = (
+    "import runpy, sys; sys.modules['rdkit'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def test_trains_without_rdkit_and_is_scored_and_recorded_later(
+    reactions_build, tmp_path: Path
+) -> None:
+    """A GPU machine has no RDKit: the recipe trains and saves; the CPU side scores, records."""
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_RDKIT, str(RECIPE), f"--data={reactions_build.path}",
+         f"--out={out}", *FEW_STEPS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no RDKit here" in done.stdout and "molbench eval --model" in done.stdout
+    assert not (out / "test.json").exists()
+    records = tmp_path / "results"
+    for config in ("uspto_15k", "uspto_mit"):
+        cli = CliRunner().invoke(
+            main,
+            ["eval", "--model", str(out / "model"), "--dataset", str(reactions_build.path),
+             "--config", config, "--record", str(records)],
+        )  # fmt: skip
+        assert cli.exit_code == 0, cli.output
+    own = json.loads(
+        (records / "molecular_transformer_separated__uspto_15k__seed0.json").read_text()
+    )
+    assert "transfer" not in own and own["dataset"]["config"] == "uspto_15k"
+    moved = records / "molecular_transformer_separated__uspto_mit__from_uspto_15k__seed0.json"
+    transfer = json.loads(moved.read_text())["transfer"]
+    assert transfer["trained_on"] == "uspto_15k"
+    assert (
+        transfer["trained_on_content_hash"]
+        == reactions_build.manifest["configs"]["uspto_15k"]["content_hash"]
+    )
