@@ -324,6 +324,13 @@ def eval_command(
     if record_dir is not None:
         from molbench.recipe import result_file_name
 
+        if "trained_on_content_hash" in result:  # other data than it trained on, no transfer
+            raise MolbenchError(
+                "not recorded: the model was trained on other data than "
+                f"{result['dataset']['config']} and this is not a transfer between sets "
+                "(see the warning above)"
+            )
+
         run, d = result["run"], result["dataset"]
         trained_on = (result.get("transfer") or {}).get("trained_on", "")
         name = result_file_name(run["method"], d["config"], run.get("seed"), trained_on)

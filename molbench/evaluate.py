@@ -148,15 +148,17 @@ def evaluate_model(
     predict_seconds = time.perf_counter() - started
     table = pa.table({"id": rows["id"], **predictions})
     trained_config = card.task["config"]
+    # a transfer: trained on another group's rows of this build (uspto_15k → uspto_mit); a
+    # config of the same rows split differently (uspto_mit → uspto_mit_scaffold) is not one
     transfer = (
         card.task.get("dataset") == built.name
-        and trained_config != config
         and trained_config in built.configs
+        and group_of(built, trained_config) != group_of(built, config)
     )
     context = transfer_context(built, trained_config) if transfer else None
     result = evaluate_table(table, built, config, split, f"model {card.path}", context)
     if transfer:
-        result["transfer"] = transfer_record(built, trained_config)
+        result["transfer"] = transfer_record(built, trained_config, config, split)
     result["source"] = {
         "kind": "model",
         "files": {name: store.sha256_file(card.path / name) for name in (CARD_FILE, WEIGHTS_FILE)},
@@ -188,20 +190,40 @@ def evaluate_model(
     return result
 
 
+def group_of(built: store.BuiltDataset, config: str) -> str:
+    """The group (set of rows) a config splits; configs of one group share their rows."""
+    return built.manifest["configs"][config]["group"]
+
+
 def transfer_context(built: store.BuiltDataset, trained_config: str) -> dict[str, Any]:
-    """Scoring context of a transfer: clean-subset metrics against the rows it trained on."""
+    """Scoring context of a transfer: clean-subset metrics against the rows it trained on.
+
+    ``{"train": None}`` when this build lacks them: no clean subset then, rather than one
+    measured against the scored config's own train rows, which the model never saw.
+    """
     columns = list(getattr(task_for(built.manifest), "train_columns", ()))
     if columns and "train" in built.splits(trained_config):
         return {"train": built.table(trained_config, "train", columns)}
-    return {}
+    return {"train": None}
 
 
-def transfer_record(built: store.BuiltDataset, trained_config: str) -> dict[str, Any]:
-    """What a transfer result says about its training: the config, its hash, cross-set leaks."""
+def transfer_record(
+    built: store.BuiltDataset, trained_config: str, config: str, split: str
+) -> dict[str, Any]:
+    """What a transfer result says about its training: config, hash, and the build's audit
+    of how many scored rows the training rows contain (cross-set leakage)."""
+    trained, scored = group_of(built, trained_config), group_of(built, config)
+    overlaps = {
+        what: count
+        for audit in built.manifest.get("cross_audits", {}).values()
+        if isinstance(audit, dict)
+        for what, count in audit.items()
+        if what.startswith(f"{trained}/train") and what.endswith(f" {scored}/{split}")
+    }
     return {
         "trained_on": trained_config,
         "trained_on_content_hash": built.config_hash(trained_config),
-        "cross_audits": built.manifest.get("cross_audits", {}),
+        "overlaps": overlaps,
     }
 
 

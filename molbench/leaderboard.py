@@ -165,9 +165,7 @@ def render_markdown(
             lines += [
                 f"Models trained on `{trained}` only, scored on `{config}` "
                 f"{config_rows[0]['split']}: no `{config}` training rows were used.",
-                *_overlap_lines(
-                    config_rows[0]["transfer"], trained, config, config_rows[0]["split"]
-                ),
+                *_overlap_lines(config_rows[0]["transfer"]),
                 "",
             ]
         lines += [
@@ -215,16 +213,12 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _overlap_lines(transfer: Mapping[str, Any], trained: str, config: str, split: str) -> list[str]:
-    """The build's cross-set audit lines that concern this transfer (what the model saw)."""
-    lines = []
-    for audit in (transfer.get("cross_audits") or {}).values():
-        if not isinstance(audit, Mapping):
-            continue
-        for what, count in audit.items():
-            if what.startswith(f"{trained}/train") and what.endswith(f" {config}/{split}"):
-                lines.append(f"Overlap (build audit): {count:,} {what}.")
-    return lines
+def _overlap_lines(transfer: Mapping[str, Any]) -> list[str]:
+    """The build's audit of the scored rows found among the training rows (leakage)."""
+    return [
+        f"Overlap (build audit): {count:,} {what}."
+        for what, count in (transfer.get("overlaps") or {}).items()
+    ]
 
 
 def _fmt(pair: tuple[float, float]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -108,6 +109,12 @@ def dataset(
     return store.BuiltDataset(result.path)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished, waited-for children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 @dataclasses.dataclass
 class Run:
     """What a recipe records about one training run, filled as it goes.
@@ -121,9 +128,9 @@ class Run:
     seed: int | None
     device: str = "cpu"
     started: float = dataclasses.field(default_factory=time.perf_counter)
-    # CPU time of this process (and its finished children): unlike wall time, not inflated
-    # when other jobs share the machine
-    started_cpu: float = dataclasses.field(default_factory=time.process_time)
+    # CPU time of this process and its waited-for children (worker pools): unlike wall
+    # time, not inflated when other jobs share the machine
+    started_cpu: float = dataclasses.field(default_factory=lambda: cpu_seconds())
     commit: str | None = None  # the code a run starts from, read once at the start
 
     def __post_init__(self) -> None:
@@ -143,7 +150,7 @@ class Run:
             "recipe": self.recipe,
             "seed": self.seed,
             "train_seconds": round(time.perf_counter() - self.started, 1),
-            "train_cpu_seconds": round(time.process_time() - self.started_cpu, 1),
+            "train_cpu_seconds": round(cpu_seconds() - self.started_cpu, 1),
             "hardware": describe(self.device),
             "dataset_content_hash": built.config_hash(config),
             "molbench_version": __version__,
@@ -177,8 +184,8 @@ def save_and_evaluate(
         sum(p.numel() for p in module.parameters()),
     )
     save_model(card.path, module, card)
-    results = {}
-    if not _can_score(card.path, built, run):
+    results: dict[str, Any] = {}
+    if not _can_score(card.path, built, run, config):
         return results
     from molbench.evaluate import evaluate_model
 
@@ -238,22 +245,19 @@ def evaluate_transfer(
     """
     import pyarrow as pa
 
-    if eval_config not in built.configs or split not in built.splits(eval_config):
-        raise SystemExit(
-            f"error: {built.path} has no {eval_config}/{split} to transfer to; build it, e.g.: "
-            f"molbench build {built.name} --config {eval_config} --splits validation,test"
-        )
-    if not _can_score(Path(source) if not isinstance(source, pa.Table) else None, built, run):
+    check_transfer(built, trained_config, eval_config, split)
+    model_dir = None if isinstance(source, pa.Table) else Path(source)
+    if not _can_score(model_dir, built, run, eval_config, split):
         return {}
     from molbench.evaluate import evaluate_model, evaluate_table, transfer_context, transfer_record
 
-    if isinstance(source, pa.Table):
+    if model_dir is None:
         context = transfer_context(built, trained_config)
         result = evaluate_table(source, built, eval_config, split, f"{run.method}", context)
         result["source"] = {"kind": "recipe", "files": {}}
         result["run"] = {**run.provenance(built, trained_config), "n_parameters": None}
         result["environment"]["hardware"] = describe(run.device)
-        result["transfer"] = transfer_record(built, trained_config)
+        result["transfer"] = transfer_record(built, trained_config, eval_config, split)
     else:
         result = evaluate_model(source, str(built.path), eval_config, split, run.device)
     if out_dir is not None:
@@ -270,21 +274,51 @@ def result_file_name(method: str, config: str, seed: int | None, trained_on: str
     return f"{method}__{scored}__{suffix}.json"
 
 
-def _can_score(model_dir: Path | None, built: store.BuiltDataset, run: Run) -> bool:
+def check_transfer(
+    built: store.BuiltDataset, trained_config: str, eval_config: str, split: str = "test"
+) -> None:
+    """Exit with one line unless ``eval_config`` is another group's config with ``split``.
+
+    Recipes call it before training, so a missing transfer config costs no training run.
+    """
+    if eval_config not in built.configs or split not in built.splits(eval_config):
+        raise SystemExit(
+            f"error: {built.path} has no {eval_config}/{split} to transfer to; build it, e.g.: "
+            f"molbench build {built.name} --config {eval_config} --splits validation,test"
+        )
+    groups = built.manifest["configs"]
+    if groups[eval_config]["group"] == groups[trained_config]["group"]:
+        raise SystemExit(
+            f"error: {eval_config} splits the same rows as {trained_config}: scoring on it is "
+            "not a transfer (its test rows may be in the training rows)"
+        )
+
+
+def _can_score(
+    model_dir: Path | None,
+    built: store.BuiltDataset,
+    run: Run,
+    config: str,
+    split: str = "test",
+) -> bool:
     """Scoring needs RDKit; without it (a GPU machine) say how to score on a CPU machine."""
     if importlib.util.find_spec("rdkit") is not None:
         return True
     if model_dir is not None:
+        results = run.repo_root / "leaderboards" / "results" / built.name
         print(
             f"no RDKit here: model saved in {model_dir}; score it where RDKit is, e.g.\n"
-            f"  molbench eval --model {model_dir} --split test "
-            f"--record {run.repo_root / 'leaderboards' / 'results' / built.name}"
+            f"  molbench eval --model {model_dir} --dataset {built.path} --config {config} "
+            f"--split {split} --record {results}"
         )
     return False
 
 
 def print_summary(results: dict[str, dict[str, Any]]) -> None:
+    """One line per scored split; nothing for a run that was not scored here (no RDKit)."""
     for split, r in results.items():
+        if not r:
+            continue
         h = r["headline"]
         low, high = h["ci95"]
         print(f"{split}: {h['metric']} {h['value']:.4f} (95% CI {low:.4f}-{high:.4f})")

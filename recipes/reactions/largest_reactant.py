@@ -65,6 +65,8 @@ def summary(name: str, result: dict) -> str:
 s = recipe.parse_overrides(Settings())
 run = recipe.Run(METHOD, __file__, seed=None)
 built = recipe.dataset("reactions", s.root, s.data, [s.config])
+if s.transfer_config:  # fail before any work, not after
+    recipe.check_transfer(built, s.config, s.transfer_config)
 out_dir = Path(s.out or f"runs/reactions/{METHOD}/{s.config}/deterministic")
 out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -42,12 +42,19 @@ class Settings:
     record: bool = False  # write the test results into leaderboards/results/reactions/
 
 
-METHOD = "rdchiral_templates"
 TRAIN_COLUMNS = ["mapped_rxn", "edits", "reactants", "products"]
 
 s = recipe.parse_overrides(Settings())
+# settings that change the predictions get their own leaderboard row (and result file)
+METHOD = (
+    "rdchiral_templates"
+    + ("_mixed" if s.input_column == "precursors_mixed" else "")
+    + (f"_min{s.min_count}" if s.min_count > 1 else "")
+)
 run = recipe.Run(METHOD, __file__, seed=None)
 built = recipe.dataset("reactions", s.root, s.data, [s.config])
+if s.transfer_config:  # fail before any work, not after
+    recipe.check_transfer(built, s.config, s.transfer_config)
 out_dir = Path(s.out or f"runs/reactions/{METHOD}/{s.config}/deterministic")
 
 # --- data: the training reactions -------------------------------------------------------

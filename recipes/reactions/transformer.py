@@ -94,11 +94,8 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 # data: source and target ids (<bos> … <eos>), the augmented copies after the rows themselves
 built = recipe.dataset("reactions", s.root, s.data, [s.config])
-if s.transfer_config and s.transfer_config not in built.configs:  # fail before training
-    raise SystemExit(
-        f"error: {built.path} has no {s.transfer_config} to transfer to; build it, e.g.: "
-        f"molbench build reactions --config {s.transfer_config} --splits validation,test"
-    )
+if s.transfer_config:  # fail before training, not after
+    recipe.check_transfer(built, s.config, s.transfer_config)
 train_table = built.table(s.config, "train", ["id", model.source_column, "tgt_tokens"])
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)

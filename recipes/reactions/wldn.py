@@ -82,6 +82,8 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 # data: mixture graphs with every atom pair's features (and the context's pairs) precomputed
 built = recipe.dataset("reactions", s.root, s.data, [s.config])
+if s.transfer_config:  # fail before training, not after
+    recipe.check_transfer(built, s.config, s.transfer_config)
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)

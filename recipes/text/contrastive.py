@@ -51,7 +51,9 @@ rng = np.random.default_rng(s.seed)
 run = recipe.Run("contrastive_gin", __file__, s.seed, s.device)
 
 # data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
-built = recipe.dataset("text", s.root, s.data, [s.config])
+CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
+chebi = s.config.startswith("chebi20")
+built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
@@ -108,15 +110,18 @@ results = recipe.save_and_evaluate(model, "text_contrastive_gin", hyperparameter
 recipe.print_summary(results)
 
 # ChEBI-20 also has Text2Mol's protocol: rank each test text against all 33,008 molecules
-CORPUS_CONFIG = "chebi20_molecules"
-if s.config.startswith("chebi20") and CORPUS_CONFIG in built.configs and results:
+if chebi and CORPUS_CONFIG not in built.configs:
+    print(f"whole-corpus ranking skipped: {built.path} has no {CORPUS_CONFIG}")
+if chebi and CORPUS_CONFIG in built.configs and results:
     from molbench.evaluate import evaluate_predictions  # scoring needs RDKit: not on a GPU box
 
     corpus = built.table(CORPUS_CONFIG, "corpus")
-    candidates = pa.table({"id": corpus["id"], "mol_embedding": model.embed_molecules(corpus)})
+    candidates = pa.table(
+        {"id": corpus["id"], "mol_embedding": model.embed_molecules(corpus, s.device)}
+    )
     out_dir = s.run_dir(built.name, run.method)
     pq.write_table(candidates, out_dir / "corpus_embeddings.parquet")
-    predictions = model.predict(built.table(s.config, "test"))
+    predictions = model.predict(built.table(s.config, "test"), s.device)
     table = pa.table({"id": built.table(s.config, "test")["id"], **predictions})
     pq.write_table(table, out_dir / "test_predictions.parquet")
     corpus_result = evaluate_predictions(

@@ -135,8 +135,10 @@ def test_recipe_refuses_a_file_molbench_did_not_augment(reactions_build, tmp_pat
 def test_recipe_refuses_a_transfer_config_the_build_lacks(reactions_build) -> None:
     done = run_recipe(f"--data={reactions_build.path}", "--transfer-config=uspto_50k", *FEW_STEPS)
     assert done.returncode != 0
-    assert "has no uspto_50k to transfer to" in done.stderr
+    assert "has no uspto_50k/test to transfer to" in done.stderr
     assert "steps in" not in done.stdout  # refused before training
+    same_rows = run_recipe(f"--data={reactions_build.path}", "--transfer-config=uspto_15k")
+    assert same_rows.returncode != 0 and "not a transfer" in same_rows.stderr
 
 
 BLOCK_RDKIT = (
@@ -152,13 +154,14 @@ def test_trains_without_rdkit_and_is_scored_and_recorded_later(
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-c", BLOCK_RDKIT, str(RECIPE), f"--data={reactions_build.path}",
-         f"--out={out}", *FEW_STEPS],
+         f"--out={out}", "--transfer-config=uspto_mit", *FEW_STEPS],
         capture_output=True,
         text=True,
         timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "no RDKit here" in done.stdout and "molbench eval --model" in done.stdout
+    assert "--config uspto_15k" in done.stdout and "--config uspto_mit" in done.stdout
     assert not (out / "test.json").exists()
     records = tmp_path / "results"
     for config in ("uspto_15k", "uspto_mit"):
