@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from molbench.chem.notation import parse_condensed, write
 from molbench.chem.tokens import SPECIALS, load_vocabulary
+from molbench.nn.seq2seq import Block, pad
 
 log = logging.getLogger(__name__)
 
@@ -79,106 +80,6 @@ def condensed_smiles(condensed: str) -> str:
     is the name's parent numbered the name's way for about 70% of rows (reversed for 12%).
     """
     return re.sub(r"\[(C)[^\]]*\]", r"\1", write(parse_condensed(condensed)).smiles)
-
-
-def pad(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Id lists as one ``[rows, longest]`` LongTensor padded with ``<pad>``, and the lengths."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    ids = torch.full((len(sequences), max(map(len, sequences), default=0)), PAD)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
-    return ids, lengths
-
-
-def _rotate(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """RoPE (Su et al. 2021) on ``[batch, heads, length, head_dim]`` at the given positions."""
-    half = x.shape[-1] // 2
-    frequencies = 10000.0 ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
-    angles = positions.float()[:, None] * frequencies
-    cos, sin = angles.cos(), angles.sin()
-    x1, x2 = x[..., :half].float(), x[..., half:].float()
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
-
-
-class Attention(nn.Module):
-    """Multi-head attention through SDPA; ``rotary`` rotates queries and keys (self-attention)."""
-
-    def __init__(self, d_model: int, heads: int, dropout: float, rotary: bool) -> None:
-        super().__init__()
-        if d_model % heads or (d_model // heads) % 2:
-            raise ValueError(f"d_model {d_model} must split into {heads} heads of even size")
-        self.heads, self.dropout, self.rotary = heads, dropout, rotary
-        self.query = nn.Linear(d_model, d_model)
-        self.key_value = nn.Linear(d_model, 2 * d_model)
-        self.output = nn.Linear(d_model, d_model)
-
-    def _split(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, _ = x.shape
-        return x.view(batch, length, self.heads, -1).transpose(1, 2)
-
-    def keys_values(
-        self, x: torch.Tensor, positions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        k, v = (self._split(t) for t in self.key_value(x).chunk(2, dim=-1))
-        return (_rotate(k, positions) if self.rotary else k), v
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        positions: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        causal: bool = False,
-    ) -> torch.Tensor:
-        q = self._split(self.query(x))
-        if self.rotary:
-            q = _rotate(q, positions)
-        y = F.scaled_dot_product_attention(
-            q, k, v, mask, self.dropout if self.training else 0.0, is_causal=causal
-        )
-        return self.output(y.transpose(1, 2).flatten(2))
-
-
-class Block(nn.Module):
-    """Pre-norm transformer layer; with ``cross`` it also attends to the encoder's states."""
-
-    def __init__(self, d_model: int, heads: int, dropout: float, cross: bool) -> None:
-        super().__init__()
-        self.self_norm = nn.LayerNorm(d_model)
-        self.self_attention = Attention(d_model, heads, dropout, rotary=True)
-        if cross:
-            self.cross_norm = nn.LayerNorm(d_model)
-            self.cross_attention = Attention(d_model, heads, dropout, rotary=False)
-        self.ff_norm = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(
-            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
-        )
-        self.drop = nn.Dropout(dropout)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        positions: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        causal: bool = False,
-        memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-        cache: list[torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """``memory``: the cross-attention keys, values and key mask; ``cache``: past self keys
-        and values (empty at the first step), extended in place while decoding."""
-        h = self.self_norm(x)
-        k, v = self.self_attention.keys_values(h, positions)
-        if cache is not None:
-            if cache:
-                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
-            cache[:] = [k, v]
-        x = x + self.drop(self.self_attention(h, positions, k, v, mask, causal))
-        if memory is not None:
-            memory_k, memory_v, memory_mask = memory
-            h = self.cross_norm(x)
-            x = x + self.drop(self.cross_attention(h, positions, memory_k, memory_v, memory_mask))
-        return x + self.drop(self.ff(self.ff_norm(x)))
 
 
 class NameSeq2Seq(nn.Module):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,27 +28,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from molbench.chem.tokens import SPECIALS, load_vocabulary
-from molbench.nn.seq2seq import Block, KVCache, reorder
+from molbench.nn.seq2seq import Block, KVCache, pad, reorder
 
 PAD, UNK, BOS, EOS = range(4)
 INPUTS = ("separated", "mixed")
 # never written by the decoder: every special but <eos>
 _BANNED = [i for i, t in enumerate(SPECIALS) if t != "<eos>"]
-
-
-def pad(
-    sequences: Sequence[Sequence[int]], dtype: torch.dtype = torch.long
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Id lists as one ``[rows, longest]`` tensor padded with ``<pad>``, and the lengths.
-
-    ``dtype=torch.int16`` holds a whole augmented training set in a quarter of the memory.
-    """
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    width = int(lengths.max()) if len(sequences) else 0
-    ids = torch.full((len(sequences), width), PAD, dtype=dtype)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=dtype)
-    return ids, lengths
 
 
 class ReactionTransformer(nn.Module):

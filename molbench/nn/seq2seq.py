@@ -5,18 +5,35 @@ how long a source or output may be: a model trained on USPTO-15K can read USPTO-
 longer reactions. Decoding runs one token at a time against a key/value cache that the
 caller owns (a list per layer), so beam search can reorder it between steps.
 
-Parameter names match the layers of :mod:`molbench.nn.name_seq2seq` (``self_attention``,
-``cross_attention``, ``ff``, …), so that model can move onto these layers without changing
-the weights its saved directories hold.
+Both :mod:`molbench.nn.name_seq2seq` and :mod:`molbench.nn.reaction_transformer` are built
+from these layers; every vocabulary they read puts ``<pad>`` at id 0.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 KVCache = list[torch.Tensor]  # [] before the first step, then [keys, values]
+PAD = 0  # <pad> in the shared SMILES vocabulary and in the name-character vocabulary
+
+
+def pad(
+    sequences: Sequence[Sequence[int]], dtype: torch.dtype = torch.long
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists as one ``[rows, longest]`` tensor padded with ``<pad>``, and the lengths.
+
+    ``dtype=torch.int16`` holds a whole augmented training set in a quarter of the memory.
+    """
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    width = int(lengths.max()) if len(sequences) else 0
+    ids = torch.full((len(sequences), width), PAD, dtype=dtype)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=dtype)
+    return ids, lengths
 
 
 def rotate(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from molbench import recipe
 from molbench.chem.augment import read_augmented
 from molbench.errors import MolbenchError
-from molbench.nn.reaction_transformer import PAD, ReactionTransformer, pad
+from molbench.nn.reaction_transformer import PAD, ReactionTransformer
+from molbench.nn.seq2seq import pad
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from molbench import recipe
-from molbench.nn.name_seq2seq import NameSeq2Seq, pad
+from molbench.nn.name_seq2seq import NameSeq2Seq
+from molbench.nn.seq2seq import pad
 
 
 @dataclass(frozen=True)
