@@ -33,6 +33,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
+from molbench.nn.atom_features import AtomFeatureEmbedding
 from molbench.nn.mixture_graph import budget_edges
 from molbench.nn.reaction_candidates import (
     BOND_CLASS_ORDERS,
@@ -43,11 +44,6 @@ from molbench.nn.reaction_candidates import (
     product_smiles,
 )
 
-# atom_features columns (molbench.chem.reaction_graph.ATOM_FEATURES): atomic_num,
-# formal_charge, total_num_hs, degree, is_aromatic, hybridization, is_in_ring, chiral_tag,
-# shifted and clipped to these table sizes, one block of embedding rows per column.
-FEATURE_SIZES = (120, 9, 9, 7, 2, 8, 2, 9)
-FEATURE_SHIFTS = (0, 4, 0, 0, 0, 0, 0, 0)  # formal charge -4..4
 N_DISTANCES = 5  # pair distance buckets: 1, 2, 3, >= 4 bonds apart, other molecule
 OTHER_MOLECULE = 4
 CONTEXTS = ("global", "budget")
@@ -211,12 +207,8 @@ class WLN(nn.Module):
 
     def __init__(self, hidden: int, depth: int) -> None:
         super().__init__()
-        offsets = np.cumsum([0, *FEATURE_SIZES[:-1]])
-        self.register_buffer("feature_offsets", torch.tensor(offsets), persistent=False)
-        self.register_buffer("feature_shifts", torch.tensor(FEATURE_SHIFTS), persistent=False)
-        self.register_buffer("feature_max", torch.tensor(FEATURE_SIZES) - 1, persistent=False)
         self.depth = depth
-        self.atom_embedding = nn.Embedding(sum(FEATURE_SIZES), hidden)
+        self.atom_embedding = AtomFeatureEmbedding(hidden)
         self.bond_embedding = nn.Embedding(N_CLASSES, hidden)
         self.message_atom = nn.Linear(hidden, hidden)
         self.message_bond = nn.Linear(hidden, hidden, bias=False)
@@ -228,9 +220,7 @@ class WLN(nn.Module):
 
     def forward(self, x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, cls: torch.Tensor):
         """Local atom vectors [n, hidden] of graphs given each bond once (src, dst, class)."""
-        features = (x + self.feature_shifts).clamp(min=0)
-        features = torch.minimum(features, self.feature_max) + self.feature_offsets
-        h = self.atom_embedding(features).sum(1)
+        h = self.atom_embedding(x)
         s, d = torch.cat([src, dst]), torch.cat([dst, src])
         both = torch.cat([cls, cls])
         # every linear map runs on the atoms or the 5 bond classes, never on the edges

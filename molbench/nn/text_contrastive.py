@@ -21,14 +21,10 @@ import pyarrow as pa
 import torch
 from torch import nn
 
+from molbench.nn.atom_features import AtomFeatureEmbedding
 from molbench.nn.minilm import DIMENSION, MAX_LENGTH, SHA256, embed_text_tokens, embed_texts
 from molbench.torch_data import GraphBatch, _ranges
 
-# atom_features columns: atomic_num, formal_charge, total_num_hs, degree, is_aromatic,
-# hybridization, is_in_ring, chiral_tag. Values are shifted, clipped to the table sizes,
-# and looked up in one embedding table (one block of rows per column).
-FEATURE_SIZES = (120, 9, 9, 7, 2, 8, 2, 9)
-FEATURE_SHIFTS = (0, 4, 0, 0, 0, 0, 0, 0)  # formal charge -4..4
 BOND_SIZES = 7  # bond order x 2: single 2, aromatic 3, double 4, triple 6
 MAX_LOGIT_SCALE = 100.0
 TEXT_INPUTS = ("sentence", "tokens")
@@ -186,11 +182,7 @@ class ContrastiveGIN(nn.Module):
                 f"all-MiniLM-L6-v2 {SHA256['model.safetensors'][:12]}…"
             )
         self.pool = pool
-        offsets = np.cumsum([0, *FEATURE_SIZES[:-1]])
-        self.register_buffer("feature_offsets", torch.tensor(offsets), persistent=False)
-        self.register_buffer("feature_shifts", torch.tensor(FEATURE_SHIFTS), persistent=False)
-        self.register_buffer("feature_max", torch.tensor(FEATURE_SIZES) - 1, persistent=False)
-        self.atom_embedding = nn.Embedding(sum(FEATURE_SIZES), hidden)
+        self.atom_embedding = AtomFeatureEmbedding(hidden)
         self.bond_embedding = nn.Embedding(BOND_SIZES, hidden)
         self.convs = nn.ModuleList(
             GINEConv(_mlp(hidden, hidden, hidden, 2), train_eps=True) for _ in range(layers)
@@ -239,9 +231,7 @@ class ContrastiveGIN(nn.Module):
         """Unit-norm molecule embeddings [num_graphs, dim]."""
         from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
-        features = (batch.x + self.feature_shifts).clamp(min=0)
-        features = torch.minimum(features, self.feature_max) + self.feature_offsets
-        x = self.atom_embedding(features).sum(1)
+        x = self.atom_embedding(batch.x)
         e = self.bond_embedding(batch.edge_attr.clamp(0, BOND_SIZES - 1))
         for conv, norm in zip(self.convs, self.norms, strict=True):
             x = x + torch.relu(norm(conv(x, batch.edge_index, e)))
