@@ -70,6 +70,8 @@ class Settings(recipe.RunSettings):
 
 
 s = recipe.parse_overrides(Settings())
+if s.steps < 1 or s.warmup_steps < 1:
+    raise SystemExit("error: --steps and --warmup-steps must be at least 1")
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
 run = recipe.Run(f"molecular_transformer_{s.inputs}", __file__, s.seed, s.device)

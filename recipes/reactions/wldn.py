@@ -57,6 +57,8 @@ class Settings(recipe.RunSettings):
 
 
 s = recipe.parse_overrides(Settings())
+if s.center_steps < 1 or s.rank_steps < 1:
+    raise SystemExit("error: --center-steps and --rank-steps must be at least 1")
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
 method = "wldn" if s.context == "global" else f"wldn_budget_k{s.k}"
@@ -142,11 +144,6 @@ def center_step(_step: int) -> torch.Tensor:
 train_stage("centre", s.center_steps, s.max_minutes * s.center_share, center_step)
 
 
-def coverage(found: list) -> float:
-    """Share of reactions whose recorded edit set is among their candidates."""
-    return float(np.mean([f.true_index >= 0 for f in found])) if found else float("nan")
-
-
 # candidates: stage-1 proposals for every training reaction, the true set always included
 model.eval()
 started = time.perf_counter()
@@ -166,6 +163,11 @@ print(
     f"{s.candidates} candidates for {np.mean(checks):.4f}; {len(usable):,} training reactions "
     "for stage 2"
 )
+if not len(usable):
+    raise SystemExit(
+        "error: no training reaction has its recorded edit set among several stage-1 "
+        "candidates, so stage 2 has nothing to rank; train stage 1 longer (--center-steps)"
+    )
 
 # stage 2: candidate ranking
 model.train()
