@@ -106,3 +106,11 @@ def test_parallel_prediction_keeps_input_order() -> None:
     serial = list(predict_all(library, inputs, 10, workers=1))
     assert list(predict_all(library, inputs, 10, workers=2)) == serial
     assert [len(p) for p in serial] == [1, 0, 1, 2]
+
+
+@pytest.mark.parametrize("reactants", ["CCCN.CCCO.O=C(Cl)c1ccccc1", "CCOC(=O)c1ccccc1.O", "CCCC"])
+def test_the_screen_drops_no_product_unscreened_application_finds(reactants: str) -> None:
+    templates = [extract_forward_template(r, []) for r in (AMIDE, HYDROLYSIS, ESTER)]
+    library = TemplateLibrary.from_templates(templates)
+    unscreened = {p for t in templates for p in apply_template(t, reactants)}
+    assert set(library.predict(reactants)) == unscreened
