@@ -11,9 +11,11 @@
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from molbench import recipe
 from molbench.chem import opsin
@@ -27,6 +29,7 @@ class Settings:
     dim: int = 128
     root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
     data: str = ""  # a build directory to use instead of the default build under root
+    out: str = ""  # directory for the predictions ("" = runs/text/references/<config>)
     record: bool = False  # write results into leaderboards/results/text/
 
 
@@ -36,9 +39,15 @@ test = built.table(s.config, "test")
 text_column = "name" if "name" in test.column_names else "description"
 
 
+out_dir = Path(s.out or f"runs/text/references/{s.config}")
+out_dir.mkdir(parents=True, exist_ok=True)
+
+
 def score(method: str, seed: int | None, columns: dict) -> None:
     run = recipe.Run(method, __file__, seed=seed)
     predictions = pa.table({"id": test["id"], **columns})
+    suffix = f"seed{seed}" if seed is not None else "deterministic"
+    pq.write_table(predictions, out_dir / f"{method}_{suffix}_test.parquet")  # molbench eval
     run_info = {
         "method": method,
         "recipe": run.recipe,
