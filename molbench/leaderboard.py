@@ -168,16 +168,22 @@ def render_markdown(
                 *_overlap_lines(config_rows[0]["transfer"]),
                 "",
             ]
+        # the columns some row of this section has (retrieval and generation rows differ)
+        shown = [
+            m
+            for m in summary_metrics
+            if m != headline and any(not math.isnan(r["metrics"][m][0]) for r in config_rows)
+        ]
         lines += [
             f"| rank | method | {headline} (test) | "
-            + " | ".join(m for m in summary_metrics if m != headline)
+            + " | ".join(shown)
             + " | n | parameters | train time | hardware | recipe |",
             "| ---: | --- | --- | "
-            + " | ".join("---" for m in summary_metrics if m != headline)
+            + " | ".join("---" for _ in shown)
             + " | ---: | ---: | ---: | --- | --- |",
         ]
         for rank, row in enumerate(config_rows, 1):
-            others = " | ".join(_fmt(row["metrics"][m]) for m in summary_metrics if m != headline)
+            others = " | ".join(_fmt(row["metrics"][m]) for m in shown)
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
             mean_time = row["train_seconds"][0]
             time = "—" if math.isnan(mean_time) else f"{mean_time:,.0f} s"

@@ -44,11 +44,15 @@ class TextTask:
     summary_metrics = (
         "t2m_mrr",
         "t2m_hits_at_1",
+        "t2m_hits_at_5",
         "t2m_hits_at_10",
         "m2t_mrr",
         "m2t_hits_at_1",
+        "m2t_hits_at_10",
         "exact_match",
         "validity",
+        "maccs_fts",
+        "morgan_fts",
         "name_exact_match",
     )
     higher_is_better = True
