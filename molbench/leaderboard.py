@@ -175,15 +175,13 @@ def render_markdown(
             if m != headline and any(not math.isnan(r["metrics"][m][0]) for r in config_rows)
         ]
         lines += [
-            f"| rank | method | {headline} (test) | "
-            + " | ".join(shown)
-            + " | n | parameters | train time | hardware | recipe |",
-            "| ---: | --- | --- | "
-            + " | ".join("---" for _ in shown)
-            + " | ---: | ---: | ---: | --- | --- |",
+            "| " + " | ".join(["rank", "method", f"{headline} (test)", *shown]) + " | "
+            "n | parameters | train time | hardware | recipe |",
+            "| " + " | ".join(["---:", "---", "---", *("---" for _ in shown)]) + " | "
+            "---: | ---: | ---: | --- | --- |",
         ]
         for rank, row in enumerate(config_rows, 1):
-            others = " | ".join(_fmt(row["metrics"][m]) for m in shown)
+            others = "".join(f"{_fmt(row['metrics'][m])} | " for m in shown)
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
             mean_time = row["train_seconds"][0]
             time = "—" if math.isnan(mean_time) else f"{mean_time:,.0f} s"
@@ -192,7 +190,7 @@ def render_markdown(
                 time += f" (CPU {cpu_time:,.0f} s)"
             recipe = f"[{Path(row['recipe']).name}](../{row['recipe']})" if row["recipe"] else "—"
             lines.append(
-                f"| {rank} | {row['method']} | **{_fmt(row['headline'])}** | {others} | "
+                f"| {rank} | {row['method']} | **{_fmt(row['headline'])}** | {others}"
                 f"{row['n']} | {params} | {time} | {'; '.join(row['hardware'])} | {recipe} |"
             )
         hashes = sorted({(row["dataset"], row["content_hash"]) for row in config_rows})

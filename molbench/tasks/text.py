@@ -321,7 +321,8 @@ def _plot_by_n_carbons(
         carbons = sorted({int(n) for b in runs for n in b})
         means = [np.mean([b[str(n)] for b in runs if str(n) in b]) for n in carbons]
         ax.plot(carbons, means, marker="o", markersize=3, label=method)
-    ax.set_title(f"{config} · {metric} by chain length (test)", fontsize=9)
+    ax.set_title(f"{config}: {metric} by chain length (test)", fontsize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("carbons")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
