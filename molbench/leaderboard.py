@@ -242,11 +242,12 @@ def write_leaderboard(dataset: str, leaderboards_dir: Path) -> list[Path]:
         raise MolbenchError(f"no result JSONs under {leaderboards_dir / 'results' / dataset}")
     page, picture = leaderboards_dir / f"{dataset}.md", leaderboards_dir / f"{dataset}.png"
     task.plot(results, picture)
-    metrics = task.summary_metrics
-    page.write_text(
-        render_markdown(
-            dataset, summarize(results, metrics), task.literature, picture.name, metrics
-        ),
-        encoding="utf-8",
-    )
+    page.write_text(render_page(dataset, results, picture.name), encoding="utf-8")
     return [page, picture]
+
+
+def render_page(dataset: str, results: Sequence[Mapping[str, Any]], picture: str | None) -> str:
+    """The markdown page of ``dataset`` from its result JSONs, with its task's columns."""
+    task = TASKS[dataset]
+    metrics = task.summary_metrics
+    return render_markdown(dataset, summarize(results, metrics), task.literature, picture, metrics)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from molbench.leaderboard import load_results, render_markdown, summarize, write_leaderboard
+from molbench.leaderboard import (
+    load_results,
+    render_markdown,
+    render_page,
+    summarize,
+    write_leaderboard,
+)
 from molbench.tasks import TASKS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,9 +88,7 @@ def test_committed_leaderboards_equal_their_regeneration(dataset: str) -> None:
     results_dir = REPO / "leaderboards" / "results" / dataset
     if not any(results_dir.glob("*.json")):
         pytest.skip(f"no committed results for {dataset} yet")
-    page = render_markdown(
-        dataset, summarize(load_results(results_dir)), TASKS[dataset].literature, f"{dataset}.png"
-    )
+    page = render_page(dataset, load_results(results_dir), f"{dataset}.png")
     committed = (REPO / "leaderboards" / f"{dataset}.md").read_text(encoding="utf-8")
     assert committed == page, "run: molbench leaderboard (never edit the markdown by hand)"
     assert (REPO / "leaderboards" / f"{dataset}.png").is_file()
