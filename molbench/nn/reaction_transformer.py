@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from molbench.chem.tokens import SPECIALS, load_vocabulary
-from molbench.nn.seq2seq import Block, KVCache, pad, reorder
+from molbench.nn.seq2seq import Block, KVCache, cross_memory, encode_source, pad, reorder
 
 PAD, UNK, BOS, EOS = range(4)
 INPUTS = ("separated", "mixed")
@@ -104,18 +104,12 @@ class ReactionTransformer(nn.Module):
 
     def encode(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder states and the key mask (``True`` = a real token) for cross-attention."""
-        mask = (source != PAD)[:, None, None, :]
-        positions = torch.arange(source.shape[1], device=source.device)
-        x = self._embed(source)
-        for block in self.encoder:
-            x = block(x, positions, mask=mask)
-        return self.encoder_norm(x), mask
+        return encode_source(self.encoder, self.encoder_norm, self._embed(source), source)
 
     def _memory(
         self, states: torch.Tensor, mask: torch.Tensor
     ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        positions = torch.arange(states.shape[1], device=states.device)
-        return [(*b.cross_attention.keys_values(states, positions), mask) for b in self.decoder]
+        return cross_memory(self.decoder, states, mask)
 
     def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Next-token logits ``[batch, target length, vocabulary]`` under teacher forcing."""

@@ -136,6 +136,26 @@ class Block(nn.Module):
         return x + self.drop(self.ff(self.ff_norm(x)))
 
 
+def encode_source(
+    blocks: nn.ModuleList, norm: nn.LayerNorm, x: torch.Tensor, source: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder states of embedded ``x`` and the key mask (``True`` = a real token of
+    ``source``) for cross-attention."""
+    mask = (source != PAD)[:, None, None, :]
+    positions = torch.arange(source.shape[1], device=source.device)
+    for block in blocks:
+        x = block(x, positions, mask=mask)
+    return norm(x), mask
+
+
+def cross_memory(
+    decoder: nn.ModuleList, states: torch.Tensor, mask: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Each decoder block's cross-attention keys, values and key mask, computed once."""
+    positions = torch.arange(states.shape[1], device=states.device)
+    return [(*b.cross_attention.keys_values(states, positions), mask) for b in decoder]
+
+
 def reorder(caches: list[KVCache], index: torch.Tensor) -> None:
     """Keep the cached rows ``index`` (in that order) of every layer: beams that survived."""
     for cache in caches:
