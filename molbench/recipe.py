@@ -166,10 +166,13 @@ def save_and_evaluate(
     run: Run,
     built: store.BuiltDataset,
     settings: RunSettings,
+    transfer_config: str = "",
 ) -> dict[str, Any]:
     """Save the model directory, score validation and test, write the result JSONs.
 
     With ``settings.record`` the test result is also copied to the leaderboard results.
+    ``transfer_config``: also score the model on that config's test split (a transfer,
+    see :func:`evaluate_transfer`), returned as ``results["test on <config>"]``.
     """
     from molbench.models import ModelCard, save_model
 
@@ -186,6 +189,8 @@ def save_and_evaluate(
     save_model(card.path, module, card)
     results: dict[str, Any] = {}
     if not _can_score(card.path, built, run, config):
+        if transfer_config:  # print its scoring command too
+            _can_score(card.path, built, run, transfer_config)
         return results
     from molbench.evaluate import evaluate_model
 
@@ -194,6 +199,10 @@ def save_and_evaluate(
         store.write_json(out_dir / f"{split}.json", results[split])
     if settings.record:
         record_result(results["test"], run, built.name, config)
+    if transfer_config:
+        results[f"test on {transfer_config}"] = evaluate_transfer(
+            card.path, run, built, config, transfer_config, "test", settings.record, out_dir
+        )
     print(f"model and results in {out_dir}")
     return results
 

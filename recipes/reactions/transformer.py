@@ -205,16 +205,12 @@ estimate = greedy_exact_match(validation)
 print(f"validation greedy exact match ({validation.num_rows} rows): {estimate:.4f}")
 
 # save + evaluate (beam search, top-k over RDKit-canonical products)
-results = recipe.save_and_evaluate(model, "reaction_transformer", hyperparameters, run, built, s)
+results = recipe.save_and_evaluate(
+    model, "reaction_transformer", hyperparameters, run, built, s, s.transfer_config
+)
 recipe.print_summary(results)
 for split, result in results.items():
     m = result["metrics"]
     topk = ", ".join(f"top{k} {m[f'top{k}']:.4f}" for k in (1, 2, 3, 5, 10))
     rate = result["n_rows"] / result["predict_seconds"]
     print(f"{split}: {topk}; beam {s.beam_size} at {rate:.1f} reactions/s")
-if s.transfer_config:
-    run_dir = s.run_dir(built.name, run.method)
-    transfer = recipe.evaluate_transfer(
-        run_dir / "model", run, built, s.config, s.transfer_config, record=s.record, out_dir=run_dir
-    )
-    recipe.print_summary({f"test on {s.transfer_config}": transfer})

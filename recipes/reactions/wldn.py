@@ -185,16 +185,12 @@ def rank_step(_step: int) -> torch.Tensor:
 train_stage("ranking", s.rank_steps, s.max_minutes * (1 - s.center_share), rank_step)
 
 # save + evaluate (RDKit turns the ranked edit sets into product SMILES)
-results = recipe.save_and_evaluate(model, "reaction_wldn", hyperparameters, run, built, s)
+results = recipe.save_and_evaluate(
+    model, "reaction_wldn", hyperparameters, run, built, s, s.transfer_config
+)
 recipe.print_summary(results)
 for split, result in results.items():
     m = result["metrics"]
     topk = ", ".join(f"top{k} {m[f'top{k}']:.4f}" for k in (1, 2, 3, 5, 10))
     rate = result["n_rows"] / result["predict_seconds"]
     print(f"{split}: {topk}; {rate:.1f} reactions/s")
-if s.transfer_config:
-    run_dir = s.run_dir(built.name, run.method)
-    transfer = recipe.evaluate_transfer(
-        run_dir / "model", run, built, s.config, s.transfer_config, record=s.record, out_dir=run_dir
-    )
-    recipe.print_summary({f"test on {s.transfer_config}": transfer})
