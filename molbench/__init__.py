@@ -6,10 +6,24 @@ from typing import Any
 from molbench.errors import MolbenchError
 from molbench.store import BuiltDataset, list_builds, resolve_root, verify
 
+
+def _source_tree_version() -> str:
+    """The version in ``pyproject.toml`` beside the package (a copy of the tree, not installed)."""
+    from pathlib import Path
+
+    import tomllib
+
+    try:
+        with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as f:
+            return tomllib.load(f)["project"]["version"] + "+source"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "0.0.0+unknown"
+
+
 try:
     __version__ = metadata.version("molbench")
 except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+    __version__ = _source_tree_version()
 
 
 def __getattr__(name: str) -> Any:

@@ -267,6 +267,13 @@ def _resolve(path: str) -> Path:
 @click.option("--model", "model_dir", type=click.Path(), help="Model directory to run and score.")
 @click.option("--predictions", type=click.Path(), help="Parquet or CSV predictions to score.")
 @click.option(
+    "--outputs",
+    "outputs_file",
+    type=click.Path(dir_okay=False),
+    help="With --model: the model's network outputs for this split (from `molbench predict` "
+    "or a recipe on a machine without RDKit); only the RDKit half runs here.",
+)
+@click.option(
     "--dataset",
     default=None,
     help="Dataset name (under --root) or build directory [default: the model's, else validity].",
@@ -295,6 +302,7 @@ def _resolve(path: str) -> Path:
 def eval_command(
     model_dir: str | None,
     predictions: str | None,
+    outputs_file: str | None,
     dataset: str | None,
     config: str | None,
     split: str,
@@ -311,8 +319,10 @@ def eval_command(
         raise click.UsageError("give exactly one of --model DIR or --predictions FILE")
     if record_dir is not None and model_dir is None:
         raise click.UsageError("--record needs --model (a recipe records its own predictions)")
+    if outputs_file is not None and model_dir is None:
+        raise click.UsageError("--outputs needs --model (the outputs of that model)")
     if model_dir is not None:
-        result = evaluate_model(model_dir, dataset, config, split, device, root)
+        result = evaluate_model(model_dir, dataset, config, split, device, root, outputs_file)
     else:
         result = evaluate_predictions(
             predictions, dataset or "validity", config, split, root, candidates
@@ -354,6 +364,38 @@ def _print_result(result: dict[str, Any]) -> None:
     for bucket, values in result["buckets"].items():
         cells = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
         click.echo(f"  {bucket}: {cells}")
+
+
+@main.command("predict")
+@click.option("--model", "model_dir", required=True, type=click.Path(), help="Model directory.")
+@click.option(
+    "--dataset",
+    default=None,
+    help="Dataset name (under --root) or build directory [default: the model's].",
+)
+@click.option("--config", default=None, help="Config [default: the model's].")
+@click.option("--split", default="test", show_default=True, help="Split to run on.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet outputs file.")
+def predict_command(
+    model_dir: str,
+    dataset: str | None,
+    config: str | None,
+    split: str,
+    device: str,
+    root: str | None,
+    out: str,
+) -> None:
+    """Run a model's network on a split and write its outputs (needs no RDKit).
+
+    For a GPU machine without RDKit: score the file on a CPU machine with
+    `molbench eval --model DIR --outputs FILE`.
+    """
+    from molbench.outputs import predict_to_file
+
+    path, seconds = predict_to_file(model_dir, dataset, config, split, device, root, out)
+    click.echo(f"outputs of {model_dir} on {split} written to {path} ({seconds:.1f} s)")
 
 
 @main.group("augment")

@@ -18,7 +18,7 @@ import pyarrow as pa
 from molbench import __version__, store
 from molbench.builders import BUILDERS
 from molbench.errors import DatasetNotFoundError, MolbenchError
-from molbench.hardware import describe
+from molbench.hardware import check_device, describe
 from molbench.predictions import align, read_predictions
 from molbench.tasks import TASKS, Task
 
@@ -130,19 +130,38 @@ def evaluate_model(
     split: str = "test",
     device: str = "cpu",
     root: str | os.PathLike[str] | None = None,
+    outputs_file: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Run a model directory on a split and score it; the dataset defaults to its own."""
-    from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
+    """Run a model directory on a split and score it; the dataset defaults to its own.
 
-    _check_device(device)
+    ``outputs_file``: the model's network outputs for this split, written where the network
+    ran (a GPU machine without RDKit, see :mod:`molbench.outputs`); only the CPU half of the
+    prediction runs here, and the result records where each half ran.
+    """
+    from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
+    from molbench.outputs import predictions_from_outputs, read_outputs
+
+    check_device(device)
     module, card = load_model(model_dir, device=device)
     dataset_path = resolve_dataset(dataset or card.task["dataset"], root)
     config = config or card.task["config"]
     built = store.BuiltDataset(dataset_path)
     rows = built.table(config, split)
+    outputs_about: dict[str, Any] | None = None
     started = time.perf_counter()
     try:
-        predictions = module.predict(rows, device=device)
+        if outputs_file is None:
+            predictions = module.predict(rows, device=device)
+        else:
+            outputs, outputs_about = read_outputs(
+                outputs_file,
+                store.sha256_file(card.path / WEIGHTS_FILE),
+                rows["id"],
+                config,
+                split,
+                built.config_hash(config),
+            )
+            predictions = predictions_from_outputs(module, rows, outputs)
     except ValueError as e:
         raise MolbenchError(f"model {card.path} cannot run on {config}/{split}: {e}") from None
     predict_seconds = time.perf_counter() - started
@@ -176,6 +195,16 @@ def evaluate_model(
     }
     result["environment"]["hardware"] = describe(device)
     result["predict_seconds"] = round(predict_seconds, 3)
+    if outputs_about is not None:
+        result["source"]["files"]["outputs"] = store.sha256_file(Path(outputs_file))
+        result["outputs"] = {
+            "hardware": outputs_about["hardware"],
+            "network_seconds": outputs_about["predict_seconds"],
+            "created_at": outputs_about["created_at"],
+        }
+        result["environment"]["hardware"] = outputs_about["hardware"]
+        result["environment"]["finished_on"] = describe("cpu")
+        result["predict_seconds"] = round(outputs_about["predict_seconds"] + predict_seconds, 3)
     trained_on = card.provenance.get("dataset_content_hash")
     if transfer and trained_on == built.config_hash(trained_config):
         log.info("transfer: trained on %s, scored on %s", trained_config, config)
@@ -247,23 +276,3 @@ def _read_candidates(path: Path, built: store.BuiltDataset) -> tuple[list[Any], 
         "Expected: `id` + `mol_embedding` for every corpus molecule.",
     )
     return corpus_ids.to_pylist(), aligned["mol_embedding"]
-
-
-def _check_device(device: str) -> None:
-    if device == "cpu":
-        return
-    try:
-        import torch
-    except ImportError:
-        raise MolbenchError(
-            "running models needs the torch extra: pip install 'molbench[torch]'"
-        ) from None
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise MolbenchError(f"--device {device!r} is not a device (use cpu or cuda)") from None
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise MolbenchError(f"--device {device}: CUDA is not available on this machine")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise MolbenchError(f"--device {device}: only {torch.cuda.device_count()} GPU(s)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
 
+from molbench.errors import MolbenchError
 from molbench.parallel import default_workers
 
 
@@ -50,5 +52,27 @@ def git_commit(path: Path | None = None) -> str | None:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return None
+        # a copy of the tree without .git (a lent GPU machine): the commit it was copied from
+        return os.environ.get("MOLBENCH_GIT_COMMIT") or None
     return commit + ("+dirty" if dirty else "")
+
+
+def check_device(device: str) -> None:
+    """A one-line error now for a device that cannot run a model (no torch, no CUDA)."""
+    if device == "cpu":
+        return
+    try:
+        import torch
+    except ImportError:
+        raise MolbenchError(
+            "running models needs the torch extra: pip install 'molbench[torch]'"
+        ) from None
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise MolbenchError(f"--device {device!r} is not a device (use cpu or cuda)") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise MolbenchError(f"--device {device}: CUDA is not available on this machine")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise MolbenchError(f"--device {device}: only {torch.cuda.device_count()} GPU(s)")

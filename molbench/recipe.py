@@ -189,8 +189,11 @@ def save_and_evaluate(
     save_model(card.path, module, card)
     results: dict[str, Any] = {}
     if not _can_score(card.path, built, run, config):
-        if transfer_config:  # print its scoring command too
-            _can_score(card.path, built, run, transfer_config)
+        # no RDKit (a GPU machine): run the network half here, score on a CPU machine
+        for eval_config, split in [(config, "validation"), (config, "test")] + (
+            [(transfer_config, "test")] if transfer_config else []
+        ):
+            write_outputs_for_cpu(module, card.path, built, eval_config, split, run, out_dir)
         return results
     from molbench.evaluate import evaluate_model
 
@@ -303,6 +306,35 @@ def check_transfer(
         )
 
 
+def write_outputs_for_cpu(
+    module: Any,
+    model_dir: Path,
+    built: store.BuiltDataset,
+    config: str,
+    split: str,
+    run: Run,
+    out_dir: Path,
+) -> Path:
+    """The network outputs of one split, and the command that scores them where RDKit is."""
+    from molbench.models import WEIGHTS_FILE
+    from molbench.outputs import predict_split
+
+    path = out_dir / f"{split}_outputs_{config}.parquet"
+    _, seconds = predict_split(
+        module, built, config, split, run.device, model_dir / WEIGHTS_FILE, path
+    )
+    results = run.repo_root / "leaderboards" / "results" / built.name
+    if results.is_relative_to(Path.cwd()):  # the command works on another copy of the repo
+        results = results.relative_to(Path.cwd())
+    record = f" --record {results}" if split == "test" else ""
+    print(
+        f"{config}/{split}: network outputs in {path} ({seconds:.0f} s); score them where RDKit "
+        f"is:\n  molbench eval --model {model_dir} --outputs {path} --dataset {built.name} "
+        f"--config {config} --split {split}{record}"
+    )
+    return path
+
+
 def _can_score(
     model_dir: Path | None,
     built: store.BuiltDataset,
@@ -310,16 +342,11 @@ def _can_score(
     config: str,
     split: str = "test",
 ) -> bool:
-    """Scoring needs RDKit; without it (a GPU machine) say how to score on a CPU machine."""
+    """Scoring needs RDKit; without it a model recipe writes outputs to score elsewhere."""
     if importlib.util.find_spec("rdkit") is not None:
         return True
-    if model_dir is not None:
-        results = run.repo_root / "leaderboards" / "results" / built.name
-        print(
-            f"no RDKit here: model saved in {model_dir}; score it where RDKit is, e.g.\n"
-            f"  molbench eval --model {model_dir} --dataset {built.path} --config {config} "
-            f"--split {split} --record {results}"
-        )
+    if model_dir is None:
+        print(f"no RDKit here: {config}/{split} is not scored; run this recipe where RDKit is")
     return False
 
 

@@ -48,6 +48,8 @@ N_DISTANCES = 5  # pair distance buckets: 1, 2, 3, >= 4 bonds apart, other molec
 OTHER_MOLECULE = 4
 CONTEXTS = ("global", "budget")
 Edits = list[tuple[int, int, int]]  # (atom i, atom j, bond class), i < j, reaction-local
+# edit sets a prediction keeps, best first: SMILES are taken from these until 10 are valid
+KEPT_EDIT_SETS = 50
 
 
 @cache
@@ -507,18 +509,44 @@ class ReactionWLDN(nn.Module):
                 ranked.append([f.edits[o] for o in order])
         return ranked
 
-    def predict(self, table: pa.Table, device: str = "cpu", n_best: int = 10) -> dict:
-        """Up to ``n_best`` distinct valid product SMILES per row (RDKit on the CPU)."""
-        if "mapped_rxn" not in table.column_names:
-            raise ValueError("the table has no mapped_rxn column to apply the edits to")
-        graphs = self.graphs(table)
-        ranked = self.rank(graphs, device)
+    def network_outputs(self, table: pa.Table, device: str = "cpu") -> dict[str, np.ndarray]:
+        """The best ``KEPT_EDIT_SETS`` edit sets per row, flattened ``[i, j, class, ...]``.
+
+        The half of :meth:`predict` that needs no RDKit (a GPU machine's part); see
+        :mod:`molbench.outputs`.
+        """
+        ranked = self.rank(self.graphs(table), device)
         rows = np.empty(len(ranked), dtype=object)
         rows[:] = [
-            _smiles_of(mapped, edits, n_best)
-            for mapped, edits in zip(graphs.mapped_rxn, ranked, strict=True)
+            [[value for edit in edits for value in edit] for edits in sets[:KEPT_EDIT_SETS]]
+            for sets in ranked
+        ]
+        return {"ranked_edits": rows}
+
+    @staticmethod
+    def predictions_from_outputs(
+        table: pa.Table, outputs: dict[str, Any], n_best: int = 10
+    ) -> dict[str, np.ndarray]:
+        """Up to ``n_best`` distinct valid product SMILES per row (RDKit, on the CPU)."""
+        if "mapped_rxn" not in table.column_names:
+            raise ValueError("the table has no mapped_rxn column to apply the edits to")
+        mapped_rxn = table["mapped_rxn"].to_pylist()
+        rows = np.empty(len(mapped_rxn), dtype=object)
+        rows[:] = [
+            _smiles_of(mapped, [_unflatten(flat) for flat in sets], n_best)
+            for mapped, sets in zip(mapped_rxn, outputs["ranked_edits"], strict=True)
         ]
         return {"predictions": rows}
+
+    def predict(self, table: pa.Table, device: str = "cpu") -> dict[str, np.ndarray]:
+        """Ranked product SMILES: :meth:`network_outputs`, then RDKit on the CPU."""
+        if "mapped_rxn" not in table.column_names:
+            raise ValueError("the table has no mapped_rxn column to apply the edits to")
+        return self.predictions_from_outputs(table, self.network_outputs(table, device))
+
+
+def _unflatten(flat: list[int]) -> Edits:
+    return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
 
 def _smiles_of(mapped_rxn: str, ranked: list[Edits], n_best: int) -> list[str]:

@@ -160,17 +160,34 @@ def test_trains_without_rdkit_and_is_scored_and_recorded_later(
         timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "no RDKit here" in done.stdout and "molbench eval --model" in done.stdout
+    assert "molbench eval --model" in done.stdout and "--outputs" in done.stdout
     assert "--config uspto_15k" in done.stdout and "--config uspto_mit" in done.stdout
     assert not (out / "test.json").exists()
+    written = sorted(p.name for p in out.glob("*_outputs_*.parquet"))
+    assert written == [
+        "test_outputs_uspto_15k.parquet",
+        "test_outputs_uspto_mit.parquet",
+        "validation_outputs_uspto_15k.parquet",
+    ]
     records = tmp_path / "results"
     for config in ("uspto_15k", "uspto_mit"):
         cli = CliRunner().invoke(
             main,
             ["eval", "--model", str(out / "model"), "--dataset", str(reactions_build.path),
+             "--outputs", str(out / f"test_outputs_{config}.parquet"),
              "--config", config, "--record", str(records)],
         )  # fmt: skip
         assert cli.exit_code == 0, cli.output
+    # the same model run here scores the same as its outputs from the machine without RDKit
+    again = CliRunner().invoke(
+        main,
+        ["predict", "--model", str(out / "model"), "--dataset", str(reactions_build.path),
+         "--config", "uspto_15k", "--out", str(tmp_path / "again.parquet")],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert pq.read_table(tmp_path / "again.parquet")["predictions"].equals(
+        pq.read_table(out / "test_outputs_uspto_15k.parquet")["predictions"]
+    )
     own = json.loads(
         (records / "molecular_transformer_separated__uspto_15k__seed0.json").read_text()
     )

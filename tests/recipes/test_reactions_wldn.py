@@ -88,3 +88,34 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(raw_fixtures, tmp_path: Pa
     scored = json.loads(result_file.read_text())
     for name in ("top1", "top3", "top10", "invalid_top1"):
         assert scored["metrics"][name] == metrics[name]
+
+    # the GPU-machine path: the network half without RDKit, the RDKit half here, same scores
+    outputs = tmp_path / "test_outputs.parquet"
+    block_rdkit = (
+        "import sys; sys.modules['rdkit'] = None; from molbench.outputs import predict_to_file; "
+        "predict_to_file(sys.argv[1], sys.argv[2], 'uspto_15k', 'test', 'cpu', None, sys.argv[3])"
+    )
+    predicted = subprocess.run(
+        [sys.executable, "-c", block_rdkit, str(out / "model"), str(built.path), str(outputs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    from_outputs = tmp_path / "from_outputs.json"
+    cli = CliRunner().invoke(
+        main,
+        ["eval", "--model", str(out / "model"), "--outputs", str(outputs),
+         "--dataset", str(built.path), "--config", "uspto_15k", "--out", str(from_outputs)],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    rescored = json.loads(from_outputs.read_text())
+    assert rescored["metrics"] == scored["metrics"]
+    assert rescored["outputs"]["network_seconds"] >= 0
+    assert rescored["source"]["files"]["outputs"]
+    wrong_split = CliRunner().invoke(
+        main,
+        ["eval", "--model", str(out / "model"), "--outputs", str(outputs),
+         "--dataset", str(built.path), "--config", "uspto_15k", "--split", "validation"],
+    )  # fmt: skip
+    assert wrong_split.exit_code != 0 and "made on another split" in wrong_split.output

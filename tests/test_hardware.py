@@ -1,0 +1,18 @@
+"""Provenance helpers: the commit a run came from."""
+
+from pathlib import Path
+
+import pytest
+
+from molbench.hardware import git_commit
+
+
+def test_a_tree_copied_without_git_takes_the_commit_it_was_copied_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.delenv("MOLBENCH_GIT_COMMIT", raising=False)
+    assert git_commit(tmp_path) is None
+    monkeypatch.setenv("MOLBENCH_GIT_COMMIT", "0123abcd")
+    assert git_commit(tmp_path) == "0123abcd"
+    assert git_commit(Path(__file__).parent) != "0123abcd"  # a real checkout wins
