@@ -37,7 +37,13 @@ RESULTS_PATHSPEC = ":(exclude)leaderboards/results"
 
 
 def git_commit(path: Path | None = None) -> str | None:
-    """The commit of the working tree a run came from (``+dirty`` if it had changes)."""
+    """The commit of the working tree a run came from (``+dirty`` if it had changes).
+
+    ``$MOLBENCH_GIT_COMMIT``, when set, wins: a copy of the tree sent to another machine (a
+    lent GPU) may carry no ``.git`` or a stale one, and only the sender knows its commit.
+    """
+    if os.environ.get("MOLBENCH_GIT_COMMIT"):
+        return os.environ["MOLBENCH_GIT_COMMIT"]
     cwd = path or Path.cwd()
     try:
         commit = subprocess.run(
@@ -52,8 +58,7 @@ def git_commit(path: Path | None = None) -> str | None:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        # a copy of the tree without .git (a lent GPU machine): the commit it was copied from
-        return os.environ.get("MOLBENCH_GIT_COMMIT") or None
+        return None
     return commit + ("+dirty" if dirty else "")
 
 

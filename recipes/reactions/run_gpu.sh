@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The neural reaction baselines, every run at once on one GPU machine (RDKit not needed there):
-# WLDN with global attention, the budgeted-mixture ablation (k = 0, 4, 16) and the Molecular
-# Transformer, each for every seed, one process (and one CPU core) per run sharing the GPU.
+# The neural reaction baselines on one GPU machine (RDKit not needed there): the Molecular
+# Transformer, and optionally WLDN and its budgeted-mixture ablation (k = 0, 4, 16), every seed.
 #   bash recipes/reactions/run_gpu.sh BUILD_DIR AUGMENTED [minutes] [seeds] [transfer seeds]
 # BUILD_DIR: the reactions build (uspto_15k, plus uspto_mit validation/test for transfers);
 # AUGMENTED: `molbench augment reactions --config uspto_15k --copies 10 --seed 0 --out FILE`.
 # Each run saves its model under runs/reactions/ and, with no RDKit, writes its network
-# outputs there; the `molbench eval --model … --outputs …` commands it prints score and record
-# them on a CPU machine. Runs of the transfer seeds of TRANSFER_METHODS (default: wldn and the
-# transformer) also write outputs on uspto_mit test.
-# RUN_LIMIT_S (optional) stops any run still going after that many seconds, so a machine held
-# for a fixed time returns what finished. DEVICE=cpu tries the script where there is no GPU.
+# outputs there; the `molbench eval --model … --outputs …` commands it prints (collected in
+# runs/score_reactions.sh) score and record them on a CPU machine. Runs of the transfer seeds
+# also write outputs on uspto_mit test.
+# Environment: METHODS (default "transformer"; add "wldn budget"), JOBS runs at once (default
+# 3: on an H200, 15 processes sharing the GPU ran 4x slower per step than 3 did), RUN_LIMIT_S
+# stops a run still going after that many seconds (a machine held for a fixed time returns
+# what finished), DEVICE=cpu tries the script where there is no GPU, MOLBENCH_GIT_COMMIT
+# names the commit of a copied tree.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 data=${1:?build directory}
@@ -18,42 +20,36 @@ augmented=${2:?augmented Parquet file}
 minutes=${3:-60}
 seeds=${4:-"0 1 2"}
 transfer_seeds=${5:-"0"}
-py=${PYTHON:-python3}
-limit=${RUN_LIMIT_S:-0}
-transfer_methods=${TRANSFER_METHODS:-"wldn molecular_transformer_separated"}
-device=${DEVICE:-cuda}
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+export PY=${PYTHON:-python3} LIMIT=${RUN_LIMIT_S:-0} DEVICE=${DEVICE:-cuda} DATA=$data
+export MINUTES=$minutes OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+methods=${METHODS:-transformer}
 mkdir -p runs
-# the GPU settings of the transformer: Molecular Transformer's width, 3+3 layers
-transformer=(--d-model=256 --heads=8 --encoder-layers=3 --decoder-layers=3 --d-ff=768
-  --dropout=0.1 --batch-size=128 --lr=1e-3 --warmup-steps=400 --steps=40000
-  "--augmented=$augmented")
+# the recorded GPU transformer: Molecular Transformer's width and heads, 3+3 layers
+transformer="transformer.py --d-model=256 --heads=8 --encoder-layers=3 --decoder-layers=3 \
+--d-ff=512 --dropout=0.1 --batch-size=128 --lr=1e-3 --warmup-steps=200 --steps=40000 \
+--augmented=$augmented"
+wldn="wldn.py --batch-size=64 --rank-batch-size=16 --center-steps=8000 --rank-steps=6000"
 
-# the GPU settings of the graph model: twice the CPU batches; the time budget ends each stage
-wldn=(--batch-size=64 --rank-batch-size=16 --center-steps=8000 --rank-steps=6000)
-
-launch() {  # name seed args...: one run in the background, its log in runs/
-  local name=$1 seed=$2
-  shift 2
-  local transfer=()
-  [[ " $transfer_seeds " == *" $seed "* && " $transfer_methods " == *" $name "* ]] &&
-    transfer=(--transfer-config=uspto_mit)
-  local log="runs/log-reactions-$name-seed$seed.txt"
-  timeout --signal=TERM "$limit" "$py" "recipes/reactions/$@" "--seed=$seed" "--device=$device" \
-    "--data=$data" "--max-minutes=$minutes" "${transfer[@]}" > "$log" 2>&1 &
-  echo "started $name seed $seed (pid $!, log $log)"
+jobs_list() {  # one line per run: name seed recipe-and-arguments
+  for seed in $seeds; do
+    local transfer=""
+    [[ " $transfer_seeds " == *" $seed "* ]] && transfer=" --transfer-config=uspto_mit"
+    [[ " $methods " == *" transformer "* ]] &&
+      echo "molecular_transformer_separated $seed $transformer$transfer"
+    [[ " $methods " == *" wldn "* ]] && echo "wldn $seed $wldn --context=global$transfer"
+    if [[ " $methods " == *" budget "* ]]; then
+      for k in 0 4 16; do echo "wldn_budget_k$k $seed $wldn --context=budget --k=$k"; done
+    fi
+  done
 }
 
-for seed in $seeds; do
-  launch wldn "$seed" wldn.py "${wldn[@]}"
-  for k in 0 4 16; do
-    launch "wldn_budget_k$k" "$seed" wldn.py --context=budget "--k=$k" \
-      "${wldn[@]}"
-  done
-  launch molecular_transformer_separated "$seed" transformer.py "${transformer[@]}"
-done
-failed=0
-for job in $(jobs -p); do wait "$job" || failed=$((failed + 1)); done
-echo "all runs ended; $failed failed or were stopped (see runs/log-reactions-*.txt)"
-grep -h "molbench eval --model" runs/log-reactions-*.txt | sort -u > runs/score_reactions.sh || true
+# shellcheck disable=SC2016  # expanded by the inner bash
+jobs_list | xargs -P "${JOBS:-3}" -L 1 bash -c '
+  name=$0 seed=$1 recipe=$2; shift 2
+  log=runs/log-reactions-$name-seed$seed.txt
+  echo "start $name seed $seed (log $log)"
+  timeout --signal=TERM "$LIMIT" "$PY" "recipes/reactions/$recipe" "$@" "--seed=$seed" \
+    "--device=$DEVICE" "--data=$DATA" "--max-minutes=$MINUTES" > "$log" 2>&1 ||
+    echo "FAILED or stopped: $name seed $seed (see $log)"'
+grep -h "molbench eval --model" runs/log-reactions-*.txt | sort -u > runs/score_reactions.sh
 echo "scoring commands for a CPU machine: runs/score_reactions.sh"
