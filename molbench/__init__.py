@@ -11,12 +11,12 @@ def _source_tree_version() -> str:
     """The version in ``pyproject.toml`` beside the package (a copy of the tree, not installed)."""
     from pathlib import Path
 
-    import tomllib
-
     try:
+        import tomllib  # Python 3.11+
+
         with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as f:
             return tomllib.load(f)["project"]["version"] + "+source"
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
+    except (ImportError, OSError, KeyError, ValueError):  # TOMLDecodeError is a ValueError
         return "0.0.0+unknown"
 
 

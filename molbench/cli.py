@@ -16,9 +16,15 @@ from typing import Any
 import click
 
 from molbench import store
-from molbench.builders import BUILDERS, Builder
 from molbench.errors import DatasetNotFoundError, MolbenchError
-from molbench.pipeline import BuildResult, build, param_types
+
+try:  # the builders need RDKit; a GPU machine without it still runs `molbench predict`
+    from molbench.builders import BUILDERS, Builder
+    from molbench.pipeline import BuildResult, build, param_types
+except ImportError as missing:
+    BUILDERS, NO_BUILDERS = {}, f"building needs RDKit, which is not installed here ({missing})"
+else:
+    NO_BUILDERS = ""
 
 
 class _OneLineErrors(click.Group):
@@ -57,7 +63,16 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
 
 
-@main.group("build")
+class _BuildGroup(click.Group):
+    """Without RDKit there are no builders: say so instead of "no such command"."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if NO_BUILDERS:
+            raise MolbenchError(NO_BUILDERS)
+        return super().resolve_command(ctx, args)
+
+
+@main.group("build", cls=_BuildGroup)
 def build_group() -> None:
     """Build a dataset into <root>/<name>/<version>.
 

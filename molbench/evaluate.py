@@ -148,19 +148,20 @@ def evaluate_model(
     built = store.BuiltDataset(dataset_path)
     rows = built.table(config, split)
     outputs_about: dict[str, Any] | None = None
+    if outputs_file is not None:  # checked before the clock starts: reading is not predicting
+        outputs, outputs_about = read_outputs(
+            outputs_file,
+            store.sha256_file(card.path / WEIGHTS_FILE),
+            rows["id"],
+            config,
+            split,
+            built.config_hash(config),
+        )
     started = time.perf_counter()
     try:
-        if outputs_file is None:
+        if outputs_about is None:
             predictions = module.predict(rows, device=device)
         else:
-            outputs, outputs_about = read_outputs(
-                outputs_file,
-                store.sha256_file(card.path / WEIGHTS_FILE),
-                rows["id"],
-                config,
-                split,
-                built.config_hash(config),
-            )
             predictions = predictions_from_outputs(module, rows, outputs)
     except ValueError as e:
         raise MolbenchError(f"model {card.path} cannot run on {config}/{split}: {e}") from None
@@ -200,6 +201,7 @@ def evaluate_model(
         result["outputs"] = {
             "hardware": outputs_about["hardware"],
             "network_seconds": outputs_about["predict_seconds"],
+            "finish_seconds": round(predict_seconds, 3),
             "created_at": outputs_about["created_at"],
         }
         result["environment"]["hardware"] = outputs_about["hardware"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import subprocess
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from molbench.errors import MolbenchError
 from molbench.parallel import default_workers
+
+log = logging.getLogger(__name__)
 
 
 def describe(device: str = "cpu") -> str:
@@ -43,6 +46,7 @@ def git_commit(path: Path | None = None) -> str | None:
     lent GPU) may carry no ``.git`` or a stale one, and only the sender knows its commit.
     """
     if os.environ.get("MOLBENCH_GIT_COMMIT"):
+        log.info("commit from MOLBENCH_GIT_COMMIT: %s", os.environ["MOLBENCH_GIT_COMMIT"])
         return os.environ["MOLBENCH_GIT_COMMIT"]
     cwd = path or Path.cwd()
     try:

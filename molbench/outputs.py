@@ -58,6 +58,8 @@ def write_outputs(
     ``split``, ``content_hash``) and the run (``predict_seconds``, ``hardware``). Written to
     a temporary name and renamed, so a killed run leaves no half file.
     """
+    if "id" in outputs:
+        raise ValueError("an output column may not be called id: it holds the row ids")
     columns = {"id": ids, **{k: pa.array(list(v)) for k, v in outputs.items()}}
     table = pa.table(columns)
     meta = {
@@ -100,7 +102,12 @@ def read_outputs(
         raise MolbenchError(
             f"{file}: no molbench outputs metadata; write it with a recipe or `molbench predict`"
         )
-    about = json.loads(raw)
+    try:
+        about = json.loads(raw)
+    except ValueError:
+        about = None
+    if not isinstance(about, dict):
+        raise MolbenchError(f"{file}: its molbench outputs metadata is not a JSON object")
     if about.get("format") != FORMAT:
         raise MolbenchError(f"{file}: outputs format {about.get('format')}, expected {FORMAT}")
     checks = [
@@ -112,7 +119,14 @@ def read_outputs(
     for key, expected, why in checks:
         if about.get(key) != expected:
             raise MolbenchError(f"{file}: {why} ({key} {about.get(key)!r}, here {expected!r})")
-    if "id" not in table.column_names or not table["id"].equals(pa.chunked_array([ids])):
+    expected_ids = pa.chunked_array([ids]) if isinstance(ids, pa.Array) else ids
+    found_ids = table["id"] if "id" in table.column_names else None
+    if found_ids is not None and found_ids.type != expected_ids.type:
+        try:  # string vs large_string and the like: the values decide, not the width
+            found_ids = found_ids.cast(expected_ids.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            found_ids = None
+    if found_ids is None or not found_ids.equals(expected_ids):
         raise MolbenchError(f"{file}: its ids are not the ids of {config}/{split} in order")
     columns = {name: _column(table[name]) for name in table.column_names if name != "id"}
     return columns, about

@@ -193,7 +193,10 @@ def save_and_evaluate(
         for eval_config, split in [(config, "validation"), (config, "test")] + (
             [(transfer_config, "test")] if transfer_config else []
         ):
-            write_outputs_for_cpu(module, card.path, built, eval_config, split, run, out_dir)
+            write_outputs_for_cpu(
+                module, card.path, built, eval_config, split, run, out_dir,
+                settings.record and split == "test", trained_config=config,
+            )  # fmt: skip
         return results
     from molbench.evaluate import evaluate_model
 
@@ -314,8 +317,14 @@ def write_outputs_for_cpu(
     split: str,
     run: Run,
     out_dir: Path,
+    record: bool = False,
+    trained_config: str = "",
 ) -> Path:
-    """The network outputs of one split, and the command that scores them where RDKit is."""
+    """The network outputs of one split, and the command that scores them where RDKit is.
+
+    The command writes the result JSON where :func:`save_and_evaluate` would have, and
+    with ``record`` files it for the leaderboard.
+    """
     from molbench.models import WEIGHTS_FILE
     from molbench.outputs import predict_split
 
@@ -323,14 +332,17 @@ def write_outputs_for_cpu(
     _, seconds = predict_split(
         module, built, config, split, run.device, model_dir / WEIGHTS_FILE, path
     )
+    result = out_dir / (
+        f"{split}.json" if config == trained_config else f"{split}_on_{config}.json"
+    )
     results = run.repo_root / "leaderboards" / "results" / built.name
     if results.is_relative_to(Path.cwd()):  # the command works on another copy of the repo
         results = results.relative_to(Path.cwd())
-    record = f" --record {results}" if split == "test" else ""
     print(
         f"{config}/{split}: network outputs in {path} ({seconds:.0f} s); score them where RDKit "
         f"is:\n  molbench eval --model {model_dir} --outputs {path} --dataset {built.name} "
-        f"--config {config} --split {split}{record}"
+        f"--config {config} --split {split} --out {result}"
+        + (f" --record {results}" if record else "")
     )
     return path
 

@@ -79,3 +79,22 @@ def test_a_parquet_file_without_outputs_metadata_or_a_corrupt_file_is_refused(
     pq.write_table(table.replace_schema_metadata({METADATA_KEY: json.dumps(meta)}), future)
     with pytest.raises(MolbenchError, match="outputs format 99"):
         read(future)
+
+
+def test_ids_of_another_string_width_match_and_an_id_output_column_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = written(tmp_path, {"predictions": [["C"], ["CC"], ["CCC"]]})
+    columns, _ = read(path, ids=IDS.cast(pa.large_string()))
+    assert columns["predictions"].tolist() == [["C"], ["CC"], ["CCC"]]
+    with pytest.raises(ValueError, match="may not be called id"):
+        write_outputs(tmp_path / "x.parquet", IDS, {"id": [1, 2, 3]}, ABOUT)
+
+
+def test_outputs_metadata_that_is_not_a_json_object_is_refused(tmp_path: Path) -> None:
+    path = written(tmp_path, {"predictions": [["C"], ["CC"], ["CCC"]]})
+    table = pq.read_table(path)
+    for raw in (b"[1, 2]", b"not json"):
+        pq.write_table(table.replace_schema_metadata({METADATA_KEY: raw}), path)
+        with pytest.raises(MolbenchError, match="not a JSON object"):
+            read(path)

@@ -28,6 +28,6 @@ for seed in $seeds; do
   for k in $ks; do echo "$seed --context=budget --k=$k"; done
 done | xargs -P "$jobs" -L 1 bash -c \
   "$py recipes/reactions/wldn.py --seed=\$0 \$@ --center-steps=2000 --rank-steps=1500 \
-    --record=true > runs/log-reactions-wldn-\$0\${1#--context=}\${2#--}.txt 2>&1 \
+    --record=true > runs/log-reactions-wldn-seed\$0-\${*//[^a-z0-9]/}.txt 2>&1 \
     && echo done wldn \$0 \$@"
 $py -m molbench.cli leaderboard --dataset reactions

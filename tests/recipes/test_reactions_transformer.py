@@ -178,13 +178,23 @@ def test_trains_without_rdkit_and_is_scored_and_recorded_later(
              "--config", config, "--record", str(records)],
         )  # fmt: skip
         assert cli.exit_code == 0, cli.output
-    # the same model run here scores the same as its outputs from the machine without RDKit
-    again = CliRunner().invoke(
-        main,
-        ["predict", "--model", str(out / "model"), "--dataset", str(reactions_build.path),
-         "--config", "uspto_15k", "--out", str(tmp_path / "again.parquet")],
+    # `molbench predict` runs where RDKit is missing, and repeats the recipe's outputs
+    no_rdkit_cli = "import sys; sys.modules['rdkit'] = None; from molbench.cli import main; main()"
+    again = subprocess.run(
+        [sys.executable, "-c", no_rdkit_cli, "predict", "--model", str(out / "model"),
+         "--dataset", str(reactions_build.path), "--config", "uspto_15k",
+         "--out", str(tmp_path / "again.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )  # fmt: skip
-    assert again.exit_code == 0, again.output
+    assert again.returncode == 0, again.stderr[-2000:]
+    build_without_rdkit = subprocess.run(
+        [sys.executable, "-c", no_rdkit_cli, "build", "validity"], capture_output=True, text=True
+    )
+    assert build_without_rdkit.returncode != 0
+    assert "building needs RDKit" in build_without_rdkit.stderr
+    assert "Traceback" not in build_without_rdkit.stderr
     assert pq.read_table(tmp_path / "again.parquet")["predictions"].equals(
         pq.read_table(out / "test_outputs_uspto_15k.parquet")["predictions"]
     )
