@@ -164,7 +164,9 @@ def render_markdown(
         if trained:
             lines += [
                 f"Models trained on `{trained}` only, scored on `{config}` "
-                f"{config_rows[0]['split']}: no `{config}` training rows were used.",
+                f"{config_rows[0]['split']}: no `{config}` training rows were used. Their "
+                f"training times are in the `{trained}` section (a transfer run records the "
+                "time up to its scoring, not training alone).",
                 *_overlap_lines(config_rows[0]["transfer"]),
                 "",
             ]
@@ -183,9 +185,9 @@ def render_markdown(
         for rank, row in enumerate(config_rows, 1):
             others = "".join(f"{_fmt(row['metrics'][m])} | " for m in shown)
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
-            mean_time = row["train_seconds"][0]
+            mean_time = float("nan") if trained else row["train_seconds"][0]
             time = "—" if math.isnan(mean_time) else f"{mean_time:,.0f} s"
-            cpu_time = row["train_cpu_seconds"][0]
+            cpu_time = float("nan") if trained else row["train_cpu_seconds"][0]
             if not math.isnan(cpu_time):  # wall time is inflated when jobs shared the machine
                 time += f" (CPU {cpu_time:,.0f} s)"
             recipe = f"[{Path(row['recipe']).name}](../{row['recipe']})" if row["recipe"] else "—"

@@ -108,3 +108,8 @@ def test_transfer_results_get_their_own_labelled_section_with_the_overlap() -> N
     transfer = page.split("trained on `uspto_15k` (transfer)", 1)[1]
     assert "836 uspto_15k/train reactions in uspto_mit/test" in transfer
     assert "**0.3000**" in transfer and "**0.8000**" not in transfer
+    # a transfer run's clock ran through its scoring: its time is the training row's
+    own_row = page.split("trained on `uspto_15k` (transfer)", 1)[0].split("| 1 | m |")[1]
+    transfer_row = transfer.split("| 1 | m |")[1].split("\n")[0]
+    assert " s" in own_row.split("\n")[0] and " s " not in transfer_row
+    assert "training times are in the `uspto_15k` section" in transfer

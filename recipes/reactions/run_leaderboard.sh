@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seeds=${1:-"0 1 2"}
 jobs=${2:-2}
-ks=${3:-"0 4"}
+ks=${3:-"0 4 16"}
 py=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1  # one core per run; runs go in parallel instead
 transfer=--transfer-config=uspto_mit
