@@ -370,3 +370,14 @@ def print_summary(results: dict[str, dict[str, Any]]) -> None:
         h = r["headline"]
         low, high = h["ci95"]
         print(f"{split}: {h['metric']} {h['value']:.4f} (95% CI {low:.4f}-{high:.4f})")
+
+
+def print_topk(results: dict[str, dict[str, Any]], what: str = "") -> None:
+    """Reaction recipes: top-1/2/3/5/10 and prediction speed per scored split."""
+    for split, result in results.items():
+        if not result:
+            continue
+        m = result["metrics"]
+        topk = ", ".join(f"top{k} {m[f'top{k}']:.4f}" for k in (1, 2, 3, 5, 10))
+        rate = result["n_rows"] / result["predict_seconds"]
+        print(f"{split}: {topk}; {what}{rate:.1f} reactions/s")

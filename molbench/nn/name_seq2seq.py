@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from molbench.chem.notation import parse_condensed, write
 from molbench.chem.tokens import SPECIALS, load_vocabulary
-from molbench.nn.seq2seq import Block, cross_memory, encode_source, pad
+from molbench.nn.seq2seq import Block, cross_memory, encode_source, pad, teacher_forced
 
 log = logging.getLogger(__name__)
 
@@ -177,18 +177,10 @@ class NameSeq2Seq(nn.Module):
         """Encoder states and the key mask (``True`` = a real token) for cross-attention."""
         return encode_source(self.encoder, self.encoder_norm, self.source_embedding(source), source)
 
-    def _memory(
-        self, states: torch.Tensor, mask: torch.Tensor
-    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        return cross_memory(self.decoder, states, mask)
-
     def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Next-token logits ``[batch, target length, vocabulary]`` under teacher forcing."""
-        memory = self._memory(*self.encode(source))
-        positions = torch.arange(target_in.shape[1], device=target_in.device)
-        x = self.target_embedding(target_in)
-        for block, block_memory in zip(self.decoder, memory, strict=True):
-            x = block(x, positions, causal=True, memory=block_memory)
+        memory = cross_memory(self.decoder, *self.encode(source))
+        x = teacher_forced(self.decoder, self.target_embedding(target_in), memory)
         return self.head(self.decoder_norm(x))
 
     def loss(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -202,7 +194,7 @@ class NameSeq2Seq(nn.Module):
     def generate(self, source: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
         """Greedy output ids ``[batch, ≤ max_length]`` (no ``<bos>``; ``<pad>`` after ``<eos>``)."""
         max_length = max_length or self.max_output_length
-        memory = self._memory(*self.encode(source))
+        memory = cross_memory(self.decoder, *self.encode(source))
         caches: list[list[torch.Tensor]] = [[] for _ in self.decoder]
         token = torch.full((source.shape[0], 1), BOS, device=source.device)
         done = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)

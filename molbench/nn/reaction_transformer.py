@@ -28,7 +28,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from molbench.chem.tokens import SPECIALS, load_vocabulary
-from molbench.nn.seq2seq import Block, KVCache, cross_memory, encode_source, pad, reorder
+from molbench.nn.seq2seq import (
+    Block,
+    KVCache,
+    cross_memory,
+    encode_source,
+    pad,
+    reorder,
+    teacher_forced,
+)
 
 PAD, UNK, BOS, EOS = range(4)
 INPUTS = ("separated", "mixed")
@@ -106,18 +114,10 @@ class ReactionTransformer(nn.Module):
         """Encoder states and the key mask (``True`` = a real token) for cross-attention."""
         return encode_source(self.encoder, self.encoder_norm, self._embed(source), source)
 
-    def _memory(
-        self, states: torch.Tensor, mask: torch.Tensor
-    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        return cross_memory(self.decoder, states, mask)
-
     def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Next-token logits ``[batch, target length, vocabulary]`` under teacher forcing."""
-        memory = self._memory(*self.encode(source))
-        positions = torch.arange(target_in.shape[1], device=target_in.device)
-        x = self._embed(target_in)
-        for block, block_memory in zip(self.decoder, memory, strict=True):
-            x = block(x, positions, causal=True, memory=block_memory)
+        memory = cross_memory(self.decoder, *self.encode(source))
+        x = teacher_forced(self.decoder, self._embed(target_in), memory)
         return self._logits(x)
 
     def loss(
@@ -156,7 +156,7 @@ class ReactionTransformer(nn.Module):
     def greedy(self, source: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
         """Greedy output ids ``[batch, ≤ max_length]`` (no ``<bos>``; ``<pad>`` after ``<eos>``)."""
         max_length = max_length or self.max_output_length
-        memory = self._memory(*self.encode(source))
+        memory = cross_memory(self.decoder, *self.encode(source))
         caches: list[KVCache] = [[] for _ in self.decoder]
         token = torch.full((source.shape[0],), BOS, device=source.device)
         done = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
@@ -181,7 +181,7 @@ class ReactionTransformer(nn.Module):
         k = beam_size or self.beam_size
         max_length = max_length or self.max_output_length
         batch, device = source.shape[0], source.device
-        memory = self._memory(*self.encode(source))
+        memory = cross_memory(self.decoder, *self.encode(source))
         caches: list[KVCache] = [[] for _ in self.decoder]
         # live hypotheses: their summed log-probabilities and tokens; one beam at the start
         scores = torch.full((batch, k), -math.inf, device=device)

@@ -156,6 +156,18 @@ def cross_memory(
     return [(*b.cross_attention.keys_values(states, positions), mask) for b in decoder]
 
 
+def teacher_forced(
+    decoder: nn.ModuleList,
+    x: torch.Tensor,
+    memory: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
+    """Decoder states of embedded targets ``x`` (all positions at once, causal), for training."""
+    positions = torch.arange(x.shape[1], device=x.device)
+    for block, block_memory in zip(decoder, memory, strict=True):
+        x = block(x, positions, causal=True, memory=block_memory)
+    return x
+
+
 def reorder(caches: list[KVCache], index: torch.Tensor) -> None:
     """Keep the cached rows ``index`` (in that order) of every layer: beams that survived."""
     for cache in caches:

@@ -209,8 +209,4 @@ results = recipe.save_and_evaluate(
     model, "reaction_transformer", hyperparameters, run, built, s, s.transfer_config
 )
 recipe.print_summary(results)
-for split, result in results.items():
-    m = result["metrics"]
-    topk = ", ".join(f"top{k} {m[f'top{k}']:.4f}" for k in (1, 2, 3, 5, 10))
-    rate = result["n_rows"] / result["predict_seconds"]
-    print(f"{split}: {topk}; beam {s.beam_size} at {rate:.1f} reactions/s")
+recipe.print_topk(results, f"beam {s.beam_size} at ")
