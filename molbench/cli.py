@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from molbench import store
+from molbench import fsutil, store
 from molbench.errors import DatasetNotFoundError, MolbenchError
 
 try:  # the builders need RDKit; a GPU machine without it still runs `molbench predict`
@@ -344,7 +344,7 @@ def eval_command(
         )
     _print_result(result)
     if out:
-        store.write_json(Path(out), result)
+        fsutil.write_json(Path(out), result)
         click.echo(f"result written to {out}")
     if record_dir is not None:
         from molbench.recipe import result_file_name
@@ -359,7 +359,7 @@ def eval_command(
         run, d = result["run"], result["dataset"]
         trained_on = (result.get("transfer") or {}).get("trained_on", "")
         name = result_file_name(run["method"], d["config"], run.get("seed"), trained_on)
-        store.write_json(Path(record_dir) / name, result)
+        fsutil.write_json(Path(record_dir) / name, result)
         click.echo(f"recorded as {Path(record_dir) / name}")
 
 
@@ -440,8 +440,8 @@ def augment_reactions_command(
 
     Token ids over the shared vocabulary; the same seed writes a byte-identical file.
     """
+    from molbench.builders import resolve_dataset
     from molbench.chem.augment import write_augmented
-    from molbench.evaluate import resolve_dataset
 
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     meta = write_augmented(built, config, split, copies, seed, Path(out))

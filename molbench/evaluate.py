@@ -15,31 +15,18 @@ from typing import Any
 
 import pyarrow as pa
 
-from molbench import __version__, store
-from molbench.builders import BUILDERS
+from molbench import __version__, fsutil, store
+from molbench.builders import resolve_dataset
 from molbench.errors import DatasetNotFoundError, MolbenchError
 from molbench.hardware import check_device, describe
+from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
+from molbench.outputs import predictions_from_outputs, read_outputs
 from molbench.predictions import align, read_predictions
 from molbench.tasks import TASKS, Task
 
 log = logging.getLogger(__name__)
 RESULT_FORMAT = 1
 BOOTSTRAP_SEED = 0
-
-
-def resolve_dataset(dataset: str, root: str | os.PathLike[str] | None = None) -> Path:
-    """A build directory from a path, or from a dataset name under the root."""
-    given = Path(dataset)
-    if (given / store.MANIFEST_NAME).is_file():
-        return given
-    if dataset in BUILDERS:
-        path = store.version_dir(store.resolve_root(root), dataset, BUILDERS[dataset].info.version)
-        if (path / store.MANIFEST_NAME).is_file():
-            return path
-        raise DatasetNotFoundError(
-            f"{dataset} is not built under {path.parent.parent}; run: molbench build {dataset}"
-        )
-    raise DatasetNotFoundError(f"{dataset} is neither a build directory nor a known dataset")
 
 
 def task_for(manifest: dict[str, Any]) -> Task:
@@ -113,10 +100,10 @@ def evaluate_predictions(
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     config = config or task_for(built.manifest).default_config
     context = {}
-    files = {file.name: store.sha256_file(file)}
+    files = {file.name: fsutil.sha256_file(file)}
     if candidates is not None:
         context["candidates"] = _read_candidates(Path(candidates), built)
-        files[Path(candidates).name] = store.sha256_file(Path(candidates))
+        files[Path(candidates).name] = fsutil.sha256_file(Path(candidates))
     result = evaluate_table(table, built, config, split, str(file), context)
     result["source"] = {"kind": "predictions", "files": files}
     result["environment"]["hardware"] = describe("cpu")
@@ -138,8 +125,6 @@ def evaluate_model(
     ran (a GPU machine without RDKit, see :mod:`molbench.outputs`); only the CPU half of the
     prediction runs here, and the result records where each half ran.
     """
-    from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
-    from molbench.outputs import predictions_from_outputs, read_outputs
 
     check_device(device)
     module, card = load_model(model_dir, device=device)
@@ -151,7 +136,7 @@ def evaluate_model(
     if outputs_file is not None:  # checked before the clock starts: reading is not predicting
         outputs, outputs_about = read_outputs(
             outputs_file,
-            store.sha256_file(card.path / WEIGHTS_FILE),
+            fsutil.sha256_file(card.path / WEIGHTS_FILE),
             rows["id"],
             config,
             split,
@@ -181,7 +166,7 @@ def evaluate_model(
         result["transfer"] = transfer_record(built, trained_config, config, split)
     result["source"] = {
         "kind": "model",
-        "files": {name: store.sha256_file(card.path / name) for name in (CARD_FILE, WEIGHTS_FILE)},
+        "files": {name: fsutil.sha256_file(card.path / name) for name in (CARD_FILE, WEIGHTS_FILE)},
     }
     result["model"] = card.as_dict()
     result["run"] = {
@@ -197,7 +182,7 @@ def evaluate_model(
     result["environment"]["hardware"] = describe(device)
     result["predict_seconds"] = round(predict_seconds, 3)
     if outputs_about is not None:
-        result["source"]["files"]["outputs"] = store.sha256_file(Path(outputs_file))
+        result["source"]["files"]["outputs"] = fsutil.sha256_file(Path(outputs_file))
         result["outputs"] = {
             "hardware": outputs_about["hardware"],
             "network_seconds": outputs_about["predict_seconds"],

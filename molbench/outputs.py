@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molbench import __version__, store
+from molbench import __version__, fsutil, store
 from molbench.errors import MolbenchError
 from molbench.hardware import check_device, describe
 
@@ -152,7 +152,7 @@ def about_outputs(
 ) -> dict[str, Any]:
     """The provenance :func:`write_outputs` records and :func:`read_outputs` checks."""
     return {
-        "weights_sha256": store.sha256_file(Path(weights_file)),
+        "weights_sha256": fsutil.sha256_file(Path(weights_file)),
         "dataset": dataset,
         "config": config,
         "split": split,
@@ -211,6 +211,6 @@ def _build_path(dataset: str, root: str | os.PathLike[str] | None) -> Path:
     """A build directory as given; a dataset name through the registry (which needs RDKit)."""
     if (Path(dataset) / store.MANIFEST_NAME).is_file():
         return Path(dataset)
-    from molbench.evaluate import resolve_dataset
+    from molbench.builders import resolve_dataset
 
     return resolve_dataset(dataset, root)

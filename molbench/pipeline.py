@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -29,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molbench import store
+from molbench import fsutil, store
 from molbench.builders import BUILDERS, BuildContext, Builder
 from molbench.builders.base import SplitDefinition
 from molbench.card import render_card
@@ -277,20 +276,20 @@ def _publish(
                 rel = result.entry["quarantine"]["file"]
                 (staging / QUARANTINE_DIR).mkdir(exist_ok=True)
                 lines = [json.dumps(q, ensure_ascii=False) for q in result.quarantine]
-                store.write_text(staging / rel, "\n".join(lines) + "\n")
+                fsutil.write_text(staging / rel, "\n".join(lines) + "\n")
                 files[rel] = _file_record(staging / rel)
         manifest["configs"] = _in_declared_order(builder, manifest["configs"])
         manifest["groups"] = {
             g: manifest["groups"][g] for g in _declared_groups(builder) if g in manifest["groups"]
         }
-        manifest["content_hash"] = version_hash(manifest["groups"])
+        manifest["content_hash"] = store.version_hash(manifest["groups"])
         tables = {g: r.table for g, r in built.items()}
         columns = getattr(builder, "cross_audit_columns", None)
         for group in kept_groups:
             tables[group] = _group_table(staging, manifest, group, columns)
         manifest["cross_audits"] = builder.cross_audit(tables)
         notes = {d.config: d.description for d in builder.split_definitions}
-        store.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
+        fsutil.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
         files[store.CARD_NAME] = _file_record(staging / store.CARD_NAME)
         manifest["files"] = dict(sorted(files.items()))
         store.write_manifest(staging, manifest)
@@ -315,24 +314,13 @@ def _check_kept_files(
             if (
                 not path.is_file()
                 or path.stat().st_size != record["bytes"]
-                or (store.sha256_file(path) != record["sha256"])
+                or (fsutil.sha256_file(path) != record["sha256"])
             ):
                 configs = ",".join(existing["groups"][group]["configs"])
                 raise IntegrityError(
                     f"{path} is missing or differs from the manifest; rebuild that group "
                     f"first: molbench build {builder.info.name} --config {configs} --force"
                 )
-
-
-def version_hash(groups: dict[str, dict[str, Any]]) -> str:
-    """The version's content hash: its group's hash when there is one group, else a hash
-    over every group's hash (so one group's hash stays its identity whatever else is built)."""
-    if len(groups) == 1:
-        return next(iter(groups.values()))["content_hash"]
-    digest = hashlib.sha256(b"molbench-groups-v1\n")
-    for group in sorted(groups):
-        digest.update(f"{group}={groups[group]['content_hash']}\n".encode())
-    return "sha256:" + digest.hexdigest()
 
 
 def _group_table(
@@ -486,7 +474,7 @@ def _leakage_audit(
 
 
 def _file_record(path: Path) -> dict[str, Any]:
-    return {"sha256": store.sha256_file(path), "bytes": path.stat().st_size}
+    return {"sha256": fsutil.sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:

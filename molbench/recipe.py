@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from molbench import __version__, store
+from molbench import __version__, fsutil, store
 from molbench.hardware import describe, git_commit
 from molbench.settings import param_types
 
@@ -202,7 +202,7 @@ def save_and_evaluate(
 
     for split in ("validation", "test"):
         results[split] = evaluate_model(card.path, str(built.path), config, split, run.device)
-        store.write_json(out_dir / f"{split}.json", results[split])
+        fsutil.write_json(out_dir / f"{split}.json", results[split])
     if settings.record:
         record_result(results["test"], run, built.name, config)
     if transfer_config:
@@ -235,7 +235,7 @@ def record_result(
     """
     directory = run.repo_root / "leaderboards" / "results" / dataset_name
     path = directory / result_file_name(run.method, config, run.seed, trained_on)
-    store.write_json(path, result)
+    fsutil.write_json(path, result)
     return path
 
 
@@ -276,7 +276,7 @@ def evaluate_transfer(
     else:
         result = evaluate_model(source, str(built.path), eval_config, split, run.device)
     if out_dir is not None:
-        store.write_json(Path(out_dir) / f"{split}_on_{eval_config}.json", result)
+        fsutil.write_json(Path(out_dir) / f"{split}_on_{eval_config}.json", result)
     if record:
         record_result(result, run, built.name, eval_config, trained_on=trained_config)
     return result

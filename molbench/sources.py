@@ -39,7 +39,8 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from molbench.errors import ChecksumError, DownloadError, SourceFormatError, SourceNotFoundError
-from molbench.store import _fsync_dir, _process_alive, resolve_root, write_json
+from molbench.fsutil import fsync_dir, process_alive, write_json
+from molbench.store import resolve_root
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ def fetch(
                 f"discarded; {_ALLOW_HINT}"
             )
         os.replace(part, final)
-        _fsync_dir(dest_dir)
+        fsync_dir(dest_dir)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -370,7 +371,7 @@ def _remove_stale_parts(dest_dir: Path, filename: str) -> None:
     """Delete temporary files left by killed downloads (their process is gone)."""
     for part in dest_dir.glob(f".{filename}{_PART_MARK}*"):
         pid = part.name.rsplit(_PART_MARK, 1)[1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             log.info("removing leftover of an interrupted download: %s", part)
             part.unlink(missing_ok=True)
 
@@ -535,3 +536,22 @@ def _is_hex(value: str, length: int) -> bool:
 def _one_line(e: object) -> str:
     text = str(e) or type(e).__name__
     return " ".join(text.split())
+
+
+def resolve_split(
+    file: SourceFile,
+    split: str,
+    source_dir: str | os.PathLike[str] | None,
+    *,
+    allow_unverified: bool = False,
+    progress: bool = False,
+) -> ResolvedSource:
+    """Resolve one split's raw file; a missing train file suggests the evaluation-only build."""
+    try:
+        return resolve(file, source_dir, allow_unverified=allow_unverified, progress=progress)
+    except (SourceNotFoundError, DownloadError) as e:
+        if split != "train":
+            raise
+        raise type(e)(
+            f"{e}; or build an evaluation-only dataset without it: --splits validation,test"
+        ) from None

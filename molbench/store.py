@@ -13,7 +13,6 @@ complete, so a directory at ``<version>`` always holds a whole, verifiable build
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import io
 import json
@@ -36,6 +35,13 @@ from molbench.errors import (
     DatasetNotFoundError,
     IntegrityError,
     MolbenchError,
+)
+from molbench.fsutil import (
+    exchange_directories,
+    fsync_dir,
+    process_alive,
+    sha256_file,
+    write_json,
 )
 
 log = logging.getLogger(__name__)
@@ -87,29 +93,6 @@ def write_shards(table: pa.Table, directory: Path, config: str, split: str) -> l
             os.fsync(f.fileno())
         paths.append(rel)
     return paths
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON to a temporary name, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write_text(tmp, json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
-def write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def content_hash(table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]]) -> str:
@@ -172,11 +155,11 @@ def publish(staging: Path, final: Path, replace: bool) -> None:
     them is repaired by the next build (the retired directory is renamed back).
     """
     for directory in (*sorted(p for p in staging.rglob("*") if p.is_dir()), staging):
-        _fsync_dir(directory)
+        fsync_dir(directory)
     if final.exists():
         if not replace:
             raise BuildConflictError(f"{final} already exists; pass --force to replace it")
-        if _exchange(staging, final):
+        if exchange_directories(staging, final):
             shutil.rmtree(staging, ignore_errors=True)  # it now holds the old build
         else:
             retired = final.parent / f".{final.name}{_REPLACED_MARK}{uuid.uuid4().hex[:8]}"
@@ -189,32 +172,7 @@ def publish(staging: Path, final: Path, replace: bool) -> None:
             shutil.rmtree(retired, ignore_errors=True)
     else:
         os.rename(staging, final)
-    _fsync_dir(final.parent)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux ``renameat2``); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    if result != 0:
-        errno = ctypes.get_errno()
-        if errno in (38, 22, 95):  # ENOSYS, EINVAL (filesystem), EOPNOTSUPP: fall back
-            return False
-        raise OSError(errno, os.strerror(errno), str(b))
-    return True
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(final.parent)
 
 
 def recover_interrupted_swap(final: Path) -> None:
@@ -233,7 +191,7 @@ def _remove_stale_staging(final: Path) -> None:
         name = leftover.name
         if _STAGING_MARK in name:
             pid = name.split(_STAGING_MARK, 1)[1].split("-", 1)[0]
-            if pid.isdigit() and _process_alive(int(pid)):
+            if pid.isdigit() and process_alive(int(pid)):
                 continue
         elif _REPLACED_MARK not in name:
             continue
@@ -241,14 +199,15 @@ def _remove_stale_staging(final: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def version_hash(groups: dict[str, dict[str, Any]]) -> str:
+    """The version's content hash: its group's hash when there is one group, else a hash
+    over every group's hash (so one group's hash stays its identity whatever else is built)."""
+    if len(groups) == 1:
+        return next(iter(groups.values()))["content_hash"]
+    digest = hashlib.sha256(b"molbench-groups-v1\n")
+    for group in sorted(groups):
+        digest.update(f"{group}={groups[group]['content_hash']}\n".encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -355,8 +314,6 @@ def _configs_of_file(manifest: Mapping[str, Any], rel: str) -> set[str]:
 
 def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str:
     """Recompute every group's hash from its Parquet files; return the version's hash."""
-    from molbench.pipeline import version_hash
-
     groups = {}
     for group, entry in manifest["groups"].items():
         tables = {

@@ -41,14 +41,14 @@ FIXTURE_COUNTS = {
 
 def pinned_reaction_sources(root: Path) -> dict:
     """The real USPTO catalogue with each pin replaced by the fixture file's own sha256."""
-    from molbench import store
+    from molbench import fsutil
     from molbench.builders import reactions
 
     return {
         group: {
             split: dataclasses.replace(
                 file,
-                sha256=store.sha256_file(root / file.source / file.filename),
+                sha256=fsutil.sha256_file(root / file.source / file.filename),
                 git_blob=None,
                 content_sha256=None,
             )
@@ -60,7 +60,7 @@ def pinned_reaction_sources(root: Path) -> dict:
 
 def pinned_chebi_sources(root: Path) -> tuple[dict, Any]:
     """The real ChEBI-20 catalogue with pins replaced by the fixture files' checksums."""
-    from molbench import store
+    from molbench import fsutil
     from molbench.builders import text
 
     files = {
@@ -75,7 +75,7 @@ def pinned_chebi_sources(root: Path) -> tuple[dict, Any]:
     }
     structures = dataclasses.replace(
         text.TRAIN_STRUCTURES,
-        sha256=store.sha256_file(root / "chebi20" / text.TRAIN_STRUCTURES.filename),
+        sha256=fsutil.sha256_file(root / "chebi20" / text.TRAIN_STRUCTURES.filename),
         content_sha256=None,
     )
     return files, structures

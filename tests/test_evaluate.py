@@ -8,8 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import molbench
+from molbench.builders import resolve_dataset
 from molbench.errors import DatasetNotFoundError, PredictionFormatError
-from molbench.evaluate import evaluate_predictions, resolve_dataset
+from molbench.evaluate import evaluate_predictions
 
 
 def perfect_predictions(build: molbench.BuildResult, config: str = "random") -> pa.Table:

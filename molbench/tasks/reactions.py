@@ -13,7 +13,8 @@ import pyarrow as pa
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from molbench.reaction_metrics import (
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+from molbench.tasks.reaction_metrics import (
     DEFAULT_KS,
     Canonical,
     canonical_molecules,
@@ -21,7 +22,6 @@ from molbench.reaction_metrics import (
     hits_at,
     topk_ci,
 )
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES
 
 MIT = "USPTO-MIT test"
 JIN_2017 = "Jin et al., NeurIPS 2017 (WLDN)"

@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from molbench.errors import PredictionFormatError
-from molbench.metrics import bootstrap_ci
-from molbench.reaction_metrics import parse_smiles
+from molbench.stats import bootstrap_ci
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES
-from molbench.text_metrics import (
+from molbench.tasks.reaction_metrics import parse_smiles
+from molbench.tasks.text_metrics import (
     generation_metrics,
     name_exact_match,
     retrieval_metrics,

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from molbench.metrics import METRICS, accuracy, bootstrap_ci
+from molbench.stats import accuracy, bootstrap_ci
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+from molbench.tasks.validity_metrics import METRICS
 
 THRESHOLD = 0.5  # score >= 0.5 means "valid"
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rdkit import Chem, RDLogger
 
-from molbench import recipe, store
+from molbench import fsutil, recipe
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -80,7 +80,7 @@ for split in ("validation", "test"):
     }
     result = recipe.evaluate_rows(predict(s.config, split), built, s.config, split, info)
     result["predict_seconds"] = round(time.perf_counter() - started, 1)
-    store.write_json(out_dir / f"{split}.json", result)
+    fsutil.write_json(out_dir / f"{split}.json", result)
     print(summary(f"{s.config}/{split}", result))
 if s.record:
     print(f"recorded {recipe.record_result(result, run, built.name, s.config)}")

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from molbench import recipe, store
+from molbench import fsutil, recipe
 from molbench.chem.templates import Extraction, TemplateLibrary, check_extraction, predict_all
 from molbench.parallel import ordered_map
 
@@ -92,7 +92,7 @@ print(
 )
 fit_seconds = time.perf_counter() - run.started
 out_dir.mkdir(parents=True, exist_ok=True)
-store.write_json(
+fsutil.write_json(
     out_dir / "templates.json",
     {
         "stats": stats,
@@ -134,7 +134,7 @@ for split in ("validation", "test"):
     started = time.perf_counter()
     result = recipe.evaluate_rows(predict(s.config, split), built, s.config, split, run_info())
     result["predict_seconds"] = round(time.perf_counter() - started, 1)
-    store.write_json(out_dir / f"{split}.json", result)
+    fsutil.write_json(out_dir / f"{split}.json", result)
     m = result["metrics"]
     print(
         f"{s.config}/{split}: top1 {m['top1']:.4f} top3 {m['top3']:.4f} "

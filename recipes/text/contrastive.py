@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
-from molbench import recipe, store
+from molbench import fsutil, recipe
 from molbench.nn.minilm import SHA256
 from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
 
@@ -131,7 +131,7 @@ if chebi and CORPUS_CONFIG in built.configs and results:
         "test",
         candidates=out_dir / "corpus_embeddings.parquet",
     )
-    store.write_json(out_dir / "test_whole_corpus.json", corpus_result)
+    fsutil.write_json(out_dir / "test_whole_corpus.json", corpus_result)
     m = corpus_result["metrics"]
     print(
         f"test, whole corpus ({m['corpus_size']:.0f} molecules): t2m MRR "

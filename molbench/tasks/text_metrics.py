@@ -20,7 +20,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 from rdkit.rdBase import BlockLogs
 
-from molbench.reaction_metrics import parse_smiles
+from molbench.tasks.reaction_metrics import parse_smiles
 
 # Candidates whose cosine similarity is within this of the true one's count as tied (and so
 # rank ahead of it): float32 rounding in the matrix product must not decide a tie.

@@ -23,7 +23,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from molbench.metrics import accuracy, bootstrap_ci
+from molbench.stats import accuracy, bootstrap_ci
 
 Canonical = tuple[str, ...]  # sorted canonical SMILES, one per molecule
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-import molbench.text_metrics as tm
-from molbench.text_metrics import (
+import molbench.tasks.text_metrics as tm
+from molbench.tasks.text_metrics import (
     generation_metrics,
     name_exact_match,
     retrieval_metrics,

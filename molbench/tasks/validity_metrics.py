@@ -1,4 +1,4 @@
-"""Metric functions: pure, numpy in, float out, each with its direction in ``METRICS``.
+"""Validity metrics: pure functions, numpy in, float out, each with its direction in ``METRICS``.
 
 Conventions for degenerate inputs are explicit and tested: a metric that is undefined
 (AUROC with one class present, MCC with a constant prediction) returns ``nan``, never a
@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Fraction of exact matches."""
-    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
+from molbench.stats import accuracy
 
 
 def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -61,29 +58,6 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     for start, end in zip(starts, ends, strict=True):
         ranks[order[start:end]] = (start + end + 1) / 2
     return ranks
-
-
-def bootstrap_ci(
-    metric: Callable[[np.ndarray, np.ndarray], float],
-    y_true: np.ndarray,
-    y_other: np.ndarray,
-    seed: int = 0,
-    resamples: int = 1000,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``metric`` over rows resampled with replacement."""
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    values = np.empty(resamples)
-    for b in range(resamples):
-        idx = rng.integers(0, n, size=n)
-        values[b] = metric(y_true[idx], y_other[idx])
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return (float("nan"), float("nan"))
-    alpha = (1 - level) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return (float(low), float(high))
 
 
 @dataclass(frozen=True)

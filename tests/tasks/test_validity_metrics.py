@@ -5,13 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from molbench.metrics import (
-    accuracy,
-    auroc,
-    balanced_accuracy,
-    bootstrap_ci,
-    matthews_corrcoef,
-)
+from molbench.stats import accuracy, bootstrap_ci
+from molbench.tasks.validity_metrics import auroc, balanced_accuracy, matthews_corrcoef
 
 Y = np.array([1, 1, 1, 0, 0])
 P = np.array([1, 0, 1, 0, 1])  # tp 2, fn 1, tn 1, fp 1

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from molbench.reaction_metrics import (
+from molbench.tasks.reaction_metrics import (
     canonical_molecules,
     first_correct_rank,
     parse_smiles,
