@@ -297,7 +297,12 @@ def _resolve(path: str) -> Path:
     "--config", default=None, help="Config [default: the model's, else the task's default]."
 )
 @click.option("--split", default="test", show_default=True, help="Split to score.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (models only).")
+@click.option(
+    "--device",
+    default=None,
+    help="With --model: cpu or cuda [default: cpu]. Scoring a predictions file runs no "
+    "network, so --device is refused there.",
+)
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the result JSON here.")
 @click.option(
@@ -321,7 +326,7 @@ def eval_command(
     dataset: str | None,
     config: str | None,
     split: str,
-    device: str,
+    device: str | None,
     root: str | None,
     out: str | None,
     candidates: str | None,
@@ -336,8 +341,14 @@ def eval_command(
         raise click.UsageError("--record needs --model (a recipe records its own predictions)")
     if outputs_file is not None and model_dir is None:
         raise click.UsageError("--outputs needs --model (the outputs of that model)")
+    if device is not None and model_dir is None:
+        raise click.UsageError(
+            "--device applies only to --model: scoring a predictions file runs no network"
+        )
     if model_dir is not None:
-        result = evaluate_model(model_dir, dataset, config, split, device, root, outputs_file)
+        result = evaluate_model(
+            model_dir, dataset, config, split, device or "cpu", root, outputs_file
+        )
     else:
         result = evaluate_predictions(
             predictions, dataset or "validity", config, split, root, candidates

@@ -308,6 +308,10 @@ class ReactionsBuilder:
     cross_audit_columns = ("published_split", "reaction_key")
     raw_sources = ("uspto_mit", "uspto_15k")
 
+    def planned_splits(self, params: ReactionsParams, group: str) -> list[str]:
+        """The published splits a build reads (what ``--splits`` asks for)."""
+        return params.split_list
+
     def parameters_for(self, params: ReactionsParams, group: str) -> dict[str, Any]:
         """The seed only shapes the scaffold split of USPTO-MIT."""
         chosen = {"splits": ",".join(s for s in SPLIT_NAMES if s in params.split_list)}
@@ -477,8 +481,8 @@ def _row(
         ("src_tokens_mixed", record["precursors_mixed"]),
         ("tgt_tokens", record["products"]),
     ):
-        tokens[column], n_unknown = vocab.encode(smiles)
-        unknown += n_unknown
+        tokens[column] = vocab.encode(smiles)
+        unknown += vocab.n_unknown(tokens[column])
     edits = [
         {"atom_a": a, "atom_b": b, "new_order": new, "old_order": old}
         for (a, b, new), old in zip(record["edits"], record["old_orders"], strict=True)

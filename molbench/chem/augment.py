@@ -80,7 +80,7 @@ class _Writer:
                 self.unsanitizable += 1
                 random = [smiles] * self.copies
             for c, text in enumerate(random):
-                if self.vocabulary.encode(text)[1]:
+                if self.vocabulary.n_unknown(self.vocabulary.encode(text)):
                     self.out_of_vocabulary += 1
                     random[c] = smiles
             out.append(random)

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from torch.nn import functional as F
 
 from molbench.chem.notation import parse_condensed, write
 from molbench.chem.tokens import SPECIALS, load_vocabulary
+from molbench.hyperparameters import Choice, Float, Int
 from molbench.nn.seq2seq import Block, cross_memory, encode_source, pad, teacher_forced
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,19 @@ def condensed_smiles(condensed: str) -> str:
 
 class NameSeq2Seq(nn.Module):
     """Encoder-decoder transformer between IUPAC names and SMILES, in either ``direction``."""
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "direction": Choice(DIRECTIONS),
+            "d_model": Int(1, 4096),
+            "heads": Int(1, 64),
+            "encoder_layers": Int(1, 64),
+            "decoder_layers": Int(1, 64),
+            "dropout": Float(0, 1, False),
+            "max_output_length": Int(1, 4096, False),
+            "smiles_order": Choice(SMILES_ORDERS, False),
+        }
+    )
 
     def __init__(
         self,

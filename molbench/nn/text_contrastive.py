@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
+from molbench.hyperparameters import SHA256_HEX, Choice, Int, Text
 from molbench.nn.atom_features import AtomFeatureEmbedding
 from molbench.nn.minilm import DIMENSION, MAX_LENGTH, SHA256, embed_text_tokens, embed_texts
 from molbench.torch_data import GraphBatch, _ranges
@@ -158,6 +160,21 @@ def _mlp(width_in: int, hidden: int, width_out: int, layers: int) -> nn.Sequenti
 
 class ContrastiveGIN(nn.Module):
     """GINE molecule encoder + projection of frozen MiniLM text embeddings, CLIP-trained."""
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "hidden": Int(1, 4096),
+            "layers": Int(1, 64),
+            "dim": Int(1, 4096),
+            "text_hidden": Int(1, 16384),
+            "text_layers": Int(1, 64),
+            "pool": Choice(("sum", "mean_max")),
+            "text_encoder_sha256": SHA256_HEX,
+            "text_encoder": Text(required=False),  # recorded name of the pinned encoder
+            "text_input": Choice(TEXT_INPUTS, False),
+            "text_heads": Int(1, 64, False),
+        }
+    )
 
     def __init__(
         self,

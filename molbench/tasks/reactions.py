@@ -13,6 +13,7 @@ import pyarrow as pa
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
+from molbench.chem.untrusted import MAX_BRANCH_DEPTH, MAX_SMILES_LENGTH, smiles_too_large
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES
 from molbench.tasks.reaction_metrics import (
     DEFAULT_KS,
@@ -46,7 +47,9 @@ class ReactionsTask:
         "`id` plus `predictions`: up to 10 product SMILES per reaction, best first (a list "
         "column in Parquet; in CSV one string with the candidates separated by spaces). "
         "Multi-molecule products are '.'-joined; molecule order, atom maps and writing "
-        "order do not matter, stereo does. Invalid SMILES count as wrong."
+        "order do not matter, stereo does. Invalid SMILES count as wrong, and so does a SMILES "
+        f"over {MAX_SMILES_LENGTH:,} characters or with branches nested over {MAX_BRANCH_DEPTH} "
+        "deep (RDKit crashes on some such strings)."
     )
     literature = (
         {"method": "WLDN", "metric": f"top-1, {MIT}", "value": "79.6", "citation": JIN_2017},
@@ -176,7 +179,7 @@ def forward_ranks(
 
 def _unsanitised(smiles: str) -> Canonical | None:
     text = smiles.strip()
-    if not text or any(c.isspace() for c in text):
+    if not text or any(c.isspace() for c in text) or smiles_too_large(text):
         return None
     with BlockLogs():
         mol = Chem.MolFromSmiles(text, sanitize=False)
