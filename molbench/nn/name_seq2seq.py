@@ -172,7 +172,7 @@ class NameSeq2Seq(nn.Module):
         """What the decoder learns to write per row, between ``<bos>`` and ``<eos>``."""
         if self.direction == "name2smiles" and self.smiles_order == "condensed":
             encode = self.smiles_vocabulary.encode
-            return [encode(condensed_smiles(c))[0] for c in table["condensed"].to_pylist()]
+            return [encode(condensed_smiles(c)) for c in table["condensed"].to_pylist()]
         if self.direction == "name2smiles":
             return table["smiles_tokens"].to_pylist()
         ids, unknown = encode_names(table["name"].to_pylist())
