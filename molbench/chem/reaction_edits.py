@@ -215,3 +215,62 @@ def _search(
                 return smiles, ""
             first_error = first_error or error or f"edited product {smiles} differs"
     return None, first_error or "no valence-consistent hydrogens and charges"
+
+
+PRODUCT_RULES = ("largest", "reactants")  # which edited molecules a graph-edit model predicts
+
+
+@dataclass(frozen=True)
+class EditedMolecule:
+    """One molecule of the edited mixture: its atoms (indices of the precursors) and SMILES."""
+
+    atoms: frozenset[int]
+    smiles: str  # canonical, '' when no hydrogen/charge repair lets it sanitise
+    touched: bool  # an edit changed one of its bonds
+
+
+def edited_mixture(mol: Chem.Mol, edits: Sequence[Edit]) -> list[EditedMolecule]:
+    """Every molecule after applying ``edits`` to ``mol``, each edited atom in its cheapest
+    valence-consistent state (the rest unchanged), as a graph-edit model's candidate is."""
+    rw = _apply_bonds(mol, edits)
+    for i, options in _candidate_states(mol, rw, edits, None).items():
+        set_state(rw.GetAtomWithIdx(i), options[0])
+    touched = {i for a, b, _ in edits for i in (a, b)}
+    components = Chem.GetMolFrags(rw, asMols=False, sanitizeFrags=False)
+    whole = Chem.RWMol(rw)
+    if Chem.SanitizeMol(whole, catchErrors=True) == _SANITIZED:
+        pieces = fragment_smiles(whole, components)
+    else:  # repair (or give up on) each molecule alone, so one bad one spoils only itself
+        pieces = []
+        for component in components:
+            frag = Chem.RWMol(rw)
+            _keep_only(frag, set(component))
+            pieces.append(next((s for s, _ in sanitized_forms(frag) if s), ""))
+    return [
+        EditedMolecule(frozenset(c), s, not touched.isdisjoint(c))
+        for c, s in zip(components, pieces, strict=True)
+    ]
+
+
+def predicted_product(
+    molecules: Sequence[EditedMolecule], reactant_atoms: Set[int] | None, rule: str
+) -> str:
+    """The product a graph-edit model names from its edited mixture ('' if it has none).
+
+    ``largest``: the largest molecule an edit touched. ``reactants``: that molecule plus
+    every reactant molecule the edits left whole (a salt's counter-ion, an HCl kept with
+    an amine), which needs ``reactant_atoms`` (the separated setting's reactants). Leaving
+    groups (other edited molecules) are dropped by both.
+    """
+    if rule not in PRODUCT_RULES:
+        raise ValueError(f"unknown product rule {rule!r}; known: {', '.join(PRODUCT_RULES)}")
+    edited = [m for m in molecules if m.touched] or list(molecules)
+    if not edited:
+        return ""
+    main = max(edited, key=lambda m: len(m.atoms))
+    kept = [main]
+    if rule == "reactants" and reactant_atoms is not None:
+        kept += [m for m in molecules if not m.touched and m.atoms <= reactant_atoms]
+    if any(not m.smiles for m in kept):
+        return ""
+    return ".".join(sorted(m.smiles for m in kept))
