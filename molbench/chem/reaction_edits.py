@@ -229,27 +229,47 @@ class EditedMolecule:
     touched: bool  # an edit changed one of its bonds
 
 
-def edited_mixture(mol: Chem.Mol, edits: Sequence[Edit]) -> list[EditedMolecule]:
+def edited_mixture(
+    mol: Chem.Mol, edits: Sequence[Edit], unedited: Mapping[frozenset[int], str] | None = None
+) -> list[EditedMolecule]:
     """Every molecule after applying ``edits`` to ``mol``, each edited atom in its cheapest
-    valence-consistent state (the rest unchanged), as a graph-edit model's candidate is."""
+    valence-consistent state (the rest unchanged), as a graph-edit model's candidate is.
+
+    ``unedited``: the canonical SMILES of the precursor molecules by their atoms, reused for
+    the molecules no edit touches (writing SMILES is most of the cost of a big mixture).
+    """
     rw = _apply_bonds(mol, edits)
     for i, options in _candidate_states(mol, rw, edits, None).items():
         set_state(rw.GetAtomWithIdx(i), options[0])
     touched = {i for a, b, _ in edits for i in (a, b)}
-    components = Chem.GetMolFrags(rw, asMols=False, sanitizeFrags=False)
-    whole = Chem.RWMol(rw)
-    if Chem.SanitizeMol(whole, catchErrors=True) == _SANITIZED:
-        pieces = fragment_smiles(whole, components)
-    else:  # repair (or give up on) each molecule alone, so one bad one spoils only itself
-        pieces = []
-        for component in components:
-            frag = Chem.RWMol(rw)
-            _keep_only(frag, set(component))
-            pieces.append(next((s for s, _ in sanitized_forms(frag) if s), ""))
+    components = [frozenset(c) for c in Chem.GetMolFrags(rw, asMols=False, sanitizeFrags=False)]
+    known = unedited or {}
+    todo = [c for c in components if not touched.isdisjoint(c) or c not in known]
+    written = dict(zip(todo, _write(rw, todo), strict=True))
     return [
-        EditedMolecule(frozenset(c), s, not touched.isdisjoint(c))
-        for c, s in zip(components, pieces, strict=True)
+        EditedMolecule(c, written[c] if c in written else known[c], not touched.isdisjoint(c))
+        for c in components
     ]
+
+
+def _write(rw: Chem.RWMol, components: Sequence[frozenset[int]]) -> list[str]:
+    """Canonical SMILES of these molecules of ``rw`` ('' for one that cannot be repaired)."""
+    if not components:
+        return []
+    part = Chem.RWMol(rw)
+    _keep_only(part, frozenset().union(*components))
+    # removing atoms keeps their order, and GetMolFrags lists molecules by lowest atom
+    ordered = sorted(components, key=min)
+    pieces = Chem.GetMolFrags(part, asMols=False, sanitizeFrags=False)
+    if Chem.SanitizeMol(part, catchErrors=True) == _SANITIZED:
+        by_component = dict(zip(ordered, fragment_smiles(part, pieces), strict=True))
+    else:  # repair (or give up on) each molecule alone, so one bad one spoils only itself
+        by_component = {}
+        for component in ordered:
+            frag = Chem.RWMol(rw)
+            _keep_only(frag, component)
+            by_component[component] = next((s for s, _ in sanitized_forms(frag) if s), "")
+    return [by_component[c] for c in components]
 
 
 def predicted_product(

@@ -77,13 +77,15 @@ def _products(row: dict, candidates: list[list[tuple[int, int, float]]], keep: s
     index = {m: i for i, m in enumerate(side.maps) if m}
     reactant_maps = {m for m, r in zip(row["atom_map"], row["in_reactant"], strict=True) if r}
     reactant_atoms = {index[m] for m in reactant_maps if m in index}
+    unedited = {frozenset(f): p for f, p in zip(side.fragments, side.smiles, strict=True)}
     out = []
     for edits in candidates:
         if not edits or any(a not in index or b not in index for a, b, _ in edits):
             out.append("")
             continue
         try:
-            molecules = edited_mixture(side.mol, [(index[a], index[b], t) for a, b, t in edits])
+            edits_by_atom = [(index[a], index[b], t) for a, b, t in edits]
+            molecules = edited_mixture(side.mol, edits_by_atom, unedited)
         except (RuntimeError, ValueError):  # RDKit rejects the edited graph
             out.append("")
             continue
