@@ -239,16 +239,20 @@ def _noted(rows: Sequence[Mapping[str, Any]], note: str) -> list[str]:
 PUBLISHED_TITLE = "Published models, rescored by molbench"
 
 
-def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def published_rows(
+    results: Sequence[Mapping[str, Any]], shown: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """One row per released-output result (``source.kind == "published"``), any dataset:
-    molbench's numbers for the metrics the paper printed (else the headline), beside them."""
+    molbench's numbers for the metrics the paper printed beside them (none printed: the
+    ``shown`` metrics, else the headline)."""
     rows = []
     for r in results:
         if (r.get("source") or {}).get("kind") != "published":
             continue
         about = r["source"]["published"]
         reported = dict(about.get("reported") or {})
-        names = list(reported) or [r["headline"]["metric"]]
+        names = list(reported) or [m for m in shown if m in r["metrics"]]
+        names = names or [r["headline"]["metric"]]
         protocol = r.get("protocol") or {}
         rows.append(
             {
@@ -369,5 +373,8 @@ def render_page(
         task.literature,
         picture,
         metrics,
-        published_rows([*published, *(r for r in results if r not in ours)]),
+        published_rows(
+            [*published, *(r for r in results if r not in ours)],
+            getattr(task, "published_metrics", ()),
+        ),
     )

@@ -153,6 +153,8 @@ def test_published_rows_sit_beside_the_paper_in_their_own_section() -> None:
     assert any("differs from the paper by top3 +0.3 points" in line for line in lines)
     exact = published_rows([published("exact", 0.6, {})])[0]
     assert exact["scores"] == {"top1": (0.6, None)} and exact["differs"] == {}
+    shown = published_rows([published("exact", 0.6, {})], ("top1", "top3", "top5"))[0]
+    assert shown["scores"] == {"top1": (0.6, None), "top3": (0.88, None)}  # no top5 recorded
 
 
 def test_published_results_are_never_ranked_with_our_runs(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ class Settings:
     out: str = "leaderboards/results/reactions/published"
     only: str = ""  # score only this method (e.g. wldn_published); "" = all
     config: str = ""  # score only this config (uspto_mit or uspto_15k); "" = both
+    rule: str = ""  # score only under this rule (subset or exact); "" = both
 
 
 REPOSITORY = "wengong-jin/nips17-rexgen"
@@ -95,6 +96,8 @@ for method, model, config, path, file_commit, sha256, reported in FILES:
     if found != sha256:
         raise ChecksumError(f"{file}: sha256 {found}, expected {sha256} (the released file)")
     for rule, keep in SCORINGS:
+        if s.rule and rule != s.rule:
+            continue
         started = time.perf_counter()
         result = evaluate_predictions(
             file,
