@@ -254,6 +254,7 @@ def published_rows(
         names = list(reported) or [m for m in shown if m in r["metrics"]]
         names = names or [r["headline"]["metric"]]
         protocol = r.get("protocol") or {}
+        imported = r["source"].get("format") or {}  # the importer and its options
         rows.append(
             {
                 "method": r["run"]["method"],
@@ -266,7 +267,8 @@ def published_rows(
                 "config": r["dataset"]["config"],
                 "split": r["dataset"]["split"],
                 "protocol": ", ".join(
-                    f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")
+                    [f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")]
+                    + [f"{k} {v}" for k, v in sorted(imported.get("options", {}).items())]
                 )
                 or "—",
                 "rule": protocol.get("rule", "—"),
@@ -279,7 +281,7 @@ def published_rows(
                 },
             }
         )
-    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"]))
+    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"], row["protocol"]))
     return rows
 
 
@@ -313,7 +315,7 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
-        where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
+        where = f"{row['method']}, `{row['config']}`, {row['protocol']}"
         differs = "; ".join(f"{m} {d * 100:+.1f} points" for m, d in row["differs"].items())
         if differs:
             notes.append(f"- {where}: differs from the paper by {differs}. {row['note']}")
