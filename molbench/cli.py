@@ -381,6 +381,36 @@ def _print_result(result: dict[str, Any]) -> None:
         click.echo(f"  {bucket}: {cells}")
 
 
+@main.command("compare")
+@click.argument("result_a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("result_b", type=click.Path(exists=True, dir_okay=False))
+def compare_command(result_a: str, result_b: str) -> None:
+    """Is RESULT_A better than RESULT_B? Paired tests on the same test rows."""
+    from molbench.compare import compare, load_result
+
+    a, b = load_result(Path(result_a)), load_result(Path(result_b))
+    report = compare(a, b, ("A", "B"))
+    d = a["dataset"]
+    click.echo(
+        f"{d['name']} {d['version']} / {d['config']} / {d['split']}: {report['metric']} on "
+        f"{report['n']:,} shared rows ({'higher' if report['higher_is_better'] else 'lower'} "
+        "is better)"
+    )
+    files = (result_a, result_b)
+    for label, path, result, mean in zip("AB", files, (a, b), report["means"], strict=True):
+        run = result.get("run") or {}
+        seed = run.get("seed")
+        who = f"{run.get('method', '?')}" + (f" seed {seed}" if seed is not None else "")
+        click.echo(f"  {label}  {mean:.4f}  {who}  ({path})")
+    for test in report["tests"]:
+        low, high = test.ci95
+        click.echo(
+            f"  {test.test}: A - B = {test.difference:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
+            f"one-sided p (A better) = {test.p_greater:.4g}, two-sided p = "
+            f"{test.p_two_sided:.4g}  [{test.detail}]"
+        )
+
+
 @main.command("predict")
 @click.option("--model", "model_dir", required=True, type=click.Path(), help="Model directory.")
 @click.option(

@@ -6,6 +6,7 @@ content hash, sha256 of what was scored, molbench version, hardware and time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -64,7 +65,7 @@ def evaluate_table(
         scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)
     except ValueError as e:  # a metric's contract: bad ground truth or inputs
         raise MolbenchError(f"cannot score {config}/{split}: {e}") from None
-    return {
+    result = {
         "format": RESULT_FORMAT,
         "task": task.dataset,
         "dataset": {
@@ -81,6 +82,18 @@ def evaluate_table(
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "eval_seconds": round(time.perf_counter() - started, 3),
     }
+    if "per_row" in scored:
+        result["per_row"] = per_row_record(truth["id"].to_pylist(), scored["per_row"])
+    return result
+
+
+def per_row_record(ids: list[Any], values: dict[str, list[Any]]) -> dict[str, Any]:
+    """Per-row values with the identity of the rows they belong to, for paired comparison."""
+    for name, column in values.items():
+        if len(column) != len(ids):
+            raise MolbenchError(f"per-row {name!r} has {len(column)} values for {len(ids)} rows")
+    digest = hashlib.sha256("\n".join(map(str, ids)).encode("utf-8")).hexdigest()
+    return {"ids_sha256": digest, "n": len(ids), **{k: values[k] for k in sorted(values)}}
 
 
 def evaluate_predictions(

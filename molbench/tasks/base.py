@@ -35,8 +35,10 @@ class Task(Protocol):
         seed: int,
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``{"metrics": {...}, "headline": {...}, "buckets": {...}}`` for one split.
+        """``{"metrics": {...}, "headline": {...}, "buckets": {...}, "per_row": {...}}``.
 
+        ``per_row`` maps names (the headline's among them) to one value per row in split
+        order, so two results can be compared row by row (``molbench compare``).
         ``context`` carries task-specific extra inputs (e.g. retrieval candidates)."""
         ...
 

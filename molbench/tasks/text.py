@@ -146,7 +146,7 @@ class TextTask:
                 "--candidates ranks text embeddings against a corpus: the predictions need "
                 "`text_embedding` and `mol_embedding`"
             )
-        per_row: dict[str, np.ndarray] = {}  # the headline candidates, for a bootstrap CI
+        per_row: dict[str, np.ndarray] = {}  # the headline candidates: CI and paired tests
         if has_embeddings:
             per_row |= _retrieval(predictions, metrics, context, truth, warnings)
         if "smiles" in predictions:
@@ -187,6 +187,10 @@ class TextTask:
             "buckets": _by_n_carbons(truth, per_row),
             "n_rows": truth.num_rows,
             "warnings": warnings,
+            "per_row": {
+                name: (v.astype(int) if v.dtype == bool else v.astype(float)).tolist()
+                for name, v in per_row.items()
+            },
         }
 
     def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:

@@ -67,6 +67,7 @@ class ValidityTask:
                 "recall_by_error": _recall_by_error(truth["error"].to_pylist(), y, y_hat),
             },
             "n_rows": len(y),
+            "per_row": {"accuracy": (y == y_hat).astype(int).tolist()},
         }
 
     def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
