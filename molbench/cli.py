@@ -493,8 +493,16 @@ def augment_reactions_command(
     show_default=True,
     help="Leaderboards directory holding results/<dataset>/*.json.",
 )
-def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
-    """Regenerate leaderboards/<dataset>.md and .png from committed result JSONs."""
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write the leaderboard website (every dataset) into this directory, e.g. "
+    "leaderboards/site; static pages that work from file://.",
+)
+def leaderboard(datasets: tuple[str, ...], directory: str, html_dir: str | None) -> None:
+    """Regenerate leaderboards/<dataset>.md and its figures from committed result JSONs."""
     from molbench.leaderboard import write_leaderboard
 
     base = Path(directory)
@@ -504,6 +512,11 @@ def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
     for name in names:
         for path in write_leaderboard(name, base):
             click.echo(f"wrote {path}")
+    if html_dir is not None:
+        from molbench.site import write_site
+
+        files = write_site(base, Path(html_dir))
+        click.echo(f"wrote the site: {len(files)} files in {html_dir} (open index.html)")
 
 
 if __name__ == "__main__":

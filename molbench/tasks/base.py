@@ -8,13 +8,24 @@ resolve the split, align and validate predictions, then call ``score``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 BOOTSTRAP_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Curve:
+    """What a leaderboard draws beside a section's bars for one run (accuracy by size, top-k)."""
+
+    title: str
+    x_label: str
+    points: Mapping[str, float]  # x as the buckets write it ("4", "6+") -> value
+    train_up_to: int | None = None  # size OOD: x up to here was all the training data had
+    bucket: str = ""  # the result bucket it draws, if any (the site then skips that view)
 
 
 class Task(Protocol):
@@ -42,6 +53,6 @@ class Task(Protocol):
         ``context`` carries task-specific extra inputs (e.g. retrieval candidates)."""
         ...
 
-    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
-        """The leaderboard picture for this dataset from result JSONs."""
+    def curve(self, result: Mapping[str, Any]) -> Curve | None:
+        """The curve beside the leaderboard's bars for one result (None: bars only)."""
         ...
