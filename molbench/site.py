@@ -61,10 +61,11 @@ def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = N
     site = _Site(leaderboards_dir, link_root, colours)
     index: list[tuple[str, str, list[dict[str, Any]]]] = []
     for dataset in datasets:
-        results = load_results(leaderboards_dir / "results" / dataset)
-        for config in sorted({r["dataset"]["config"] for r in results}):
-            chosen = [r for r in results if r["dataset"]["config"] == config]
-            page = site.page(dataset, config, chosen, staging)
+        ours, published = split_published(leaderboards_dir / "results" / dataset)
+        for config in sorted({r["dataset"]["config"] for r in [*ours, *published]}):
+            chosen = [r for r in ours if r["dataset"]["config"] == config]
+            theirs = [r for r in published if r["dataset"]["config"] == config]
+            page = site.page(dataset, config, chosen, theirs, staging)
             fsutil.write_text(staging / dataset / f"{config}.html", page)
             index.append((dataset, config, sections(summarize(chosen, _metrics(dataset)))))
     fsutil.write_text(staging / "index.html", _index(index))
@@ -80,6 +81,20 @@ def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = N
     else:
         staging.rename(out_dir)
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
+
+
+PUBLISHED = "published"  # results/<dataset>/published/: released outputs, rescored
+
+
+def split_published(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Our runs, and results rescored from released outputs (``source.kind`` published,
+    filed under ``published/``), which are never ranked with ours."""
+    results = load_results(directory)
+    published = load_results(directory / PUBLISHED) if (directory / PUBLISHED).is_dir() else []
+    for r in published:
+        r["_file"] = f"{PUBLISHED}/{r['_file']}"
+    ours = [r for r in results if (r.get("source") or {}).get("kind") != "published"]
+    return ours, [*(r for r in results if r not in ours), *published]
 
 
 def _metrics(dataset: str) -> Sequence[str]:
@@ -122,9 +137,8 @@ def _index(entries: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> str:
             current = dataset
         leaders = []
         for section in config_sections:
-            ours = [r for r in section["rows"] if r["kind"] != "published"]
-            if ours:
-                best = ours[0]
+            if section["rows"]:
+                best = section["rows"][0]
                 leaders.append(
                     f"{html.escape(_plain(section['title']))}: {html.escape(best['method'])} "
                     f"{_mean_sd_text(best['headline'])}"
@@ -169,13 +183,19 @@ class _Site:
         return Path(os.path.relpath(target, self.link_root / dataset)).as_posix()
 
     def page(
-        self, dataset: str, config: str, results: Sequence[Mapping[str, Any]], out: Path
+        self,
+        dataset: str,
+        config: str,
+        results: Sequence[Mapping[str, Any]],
+        published: Sequence[Mapping[str, Any]],
+        out: Path,
     ) -> str:
-        """One dataset-and-config page: a table and figures per section, then literature."""
+        """One dataset-and-config page: a table and figures per section, published models
+        rescored by molbench, then the literature."""
         task = TASKS[dataset]
         rows = summarize(results, task.summary_metrics)
         figures = out / dataset / config
-        written = plots_for_page(dataset, results, self.colours, figures)
+        written = plots_for_page(dataset, results, self.colours, figures) if results else []
         lines = [
             *_head(f"molbench · {dataset} / {config}", "../"),
             '<header><p><a href="../index.html">molbench leaderboards</a></p>',
@@ -201,6 +221,8 @@ class _Site:
                 for p in buckets
             ]
             lines.append("</section>")
+        if published:
+            lines += self.published(dataset, published)
         lines += _literature(task.literature)
         lines += ["</main>", "</body>", "</html>"]
         return "\n".join(lines) + "\n"
@@ -208,10 +230,8 @@ class _Site:
     def section(
         self, dataset: str, config: str, section: Mapping[str, Any], metrics: Sequence[str]
     ) -> list[str]:
-        """Our runs, then published models rescored by molbench, as two separate tables."""
+        """A section of our runs: the table, how to read its p column, the dataset."""
         title = html.escape(_plain(section["title"]))
-        ours = [r for r in section["rows"] if r["kind"] != "published"]
-        published = [r for r in section["rows"] if r["kind"] == "published"]
         out = [f'<section class="board"><h2>{title}</h2>']
         if section["trained_on"]:
             out.append(
@@ -219,17 +239,7 @@ class _Site:
                 f"scored on <code>{html.escape(config)}</code>: a transfer. Their training "
                 "times are on the training config's page.</p>"
             )
-        if ours:
-            out += self.table(dataset, section, ours, metrics, "ours", "Our runs")
-        if published:
-            out += self.table(
-                dataset,
-                section,
-                published,
-                metrics,
-                "published",
-                "Published models, rescored by molbench (released predictions, not our runs)",
-            )
+        out += self.table(dataset, section, metrics)
         rows = section["rows"]
         missing = sorted({r["method"] for r in rows if r["per_row"] is None})
         out.append(
@@ -257,13 +267,10 @@ class _Site:
         self,
         dataset: str,
         section: Mapping[str, Any],
-        rows: Sequence[Mapping[str, Any]],
         metrics: Sequence[str],
-        kind: str,
-        caption: str,
     ) -> list[str]:
-        """A sortable table: every cell carries the value it sorts by."""
-        headline = section["headline"]
+        """A sortable table of our runs: every cell carries the value it sorts by."""
+        headline, rows = section["headline"], section["rows"]
         shown = [
             m
             for m in metrics
@@ -285,8 +292,8 @@ class _Site:
         ]
         out = [
             '<div class="scroll">',
-            f'<table class="board {kind}">',
-            f"<caption>{html.escape(caption)}</caption>",
+            '<table class="board ours">',
+            "<caption>Our runs</caption>",
             "<thead><tr>"
             + "".join(
                 f'<th data-key="{key}" data-type="{kind_}" scope="col">{html.escape(label)}</th>'
@@ -317,10 +324,8 @@ class _Site:
             return f'<td data-value="{html.escape(value)}"{attr}>{text}</td>'
 
         colour = self.colours.get(row["method"], "#999999")
-        method = (
-            f'<span class="swatch" style="background:{colour}"></span>'
-            f"{html.escape(row['method'])}"
-            + (' <span class="badge">published</span>' if row["kind"] == "published" else "")
+        method = f'<span class="swatch" style="background:{colour}"></span>' + html.escape(
+            row["method"]
         )
         cells = [
             cell(str(rank), str(rank), "num"),
@@ -358,7 +363,75 @@ class _Site:
             href = self.link(self.leaderboards / "results" / dataset / result["_file"], dataset)
             links.append(f'<a class="result" href="{href}">{label}</a>')
         cells.append(cell(" ".join(row["files"]), " ".join(links)))
-        return f'<tr data-rank="{rank}" class="{row["kind"] or "run"}">' + "".join(cells) + "</tr>"
+        return f'<tr data-rank="{rank}">' + "".join(cells) + "</tr>"
+
+    def published(self, dataset: str, results: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Released outputs of published models scored by molbench: beside ours, not ranked
+        with them; each score with the number the paper printed, where one is pinned."""
+        out = [
+            '<section class="published">',
+            "<h2>Published models, rescored by molbench</h2>",
+            "<p>Outputs the authors released, scored here by <code>molbench eval</code> "
+            "through an importer (the released files are read in place, never committed). "
+            "Each cell: molbench's number, the paper's printed number in brackets.</p>",
+            '<div class="scroll">',
+            '<table class="board published">',
+            "<caption>Published models, rescored by molbench — not our runs</caption>",
+            "<thead><tr>"
+            + "".join(
+                f'<th data-key="{key}" data-type="{kind}" scope="col">{label}</th>'
+                for key, kind, label in (
+                    ("rank", "num", "#"),
+                    ("method", "text", "method"),
+                    ("model", "text", "model"),
+                    ("headline", "num", "headline (test)"),
+                    ("scores", "text", "scores (paper)"),
+                    ("protocol", "text", "protocol"),
+                    ("released", "text", "released file"),
+                    ("paper", "text", "paper"),
+                    ("results", "text", "result JSON"),
+                )
+            )
+            + "</tr></thead>",
+            "<tbody>",
+        ]
+        ordered = sorted(results, key=lambda r: (r["run"]["method"], r["_file"]))
+        for rank, r in enumerate(ordered, 1):
+            about = (r.get("source") or {}).get("published") or {}
+            reported = about.get("reported") or {}
+            scores = "; ".join(
+                f"{m} <strong>{r['metrics'][m]:.4f}</strong> "
+                + (f"({reported[m]:.3f})" if m in reported else "(—)")
+                for m in (list(reported) or [r["headline"]["metric"]])
+                if m in r["metrics"]
+            )
+            protocol = ", ".join(
+                f"{k} {v}" for k, v in sorted((r.get("protocol") or {}).items())
+                if k in ("topk", "rule")
+            )  # fmt: skip
+            released = " ".join(
+                str(about.get(k, "")) for k in ("repository", "path") if about.get(k)
+            ) + (f" @ {about['commit'][:12]}" if about.get("commit") else "")
+            href = self.link(self.leaderboards / "results" / dataset / r["_file"], dataset)
+            headline = r["headline"]
+            cells = [
+                (str(rank), str(rank)),
+                (r["run"]["method"], html.escape(r["run"]["method"])),
+                (str(about.get("model", "")), html.escape(str(about.get("model", "—")))),
+                (_num(headline["value"]), f"{headline['metric']} {headline['value']:.4f}"),
+                (_num(headline["value"]), scores),
+                (protocol, html.escape(protocol or "—")),
+                (released, f"<code>{html.escape(released or '—')}</code>"),
+                (str(about.get("paper", "")), html.escape(str(about.get("paper", "—")))),
+                (r["_file"], f'<a class="result" href="{href}">json</a>'),
+            ]
+            out.append(
+                f'<tr data-rank="{rank}">'
+                + "".join(f'<td data-value="{html.escape(v)}">{t}</td>' for v, t in cells)
+                + "</tr>"
+            )
+        out += ["</tbody>", "</table>", "</div>", "</section>"]
+        return out
 
 
 def _literature(literature: Sequence[Mapping[str, str]]) -> list[str]:

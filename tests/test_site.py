@@ -41,7 +41,19 @@ def hand_made(root: Path) -> Path:
         "rule__size_ood__deterministic.json": result("rule", "size_ood", None, 0.6),
     }
     paper = result("paper_model_published", "random", None, 0.95)
-    paper["source"] = {"kind": "published", "files": {"preds.txt": "0" * 64}}
+    paper["source"] = {
+        "kind": "published",
+        "files": {"preds.txt": "0" * 64},
+        "published": {
+            "model": "Paper model",
+            "paper": "Someone et al. 2020",
+            "repository": "someone/model",
+            "commit": "c" * 40,
+            "path": "preds.txt",
+            "sha256": "0" * 64,
+            "reported": {"accuracy": 0.96},
+        },
+    }
     runs["published/paper_model_published__random.json"] = paper
     for name, r in runs.items():
         (results / name).parent.mkdir(exist_ok=True)
@@ -70,17 +82,14 @@ def test_pages_per_config_with_links_that_resolve(tmp_path: Path) -> None:
 
 
 def test_published_and_literature_rows_stand_apart_from_ours(tmp_path: Path) -> None:
-    leaderboards = hand_made(tmp_path)
-    results = leaderboards / "results" / "validity"
-    (results / "published" / "paper_model_published__random.json").rename(
-        results / "paper_model_published__random.json"
-    )  # load_results reads the dataset directory itself
-    write_site(leaderboards, tmp_path / "site")
+    write_site(hand_made(tmp_path), tmp_path / "site")
     page = (tmp_path / "site" / "validity" / "random.html").read_text()
     ours = page.split('<table class="board ours">')[1].split("</table>")[0]
     published = page.split('<table class="board published">')[1].split("</table>")[0]
     assert "paper_model_published" in published and "paper_model_published" not in ours
     assert "Published models, rescored by molbench" in published
+    assert "accuracy <strong>0.9500</strong> (0.960)" in published  # ours, the paper's
+    assert 'href="../../leaderboards/results/validity/published/paper_model_' in published
     assert '<section class="literature">' in page and "not reproduced here" in page
 
 
