@@ -105,6 +105,9 @@ def summarize(
                 "runs": group,
                 "per_row": per_row,  # the runs' per-row headline values, seed-averaged
                 "no_per_row": no_per_row,  # why there are none
+                "protocol_notes": sorted(
+                    {r["protocol"]["note"] for r in group if "note" in r.get("protocol", {})}
+                ),
             }
         )
     rows.sort(
@@ -204,8 +207,10 @@ def render_markdown(
     literature: Sequence[Mapping[str, str]],
     figures: str | None,
     summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
+    published: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The leaderboard page for one dataset (``figures``: their directory, None: none)."""
+    """The leaderboard page for one dataset (``figures``: their directory, None: none);
+    ``published`` rows from :func:`published_rows`."""
     lines = [
         f"# Leaderboard: `{dataset}`",
         "",
@@ -272,14 +277,22 @@ def render_markdown(
                 + ", ".join(f"`{c[:12]}{'+dirty' * c.endswith('+dirty')}`" for c in commits)
                 + "."
             )
+        notes = sorted({note for row in config_rows for note in row["protocol_notes"]})
+        lines += [f"Note ({', '.join(_noted(config_rows, n))}): {n}" for n in notes]
         lines.append("")
         if figures is not None:
             lines += [f"![{dataset} {config}]({figures}/{figure_name(dataset, section)})", ""]
+    if published:
+        lines += render_published(published)
     lines += ["## Reported in the literature (not reproduced here)", ""]
     if literature:
-        lines += ["| method | metric | value | source |", "| --- | --- | --- | --- |"]
+        protocols = any("protocol" in ref for ref in literature)  # which protocol each used
+        header = ["method", "metric", "value", *(["protocol"] * protocols), "source"]
+        lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         lines += [
-            f"| {ref['method']} | {ref['metric']} | {ref['value']} | {ref['citation']} |"
+            f"| {ref['method']} | {ref['metric']} | {ref['value']} | "
+            + (f"{ref.get('protocol', '—')} | " if protocols else "")
+            + f"{ref['citation']} |"
             for ref in literature
         ]
     else:
@@ -297,6 +310,95 @@ def _missing_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         f"—: {', '.join(methods)}: {reason}; rerun to compare."
         for reason, methods in reasons.items()
     ]
+
+
+def _noted(rows: Sequence[Mapping[str, Any]], note: str) -> list[str]:
+    """The methods of ``rows`` whose results carry ``note``."""
+    return [row["method"] for row in rows if note in row["protocol_notes"]]
+
+
+PUBLISHED_TITLE = "Published models, rescored by molbench"
+
+
+def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per released-output result (``source.kind == "published"``), any dataset:
+    molbench's numbers for the metrics the paper printed (else the headline), beside them."""
+    rows = []
+    for r in results:
+        if (r.get("source") or {}).get("kind") != "published":
+            continue
+        about = r["source"]["published"]
+        reported = dict(about.get("reported") or {})
+        names = list(reported) or [r["headline"]["metric"]]
+        protocol = r.get("protocol") or {}
+        rows.append(
+            {
+                "method": r["run"]["method"],
+                "model": about["model"],
+                "paper": about["paper"],
+                "repository": about["repository"],
+                "commit": about["commit"],
+                "path": about["path"],
+                "sha256": about["sha256"],
+                "config": r["dataset"]["config"],
+                "split": r["dataset"]["split"],
+                "protocol": ", ".join(
+                    f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")
+                )
+                or "—",
+                "rule": protocol.get("rule", "—"),
+                "scores": {m: (r["metrics"].get(m, float("nan")), reported.get(m)) for m in names},
+                "note": about.get("note", ""),
+                "file": r.get("_file", ""),  # the result JSON, for links (the site)
+                "differs": {
+                    m: r["metrics"][m] - v
+                    for m, v in reported.items()
+                    if m in r["metrics"] and abs(r["metrics"][m] - v) > _printed_precision(v)
+                },
+            }
+        )
+    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"]))
+    return rows
+
+
+def _printed_precision(value: float) -> float:
+    """Half a unit of the last digit the paper printed (79.6 % -> 0.0005), plus rounding."""
+    digits = len(f"{value:.6g}".partition(".")[2])
+    return 0.5 * 10.0**-digits + 1e-9
+
+
+def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The "Published models, rescored by molbench" section: our number, the paper's beside."""
+    lines = [
+        f"## {PUBLISHED_TITLE}",
+        "",
+        "Outputs the authors released, scored here by `molbench eval` through an importer "
+        "(the released files are read in place, never committed; sha256 below). "
+        "Each cell: molbench's number (the paper's printed number in brackets, — where none "
+        "is pinned). Not ranked with our runs above.",
+        "",
+        "| model | method | config | protocol | scores (paper) | released file |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    notes: list[str] = []
+    for row in rows:
+        cells = ", ".join(
+            f"{m} **{ours:.4f}** ({'—' if paper is None else f'{paper:.3f}'})"
+            for m, (ours, paper) in row["scores"].items()
+        )
+        source = f"`{row['repository']}` `{row['commit'][:12]}` `{row['path']}`"
+        lines.append(
+            f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
+            f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
+        )
+        where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
+        differs = "; ".join(f"{m} {d * 100:+.1f} points" for m, d in row["differs"].items())
+        if differs:
+            notes.append(f"- {where}: differs from the paper by {differs}. {row['note']}")
+        elif row["note"]:
+            notes.append(f"- {where}: {row['note']}")
+    papers = sorted({row["paper"] for row in rows})
+    return [*lines, "", *notes, "", f"Papers: {'; '.join(papers)}.", ""]
 
 
 def _overlap_lines(transfer: Mapping[str, Any]) -> list[str]:
@@ -318,25 +420,46 @@ def write_leaderboard(dataset: str, leaderboards_dir: Path) -> list[Path]:
     """Regenerate ``<dataset>.md`` and its figures from ``results/<dataset>/``."""
     if dataset not in TASKS:
         raise MolbenchError(f"no task for dataset {dataset!r}; known: {', '.join(TASKS)}")
-    results = load_results(leaderboards_dir / "results" / dataset)
+    directory = leaderboards_dir / "results" / dataset
+    results = load_results(directory)
     if not results:
-        raise MolbenchError(f"no result JSONs under {leaderboards_dir / 'results' / dataset}")
+        raise MolbenchError(f"no result JSONs under {directory}")
+    published = load_results(directory / PUBLISHED_DIR)
     figures = leaderboards_dir / FIGURES
     colours = plots.method_colours(page_methods(leaderboards_dir))
-    written = write_figures(dataset, results, colours, figures, "png")
+    written = write_figures(dataset, our_runs(results), colours, figures, "png")
     for stale in sorted(set(figures.glob(f"{dataset}__*.png")) - set(written)):
         stale.unlink()
     page = leaderboards_dir / f"{dataset}.md"
-    page.write_text(render_page(dataset, results), encoding="utf-8")
+    page.write_text(render_page(dataset, results, published), encoding="utf-8")
     return [page, *written]
 
 
-def render_page(dataset: str, results: Sequence[Mapping[str, Any]]) -> str:
+PUBLISHED_DIR = "published"  # results/<dataset>/published/: released outputs, rescored
+
+
+def our_runs(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The results of our own runs: not those rescored from a paper's released outputs."""
+    return [r for r in results if (r.get("source") or {}).get("kind") != "published"]
+
+
+def render_page(
+    dataset: str,
+    results: Sequence[Mapping[str, Any]],
+    published: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """The markdown page of ``dataset`` from its result JSONs, with its task's columns."""
     task = TASKS[dataset]
     metrics = task.summary_metrics
-    rows = summarize(results, metrics)
-    return render_markdown(dataset, rows, task.literature, FIGURES, metrics)
+    ours = our_runs(results)
+    return render_markdown(
+        dataset,
+        summarize(ours, metrics),
+        task.literature,
+        FIGURES,
+        metrics,
+        published_rows([*published, *(r for r in results if r not in ours)]),
+    )
 
 
 def page_methods(leaderboards_dir: Path) -> list[list[str]]:

@@ -23,11 +23,14 @@ from typing import Any
 from molbench import fsutil, plots
 from molbench.errors import MolbenchError
 from molbench.leaderboard import (
+    PUBLISHED_DIR,
     figure_name,
     format_p,
     load_results,
+    our_runs,
     p_next,
     page_methods,
+    published_rows,
     sections,
     summarize,
     write_figures,
@@ -83,17 +86,14 @@ def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = N
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
 
 
-PUBLISHED = "published"  # results/<dataset>/published/: released outputs, rescored
-
-
-def split_published(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split_published(directory: Path) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
     """Our runs, and results rescored from released outputs (``source.kind`` published,
     filed under ``published/``), which are never ranked with ours."""
     results = load_results(directory)
-    published = load_results(directory / PUBLISHED) if (directory / PUBLISHED).is_dir() else []
+    published = load_results(directory / PUBLISHED_DIR)
     for r in published:
-        r["_file"] = f"{PUBLISHED}/{r['_file']}"
-    ours = [r for r in results if (r.get("source") or {}).get("kind") != "published"]
+        r["_file"] = f"{PUBLISHED_DIR}/{r['_file']}"
+    ours = our_runs(results)
     return ours, [*(r for r in results if r not in ours), *published]
 
 
@@ -384,8 +384,7 @@ class _Site:
                     ("rank", "num", "#"),
                     ("method", "text", "method"),
                     ("model", "text", "model"),
-                    ("headline", "num", "headline (test)"),
-                    ("scores", "text", "scores (paper)"),
+                    ("scores", "num", "scores (paper)"),
                     ("protocol", "text", "protocol"),
                     ("released", "text", "released file"),
                     ("paper", "text", "paper"),
@@ -395,35 +394,23 @@ class _Site:
             + "</tr></thead>",
             "<tbody>",
         ]
-        ordered = sorted(results, key=lambda r: (r["run"]["method"], r["_file"]))
-        for rank, r in enumerate(ordered, 1):
-            about = (r.get("source") or {}).get("published") or {}
-            reported = about.get("reported") or {}
+        for rank, row in enumerate(published_rows(results), 1):
             scores = "; ".join(
-                f"{m} <strong>{r['metrics'][m]:.4f}</strong> "
-                + (f"({reported[m]:.3f})" if m in reported else "(—)")
-                for m in (list(reported) or [r["headline"]["metric"]])
-                if m in r["metrics"]
+                f"{m} <strong>{ours:.4f}</strong> ({'—' if paper is None else f'{paper:.3f}'})"
+                for m, (ours, paper) in row["scores"].items()
             )
-            protocol = ", ".join(
-                f"{k} {v}" for k, v in sorted((r.get("protocol") or {}).items())
-                if k in ("topk", "rule")
-            )  # fmt: skip
-            released = " ".join(
-                str(about.get(k, "")) for k in ("repository", "path") if about.get(k)
-            ) + (f" @ {about['commit'][:12]}" if about.get("commit") else "")
-            href = self.link(self.leaderboards / "results" / dataset / r["_file"], dataset)
-            headline = r["headline"]
+            released = f"{row['repository']} {row['path']} @ {row['commit'][:12]}"
+            href = self.link(self.leaderboards / "results" / dataset / row["file"], dataset)
+            first = next(iter(row["scores"].values()))[0]
             cells = [
                 (str(rank), str(rank)),
-                (r["run"]["method"], html.escape(r["run"]["method"])),
-                (str(about.get("model", "")), html.escape(str(about.get("model", "—")))),
-                (_num(headline["value"]), f"{headline['metric']} {headline['value']:.4f}"),
-                (_num(headline["value"]), scores),
-                (protocol, html.escape(protocol or "—")),
-                (released, f"<code>{html.escape(released or '—')}</code>"),
-                (str(about.get("paper", "")), html.escape(str(about.get("paper", "—")))),
-                (r["_file"], f'<a class="result" href="{href}">json</a>'),
+                (row["method"], html.escape(row["method"])),
+                (row["model"], html.escape(row["model"])),
+                (_num(first), scores),
+                (row["protocol"], html.escape(row["protocol"])),
+                (released, f"<code>{html.escape(released)}</code>"),
+                (row["paper"], html.escape(row["paper"])),
+                (row["file"], f'<a class="result" href="{href}">json</a>'),
             ]
             out.append(
                 f'<tr data-rank="{rank}">'

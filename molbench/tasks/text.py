@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from molbench.errors import PredictionFormatError
 from molbench.stats import bootstrap_ci
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import parse_smiles
 from molbench.tasks.text_metrics import (
     generation_metrics,
@@ -187,10 +187,13 @@ class TextTask:
             "buckets": _by_n_carbons(truth, per_row),
             "n_rows": truth.num_rows,
             "warnings": warnings,
-            "per_row": {
-                name: (v.astype(int) if v.dtype == bool else v.astype(float)).tolist()
-                for name, v in per_row.items()
-            },
+            "per_row": per_row_record(
+                truth["id"].to_pylist(),
+                **{
+                    name: (v.astype(int) if v.dtype == bool else v.astype(float)).tolist()
+                    for name, v in sorted(per_row.items())
+                },
+            ),
         }
 
     def curve(self, result: Mapping[str, Any]) -> Curve | None:

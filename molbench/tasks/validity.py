@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from molbench.stats import accuracy, bootstrap_ci
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.validity_metrics import METRICS
 
 THRESHOLD = 0.5  # score >= 0.5 means "valid"
@@ -66,7 +66,9 @@ class ValidityTask:
                 "recall_by_error": _recall_by_error(truth["error"].to_pylist(), y, y_hat),
             },
             "n_rows": len(y),
-            "per_row": {"accuracy": (y == y_hat).astype(int).tolist()},
+            "per_row": per_row_record(
+                truth["id"].to_pylist(), accuracy=(y == y_hat).astype(int).tolist()
+            ),
         }
 
     def curve(self, result: Mapping[str, Any]) -> Curve:

@@ -56,7 +56,9 @@ def test_generation_and_names() -> None:
     assert m["name_exact_match"] == pytest.approx(0.75)
     assert scored["headline"]["metric"] == "exact_match"
     # per-row values, split order, whose means are the metrics (molbench compare pairs them)
-    assert scored["per_row"] == {"exact_match": [1, 1, 0, 0], "name_exact_match": [1, 1, 0, 1]}
+    per_row = scored["per_row"]
+    assert per_row["exact_match"] == [1, 1, 0, 0] and per_row["name_exact_match"] == [1, 1, 0, 1]
+    assert per_row["n"] == 4 and len(per_row["ids_sha256"]) == 64
 
 
 def test_per_row_reciprocal_ranks_average_to_the_mrr() -> None:
