@@ -494,10 +494,13 @@ def compare_command(result_a: str, result_b: str) -> None:
         click.echo(f"  {label}  {mean:.4f}  {who}  ({path})")
     for test in report["tests"]:
         low, high = test.ci95
+        greater, two_sided = (  # a bootstrap cannot show a p below its resolution
+            f"≤ {floor:.2g}" if p <= floor else f"= {p:.4g}"
+            for p, floor in ((test.p_greater, test.p_floor), (test.p_two_sided, 2 * test.p_floor))
+        )
         click.echo(
             f"  {test.test}: A - B = {test.difference:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
-            f"one-sided p (A better) = {test.p_greater:.4g}, two-sided p = "
-            f"{test.p_two_sided:.4g}  [{test.detail}]"
+            f"one-sided p (A better) {greater}, two-sided p {two_sided}  [{test.detail}]"
         )
 
 

@@ -51,6 +51,7 @@ class PairedTest:
     p_greater: float  # one-sided: H0 "A is no better than B"
     p_two_sided: float
     detail: str = ""  # what the test counted, for people reading it
+    p_floor: float = 0.0  # the smallest p the test can give (a bootstrap's resolution)
 
 
 def paired_bootstrap(
@@ -81,6 +82,7 @@ def paired_bootstrap(
         float(p_greater),
         float(min(1.0, 2 * min(p_greater, p_less))),
         f"{resamples:,} resamples of {len(d):,} rows, seed {seed}",
+        1 / (resamples + 1),
     )
 
 

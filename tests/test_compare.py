@@ -101,6 +101,7 @@ def test_cli_prints_both_tests_and_refuses_in_one_line(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert f"accuracy on {ROWS} shared rows" in out.output and "best seed 0" in out.output
     assert "paired bootstrap: A - B = +" in out.output and "McNemar exact" in out.output
+    assert "one-sided p (A better) ≤ 0.0001" in out.output  # the bootstrap's resolution
     refused = CliRunner().invoke(main, ["compare", str(a), str(c)])
     assert refused.exit_code == 2
     assert refused.output.strip().count("\n") == 0 and "different config" in refused.output
