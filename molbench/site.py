@@ -44,8 +44,8 @@ def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = N
     """Write the site for every dataset with results into ``out_dir``, replacing it whole.
 
     Links to recipes and result JSONs are relative to ``link_root`` (default ``out_dir``):
-    where the pages will be opened from. Written to a sibling directory first and renamed,
-    so a reader never sees half a site.
+    where the pages will be opened from. Written to a sibling directory first and swapped
+    in, so a reader never sees half a site.
     """
     leaderboards_dir, out_dir = Path(leaderboards_dir).resolve(), Path(out_dir).resolve()
     link_root = Path(link_root).resolve() if link_root else out_dir
@@ -75,14 +75,16 @@ def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = N
     for asset in ASSETS:
         text = (resources.files("molbench") / "data" / asset).read_text(encoding="utf-8")
         fsutil.write_text(staging / asset, text)
-    if out_dir.exists():
+    if not out_dir.exists():
+        staging.rename(out_dir)
+    elif fsutil.exchange_directories(staging, out_dir):  # one atomic swap where supported
+        shutil.rmtree(staging)
+    else:
         old = out_dir.with_name(out_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         out_dir.rename(old)
         staging.rename(out_dir)
         shutil.rmtree(old)
-    else:
-        staging.rename(out_dir)
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
 
 

@@ -79,6 +79,10 @@ def test_pages_per_config_with_links_that_resolve(tmp_path: Path) -> None:
     assert "0.8500 ± 0.0707" in page  # mean ± sd over the two seeds
     assert "http" not in page  # no CDN, nothing fetched: works from file://
     assert re.search(r'<th data-key="accuracy" data-type="num"', page)
+    (tmp_path / "site" / "stale.html").write_text("")
+    write_site(leaderboards, tmp_path / "site")  # replaced whole, nothing half left over
+    assert not (tmp_path / "site" / "stale.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboards", "recipes", "site"]
 
 
 def test_published_and_literature_rows_stand_apart_from_ours(tmp_path: Path) -> None:
