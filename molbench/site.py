@@ -141,13 +141,15 @@ def _index(entries: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> str:
         for section in config_sections:
             if section["rows"]:
                 best = section["rows"][0]
+                trained = section["trained_on"]
                 leaders.append(
-                    f"{html.escape(_plain(section['title']))}: {html.escape(best['method'])} "
+                    (f"trained on {html.escape(trained)}: " if trained else "")
+                    + f"{html.escape(best['method'])} {html.escape(section['headline'])} "
                     f"{_mean_sd_text(best['headline'])}"
                 )
         lines.append(
             f'<li><a href="{dataset}/{config}.html">{html.escape(config)}</a>'
-            f'<span class="leaders">{"; ".join(leaders)}</span></li>'
+            f'<span class="leaders">best: {"; ".join(leaders)}</span></li>'
         )
     lines += ["</ul>", "</main>", "</body>", "</html>"]
     return "\n".join(lines) + "\n"
