@@ -435,16 +435,17 @@ def _literature(literature: Sequence[Mapping[str, str]]) -> list[str]:
         out.append("<p>None: this dataset is new in molbench, so there are no published numbers.")
         out.append("</p>")
     else:
+        protocol = ("protocol",) if any("protocol" in ref for ref in literature) else ()
+        keys = ("method", "metric", "value", *protocol, "citation")
         out += [
             '<table class="literature">',
-            "<thead><tr><th>method</th><th>metric</th><th>value</th><th>source</th></tr></thead>",
+            "<thead><tr>"
+            + "".join(f"<th>{'source' if k == 'citation' else k}</th>" for k in keys)
+            + "</tr></thead>",
             "<tbody>",
             *(
                 "<tr>"
-                + "".join(
-                    f"<td>{html.escape(ref[k])}</td>"
-                    for k in ("method", "metric", "value", "citation")
-                )
+                + "".join(f"<td>{html.escape(str(ref.get(k, '—')))}</td>" for k in keys)
                 + "</tr>"
                 for ref in literature
             ),

@@ -95,6 +95,9 @@ def test_published_and_literature_rows_stand_apart_from_ours(tmp_path: Path) -> 
     assert "accuracy <strong>0.9500</strong> (0.960)" in published  # ours, the paper's
     assert 'href="../../leaderboards/results/validity/published/paper_model_' in published
     assert '<section class="literature">' in page and "not reproduced here" in page
+    reactions = (REPO / "leaderboards" / "site" / "reactions" / "uspto_15k.html").read_text()
+    literature = reactions.split('<table class="literature">')[1]
+    assert "<th>protocol</th>" in literature and "Jin et al., NeurIPS 2017" in literature
 
 
 def test_svg_figures_are_byte_stable(tmp_path: Path) -> None:
