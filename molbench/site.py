@@ -69,6 +69,7 @@ def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = N
             chosen = [r for r in ours if r["dataset"]["config"] == config]
             theirs = [r for r in published if r["dataset"]["config"] == config]
             page = site.page(dataset, config, chosen, theirs, staging)
+            (staging / dataset).mkdir(exist_ok=True)
             fsutil.write_text(staging / dataset / f"{config}.html", page)
             index.append((dataset, config, sections(summarize(chosen, _metrics(dataset)))))
     fsutil.write_text(staging / "index.html", _index(index))
@@ -149,7 +150,9 @@ def _index(entries: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> str:
                 )
         lines.append(
             f'<li><a href="{dataset}/{config}.html">{html.escape(config)}</a>'
-            f'<span class="leaders">best: {"; ".join(leaders)}</span></li>'
+            '<span class="leaders">'
+            + (f"best: {'; '.join(leaders)}" if leaders else "published models, rescored")
+            + "</span></li>"
         )
     lines += ["</ul>", "</main>", "</body>", "</html>"]
     return "\n".join(lines) + "\n"

@@ -55,6 +55,9 @@ def hand_made(root: Path) -> Path:
         },
     }
     runs["published/paper_model_published__random.json"] = paper
+    alone = json.loads(json.dumps(paper))
+    alone["dataset"]["config"] = "paper_only"  # a config with no runs of ours
+    runs["published/paper_model_published__paper_only.json"] = alone
     for name, r in runs.items():
         (results / name).parent.mkdir(exist_ok=True)
         (results / name).write_text(json.dumps(r))
@@ -71,6 +74,11 @@ def test_pages_per_config_with_links_that_resolve(tmp_path: Path) -> None:
     names = {p.relative_to(tmp_path / "site").as_posix() for p in written}
     assert {"index.html", "site.css", "site.js", "validity/random.html"} <= names
     assert "validity/size_ood.html" in names
+    alone = (tmp_path / "site" / "validity" / "paper_only.html").read_text()
+    assert '<table class="board published">' in alone and "board ours" not in alone
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "best: gin accuracy 0.8500 ± 0.0707" in index
+    assert 'paper_only</a><span class="leaders">published models, rescored' in index
     page = (tmp_path / "site" / "validity" / "random.html").read_text()
     for href in re.findall(r'(?:href|src)="([^"#]+)"', page):
         assert (tmp_path / "site" / "validity" / href).resolve().exists(), href
