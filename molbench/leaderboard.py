@@ -251,7 +251,7 @@ def render_markdown(
         ]
         tests = p_next(config_rows)
         for rank, (row, test) in enumerate(zip(config_rows, tests, strict=True), 1):
-            others = "".join(f"{_fmt(row['metrics'][m])} | " for m in shown)
+            others = "".join(f"{format_mean_sd(row['metrics'][m])} | " for m in shown)
             if paired:
                 others += f"{format_p(test) if rank < len(config_rows) else ''} | "
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
@@ -262,7 +262,7 @@ def render_markdown(
                 time += f" (CPU {cpu_time:,.0f} s)"
             recipe = f"[{Path(row['recipe']).name}](../{row['recipe']})" if row["recipe"] else "—"
             lines.append(
-                f"| {rank} | {row['method']} | **{_fmt(row['headline'])}** | {others}"
+                f"| {rank} | {row['method']} | **{format_mean_sd(row['headline'])}** | {others}"
                 f"{row['n']} | {params} | {time} | {'; '.join(row['hardware'])} | {recipe} |"
             )
         lines.append("")
@@ -409,7 +409,8 @@ def _overlap_lines(transfer: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _fmt(pair: tuple[float, float]) -> str:
+def format_mean_sd(pair: tuple[float, float]) -> str:
+    """ "0.8500 ± 0.0707", the mean alone for one run, "—" for none."""
     mean, std = pair
     if math.isnan(mean):
         return "—"

@@ -25,6 +25,7 @@ from molbench.errors import MolbenchError
 from molbench.leaderboard import (
     PUBLISHED_DIR,
     figure_name,
+    format_mean_sd,
     format_p,
     load_results,
     our_runs,
@@ -146,7 +147,7 @@ def _index(entries: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> str:
                 leaders.append(
                     (f"trained on {html.escape(trained)}: " if trained else "")
                     + f"{html.escape(best['method'])} {html.escape(section['headline'])} "
-                    f"{_mean_sd_text(best['headline'])}"
+                    f"{format_mean_sd(best['headline'])}"
                 )
         lines.append(
             f'<li><a href="{dataset}/{config}.html">{html.escape(config)}</a>'
@@ -160,13 +161,6 @@ def _index(entries: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> str:
 
 def _plain(title: str) -> str:
     return title.replace("`", "")
-
-
-def _mean_sd_text(pair: tuple[float, float]) -> str:
-    mean, sd = pair
-    if math.isnan(mean):
-        return "—"
-    return f"{mean:.4f}" if math.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
 
 
 def _num(value: float | None) -> str:
@@ -337,8 +331,8 @@ class _Site:
         cells = [
             cell(str(rank), str(rank), "num"),
             cell(row["method"], method),
-            cell(_num(row["headline"][0]), f"<strong>{_mean_sd_text(row['headline'])}</strong>"),
-            *(cell(_num(row["metrics"][m][0]), _mean_sd_text(row["metrics"][m])) for m in shown),
+            cell(_num(row["headline"][0]), f"<strong>{format_mean_sd(row['headline'])}</strong>"),
+            *(cell(_num(row["metrics"][m][0]), format_mean_sd(row["metrics"][m])) for m in shown),
         ]
         if rank == n_rows:
             cells.append(cell("", ""))
