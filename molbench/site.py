@@ -243,19 +243,19 @@ class _Site:
         out += self.table(dataset, section, metrics)
         rows = section["rows"]
         missing = sorted({r["method"] for r in rows if r["per_row"] is None})
-        out.append(
-            '<p class="note"><em>better than next</em>: one-sided p that a row beats the row '
-            "below it on the same test rows (McNemar's exact test between two single runs "
-            "right or wrong per row, else a paired bootstrap of the per-row headline averaged "
-            "over each row's runs, 10,000 resamples, seed 0)."
-            + (
+        if len(rows) > 1:  # the key to the p column
+            why = (
                 f" —: no per-row values in the result JSONs of {html.escape(', '.join(missing))}"
                 " (recorded before molbench kept them)."
                 if missing
                 else ""
             )
-            + "</p>"
-        )
+            out.append(
+                '<p class="note"><em>better than next</em>: one-sided p that a row beats the '
+                "row below it on the same test rows (McNemar's exact test between two single "
+                "runs right or wrong per row, else a paired bootstrap of the per-row headline "
+                f"averaged over each row's runs, 10,000 resamples, seed 0).{why}</p>"
+            )
         hashes = sorted({(r["dataset"], r["content_hash"]) for r in rows})
         out += [
             f'<p class="note">Dataset: {html.escape(n)}, content <code>{html.escape(h)}</code>.</p>'
@@ -282,7 +282,7 @@ class _Site:
             ("method", "text", "method"),
             (headline, "num", f"{headline} (test)"),
             *((m, "num", m) for m in shown),
-            ("p", "num", "better than next"),
+            *([("p", "num", "better than next")] if len(rows) > 1 else []),
             ("n", "num", "n"),
             ("parameters", "num", "parameters"),
             ("time", "num", "train time"),
@@ -334,9 +334,9 @@ class _Site:
             cell(_num(row["headline"][0]), f"<strong>{format_mean_sd(row['headline'])}</strong>"),
             *(cell(_num(row["metrics"][m][0]), format_mean_sd(row["metrics"][m])) for m in shown),
         ]
-        if rank == n_rows:
+        if rank == n_rows and n_rows > 1:
             cells.append(cell("", ""))
-        else:
+        elif n_rows > 1:
             cells.append(cell(_num(test.p_greater if test else None), html.escape(format_p(test))))
         params = row["n_parameters"]
         cells.append(cell(str(row["n"]), str(row["n"]), "num"))
