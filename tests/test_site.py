@@ -5,8 +5,10 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from molbench import plots
+from molbench.cli import main
 from molbench.site import write_site
 from tests.test_leaderboard import result
 
@@ -124,3 +126,12 @@ def test_method_colours_never_repeat_on_a_page_and_hold_across_pages() -> None:
     for page in pages:
         assert len({colours[m] for m in page}) == len(page)
     assert colours == plots.method_colours(list(reversed(pages)))
+
+
+def test_leaderboard_command_writes_pages_and_site(tmp_path: Path) -> None:
+    leaderboards = hand_made(tmp_path)
+    args = ["leaderboard", "--dir", str(leaderboards), "--html", str(tmp_path / "web")]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert (leaderboards / "validity.md").is_file() and (tmp_path / "web" / "index.html").is_file()
+    assert "open index.html" in out.output
