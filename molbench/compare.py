@@ -117,31 +117,37 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], labels: Sequence[str]) -
     }
 
 
-def group_rows(results: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray | None, str]:
+@dataclasses.dataclass(frozen=True)
+class RowValues:
+    """A leaderboard row's per-row headline, averaged over its runs, and the rows it covers."""
+
+    values: np.ndarray
+    ids_sha256: str
+    runs: int
+
+
+def group_rows(results: Sequence[Mapping[str, Any]]) -> tuple[RowValues | None, str]:
     """Per-row headline values averaged over a leaderboard row's runs, or None and why not."""
     for r in results:
         reason = why_not_paired(r)
         if reason:
             return None, reason
-    if len({r["per_row"]["ids_sha256"] for r in results}) > 1:
+    ids = {r["per_row"]["ids_sha256"] for r in results}
+    if len(ids) > 1:
         return None, "its runs were scored on different rows"
     values = [headline_rows(r, r.get("_file", "result")) for r in results]
-    return np.mean(values, axis=0), ""
+    return RowValues(np.mean(values, axis=0), ids.pop(), len(results)), ""
 
 
 def better_than_next(
-    upper: tuple[np.ndarray | None, int], lower: tuple[np.ndarray | None, int], higher: bool
+    upper: RowValues | None, lower: RowValues | None, higher: bool
 ) -> PairedTest | None:
-    """One-sided test that the upper leaderboard row beats the lower one (None: no data).
-
-    Each side is (seed-averaged per-row values, number of runs); single runs of 0/1 values
-    get McNemar, anything else the paired bootstrap.
+    """One-sided test that the upper leaderboard row beats the lower one (None: no rows
+    in common to pair). Single runs of 0/1 values get McNemar, others the paired bootstrap.
     """
-    (a, runs_a), (b, runs_b) = upper, lower
-    if a is None or b is None or len(a) != len(b):
+    if upper is None or lower is None or upper.ids_sha256 != lower.ids_sha256:
         return None
-    if not higher:  # "upper is better" is then "lower is greater"
-        a, b = b, a
-    if runs_a == 1 and runs_b == 1 and is_zero_one(a) and is_zero_one(b):
+    a, b = (upper.values, lower.values) if higher else (lower.values, upper.values)
+    if upper.runs == 1 and lower.runs == 1 and is_zero_one(a) and is_zero_one(b):
         return mcnemar(a, b)
     return paired_bootstrap(a, b, seed=COMPARE_SEED, resamples=RESAMPLES)

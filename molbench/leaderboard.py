@@ -103,7 +103,7 @@ def summarize(
                 "kind": (first.get("source") or {}).get("kind", ""),
                 "files": sorted(r["_file"] for r in group if "_file" in r),
                 "runs": group,
-                "per_row": per_row,  # the runs' per-row headline values, seed-averaged
+                "per_row": per_row,  # the runs' per-row headline, seed-averaged (RowValues)
                 "no_per_row": no_per_row,  # why there are none
                 "protocol_notes": sorted(
                     {r["protocol"]["note"] for r in group if "note" in r.get("protocol", {})}
@@ -174,11 +174,7 @@ def figure_name(dataset: str, section: Mapping[str, Any], suffix: str = "png") -
 def p_next(rows: Sequence[Mapping[str, Any]]) -> list[PairedTest | None]:
     """Per row, the one-sided paired test that it beats the next row (None: no data)."""
     tests = [
-        better_than_next(
-            (upper["per_row"], upper["n"]),
-            (lower["per_row"], lower["n"]),
-            bool(upper["higher_is_better"]),
-        )
+        better_than_next(upper["per_row"], lower["per_row"], bool(upper["higher_is_better"]))
         for upper, lower in itertools.pairwise(rows)
     ]
     return [*tests, None]

@@ -77,19 +77,25 @@ def test_other_row_ids_or_no_per_row_values_are_refused() -> None:
 
 def test_leaderboard_rows_average_their_seeds_and_use_the_bootstrap() -> None:
     seeds = [result(np.ones(ROWS)), result(np.r_[np.zeros(10), np.ones(ROWS - 10)])]
-    values, reason = group_rows(seeds)
-    assert reason == "" and values[:10].tolist() == [0.5] * 10 and values.mean() < 1
-    test = better_than_next((values, 2), (RIGHT.astype(float), 1), higher=True)
+    row, reason = group_rows(seeds)
+    assert reason == "" and row.runs == 2 and row.ids_sha256 == "f" * 64
+    assert row.values[:10].tolist() == [0.5] * 10 and row.values.mean() < 1
+    coin, _ = group_rows([result(RIGHT)])
+    test = better_than_next(row, coin, higher=True)
     assert test.test == "paired bootstrap" and test.p_greater < 1e-3
-    single = better_than_next((np.ones(ROWS), 1), (RIGHT.astype(float), 1), higher=True)
-    assert single.test == "McNemar exact"
+    best, _ = group_rows([result(np.ones(ROWS))])
+    assert better_than_next(best, coin, higher=True).test == "McNemar exact"
+    assert better_than_next(coin, best, higher=False).p_greater < 1e-3  # lower is better
+    elsewhere = result(RIGHT)
+    elsewhere["per_row"]["ids_sha256"] = "0" * 64  # other rows: nothing to pair
+    assert better_than_next(best, group_rows([elsewhere])[0], higher=True) is None
     old = result(RIGHT)
     del old["per_row"]
     assert group_rows([old, result(RIGHT)]) == (
         None,
         "no per-row values (recorded before result JSONs kept them)",
     )
-    assert better_than_next((None, 1), (values, 2), higher=True) is None
+    assert better_than_next(None, row, higher=True) is None
 
 
 def test_cli_prints_both_tests_and_refuses_in_one_line(tmp_path: Path) -> None:
