@@ -126,13 +126,16 @@ def _bars(
         error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1},
         height=0.65,
     )
+    ends = [m + sd for m, sd in stats if not np.isnan(m + sd)]
+    top = 1.0 if max(ends, default=0) <= 1.05 else max(ends)  # fractions on a 0..1 axis
     for i, ((mean, sd), (_, runs)) in enumerate(zip(stats, bars, strict=True)):
         label = f"{mean:.4f}" + (f" ± {sd:.4f}" if len(runs) > 1 else "") + f"  (n={len(runs)})"
-        ax.text(min(mean + sd, 1.0) + 0.02, i, label, va="center", fontsize=8)
+        ax.text(min(mean + sd, top) + 0.02 * top, i, label, va="center", fontsize=8)
     ax.set_yticks(y, methods)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.45)  # room for the printed values right of a full bar
-    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlim(0, 1.45 * top)  # room for the printed values right of the longest bar
+    if top == 1.0:
+        ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel(f"{metric} (test), mean ± sd over runs")
     ax.grid(alpha=0.3, axis="x")
 

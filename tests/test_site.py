@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from molbench import plots
 from molbench.cli import main
 from molbench.site import write_site
 from tests.test_leaderboard import result
@@ -108,24 +107,6 @@ def test_published_and_literature_rows_stand_apart_from_ours(tmp_path: Path) -> 
     reactions = (REPO / "leaderboards" / "site" / "reactions" / "uspto_15k.html").read_text()
     literature = reactions.split('<table class="literature">')[1]
     assert "<th>protocol</th>" in literature and "Jin et al., NeurIPS 2017" in literature
-
-
-def test_svg_figures_are_byte_stable(tmp_path: Path) -> None:
-    colours = plots.method_colours([["a", "b"]])
-    runs = {"a": [{"1": 0.5, "2": 0.7}], "b": [{"1": 0.2, "2": 0.9}]}
-    for name in ("one.svg", "two.svg"):
-        plots.bucket_figure("top1_by_n_edits", runs, colours, tmp_path / name)
-    one = (tmp_path / "one.svg").read_bytes()
-    assert one == (tmp_path / "two.svg").read_bytes()
-    assert b"<dc:date>" not in one and b"top1 by n edits" in one  # no date; text kept as text
-
-
-def test_method_colours_never_repeat_on_a_page_and_hold_across_pages() -> None:
-    pages = [[f"m{i}" for i in range(12)], ["m0", "m11", "x", "y"]]
-    colours = plots.method_colours(pages)
-    for page in pages:
-        assert len({colours[m] for m in page}) == len(page)
-    assert colours == plots.method_colours(list(reversed(pages)))
 
 
 def test_leaderboard_command_writes_pages_and_site(tmp_path: Path) -> None:
