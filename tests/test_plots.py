@@ -6,14 +6,16 @@ from molbench import plots
 from molbench.tasks.base import Curve
 
 
-def test_svg_figures_are_byte_stable(tmp_path: Path) -> None:
+def test_figures_are_byte_stable(tmp_path: Path) -> None:
     colours = plots.method_colours([["a", "b"]])
     runs = {"a": [{"1": 0.5, "2": 0.7}], "b": [{"1": 0.2, "2": 0.9}]}
-    for name in ("one.svg", "two.svg"):
+    for name in ("one.svg", "two.svg", "one.png", "two.png"):
         plots.bucket_figure("top1_by_n_edits", runs, colours, tmp_path / name)
     one = (tmp_path / "one.svg").read_bytes()
     assert one == (tmp_path / "two.svg").read_bytes()
     assert b"<dc:date>" not in one and b"top1 by n edits" in one  # no date; text kept as text
+    png = (tmp_path / "one.png").read_bytes()
+    assert png == (tmp_path / "two.png").read_bytes() and b"Software" not in png
 
 
 def test_method_colours_never_repeat_on_a_page_and_hold_across_pages() -> None:
