@@ -5,7 +5,8 @@ One predictions file may carry any of three things, each scored when present:
 - ``text_embedding`` + ``mol_embedding``: retrieval in both directions within the split's
   pool (and, with ``--candidates``, text-to-molecule against the whole corpus, Text2Mol's
   protocol);
-- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics);
+- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics; BLEU
+  and Levenshtein against ``smiles_as_published`` where the config has it);
 - ``name``: the name generated from each molecule (``hydrocarbon_names`` only).
 """
 
@@ -50,7 +51,10 @@ class TextTask:
         "m2t_hits_at_1",
         "m2t_hits_at_10",
         "exact_match",
+        "bleu",
+        "levenshtein",
         "validity",
+        "validity_molt5",
         "maccs_fts",
         "morgan_fts",
         "name_exact_match",
@@ -151,7 +155,9 @@ class TextTask:
             per_row |= _retrieval(predictions, metrics, context, truth, warnings)
         if "smiles" in predictions:
             smiles = [str(s) for s in predictions["smiles"]]
-            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles)
+            published = "smiles_as_published" in truth.column_names  # what MolT5 compares with
+            references = truth["smiles_as_published" if published else "smiles"].to_pylist()
+            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles, references)
             per_row["exact_match"] = _exact_per_row(truth["smiles"].to_pylist(), smiles)
         if "name" in predictions:
             if "name" not in truth.column_names:

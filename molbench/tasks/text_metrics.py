@@ -4,14 +4,23 @@ Retrieval follows Text2Mol (ChEBI-20): every query is ranked against every candi
 cosine similarity. Unlike Text2Mol's ``argsort``, ties are broken pessimistically, so a
 constant or degenerate embedding gets the worst rank instead of a lucky one.
 
-Generation follows MolT5's evaluation: exact match by InChI over all rows, validity, and
+Generation follows MolT5's evaluation (``mol_translation_metrics.py`` and
+``fingerprint_metrics.py``): exact match by InChI over all rows, validity, character-level
+corpus BLEU and mean Levenshtein distance against the reference SMILES strings, and
 fingerprint Tanimoto similarities (FTS) averaged over the rows whose prediction parses. The
 same similarities averaged over all rows (an invalid prediction scores 0) come alongside,
 because the valid-only mean rewards a model for leaving out the molecules it gets wrong.
+
+Validity is stricter than MolT5's: an empty prediction and a SMILES followed by words
+(``CCO is ethanol``: RDKit reads ``CCO`` titled ``is ethanol``) are invalid here, while
+MolT5's ``Chem.MolFromSmiles(out) is not None`` counts both; ``validity_molt5`` is MolT5's
+count, for comparison with published numbers.
 """
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +29,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 from rdkit.rdBase import BlockLogs
 
+from molbench.errors import MolbenchError
 from molbench.tasks.reaction_metrics import parse_smiles
 
 # Candidates whose cosine similarity is within this of the true one's count as tied (and so
@@ -48,6 +58,9 @@ HIGHER_IS_BETTER: Mapping[str, bool] = {
     "median_rank": False,
     "exact_match": True,
     "validity": True,
+    "validity_molt5": True,
+    "bleu": True,
+    "levenshtein": False,
     **{f"{name}_fts": True for name in FINGERPRINTS},
     **{f"{name}_fts_all_rows": True for name in FINGERPRINTS},
     "name_exact_match": True,
@@ -145,16 +158,24 @@ def same_molecule(truth: Chem.Mol, prediction: Chem.Mol) -> bool:
 
 
 def generation_metrics(
-    truth_smiles: Sequence[str], predicted_smiles: Sequence[str]
+    truth_smiles: Sequence[str],
+    predicted_smiles: Sequence[str],
+    reference_strings: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Exact match and validity over all rows; per fingerprint, FTS over valid and over all rows.
+    """Exact match, validity, BLEU and Levenshtein over all rows; per fingerprint, FTS.
 
     ``<fp>_fts`` averages over rows whose prediction parses (MolT5's number; ``nan`` when none
     does); ``<fp>_fts_all_rows`` averages over every row with an invalid prediction as 0.
+    BLEU and Levenshtein compare the prediction strings with ``reference_strings`` (the SMILES
+    as published, which is what MolT5 compares with; default ``truth_smiles``).
     Raises ``ValueError`` when lengths differ or a truth SMILES does not parse.
     """
-    if len(truth_smiles) != len(predicted_smiles):
-        raise ValueError(f"{len(truth_smiles)} truth rows but {len(predicted_smiles)} predictions")
+    references = truth_smiles if reference_strings is None else reference_strings
+    if not len(truth_smiles) == len(predicted_smiles) == len(references):
+        raise ValueError(
+            f"{len(truth_smiles)} truth rows, {len(references)} reference strings but "
+            f"{len(predicted_smiles)} predictions"
+        )
     truth = [parse_smiles(s) for s in truth_smiles]
     bad = [i for i, m in enumerate(truth) if m is None]
     if bad:
@@ -170,6 +191,9 @@ def generation_metrics(
     metrics = {
         "exact_match": float(np.mean(exact)) if n else nan,
         "validity": float(np.mean(valid)) if n else nan,
+        "validity_molt5": validity_molt5(predicted_smiles),
+        "bleu": character_bleu(references, predicted_smiles),
+        "levenshtein": float(np.mean(levenshtein(references, predicted_smiles))) if n else nan,
     }
     pairs = [(t, p) for t, p in zip(truth, predicted, strict=True) if p is not None]
     for name, fingerprint in FINGERPRINTS.items():
@@ -177,6 +201,56 @@ def generation_metrics(
         metrics[f"{name}_fts"] = float(np.mean(sims)) if sims else nan
         metrics[f"{name}_fts_all_rows"] = float(np.sum(sims)) / n if n else nan
     return metrics
+
+
+def character_bleu(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    """MolT5's text-to-molecule BLEU: nltk corpus BLEU over characters, one reference each.
+
+    Default nltk settings, as MolT5 calls it: up to 4-grams, equal weights, no smoothing
+    (0.0 when some n-gram order has no match anywhere in the corpus); ``nan`` for no rows.
+    """
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    if not references:
+        return float("nan")
+    corpus_bleu = _text_extra("nltk.translate.bleu_score").corpus_bleu
+    with warnings.catch_warnings():  # nltk warns on a 0.0 BLEU; documented above
+        warnings.simplefilter("ignore", UserWarning)
+        return float(corpus_bleu([[list(r)] for r in references], [list(h) for h in hypotheses]))
+
+
+def levenshtein(references: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
+    """Per row, the character edit distance between prediction and reference (MolT5's)."""
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    distance = _text_extra("Levenshtein").distance
+    return np.array(
+        [distance(h, r) for r, h in zip(references, hypotheses, strict=True)],
+        dtype=np.int64,
+    )
+
+
+def _text_extra(module: str) -> Any:
+    """A string-metric library of the ``text`` extra, imported when a generation is scored."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MolbenchError(
+            f"scoring generated SMILES needs {module.split('.')[0]}: pip install 'molbench[text]'"
+        ) from None
+
+
+def validity_molt5(predicted_smiles: Sequence[str]) -> float:
+    """Share of predictions MolT5 counts valid: ``Chem.MolFromSmiles`` returns a molecule.
+
+    That includes the empty string (a molecule without atoms) and a SMILES followed by
+    words; molbench's ``validity`` counts neither. ``nan`` for no rows.
+    """
+    if not predicted_smiles:
+        return float("nan")
+    with BlockLogs():
+        parsed = [Chem.MolFromSmiles(s) is not None for s in predicted_smiles]
+    return float(np.mean(parsed))
 
 
 def name_exact_match(truth_names: Sequence[str], predicted_names: Sequence[str]) -> float:

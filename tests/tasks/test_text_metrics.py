@@ -8,11 +8,14 @@ from rdkit import Chem
 
 import molbench.tasks.text_metrics as tm
 from molbench.tasks.text_metrics import (
+    character_bleu,
     generation_metrics,
+    levenshtein,
     name_exact_match,
     retrieval_metrics,
     retrieval_ranks,
     same_molecule,
+    validity_molt5,
 )
 
 IDENTITY = np.eye(4, dtype=np.float32)
@@ -149,6 +152,39 @@ def test_same_molecule_uses_inchi_with_a_smiles_fallback() -> None:
     # '*' has no InChI: two different dummy-atom molecules must not match on empty InChIs.
     assert not same_molecule(mol("*CC"), mol("*CCC"))
     assert same_molecule(mol("*CC"), mol("CC*"))
+
+
+def test_bleu_is_character_level_corpus_bleu_by_hand() -> None:
+    # Every character n-gram (n <= 4) of both hypotheses is in its reference: all four
+    # corpus precisions are 1 and only the brevity penalty is left. Hypothesis length
+    # 5 + 8 = 13 characters, reference 6 + 8 = 14: BP = exp(1 - 14/13).
+    refs, hyps = ["CCCCCC", "c1ccccc1"], ["CCCCC", "c1ccccc1"]
+    assert character_bleu(refs, hyps) == pytest.approx(math.exp(1 - 14 / 13))
+    # Corpus, not mean of sentences: the first pair alone is exp(1 - 6/5).
+    assert character_bleu(refs[:1], hyps[:1]) == pytest.approx(math.exp(-0.2))
+    # "CCCCCN" against "CCCCCO": the n-grams ending in N miss, precisions 5/6, 4/5, 3/4,
+    # 2/3 (product 1/3), same length so BP = 1.
+    assert character_bleu(["CCCCCO"], ["CCCCCN"]) == pytest.approx((1 / 3) ** 0.25)
+    assert math.isnan(character_bleu([], []))
+
+
+def test_levenshtein_and_molt5_validity_by_hand() -> None:
+    assert levenshtein(["CCO", "CCO", "CCO"], ["CCN", "OCC", ""]).tolist() == [1, 2, 3]
+    # MolT5 counts an empty string and "SMILES plus words" valid; molbench counts neither.
+    predicted = ["", "CCO is ethanol", "C(C", "CCO"]
+    assert validity_molt5(predicted) == 3 / 4
+    m = generation_metrics(["CCO"] * 4, predicted)
+    assert m["validity"] == 1 / 4 and m["validity_molt5"] == 3 / 4
+    assert m["exact_match"] == 1 / 4  # "CCO is ethanol" is no exact match here
+    assert m["levenshtein"] == pytest.approx((3 + 11 + 2 + 0) / 4)
+
+
+def test_string_metrics_compare_with_the_reference_strings() -> None:
+    # The truth parses from canonical SMILES; BLEU and Levenshtein read the published string.
+    m = generation_metrics(["CCCCCCO"], ["OCCCCCC"], reference_strings=["OCCCCCC"])
+    assert m["bleu"] == 1.0 and m["levenshtein"] == 0.0 and m["exact_match"] == 1.0
+    m = generation_metrics(["CCCCCCO"], ["OCCCCCC"])
+    assert m["levenshtein"] == 2.0 and m["exact_match"] == 1.0
 
 
 def test_generation_rejects_bad_truth_and_lengths() -> None:

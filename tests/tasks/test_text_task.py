@@ -57,6 +57,12 @@ def test_generation_and_names() -> None:
     assert scored["headline"]["metric"] == "exact_match"
 
 
+def test_string_metrics_read_the_smiles_as_published() -> None:
+    truth = pa.table({"id": ["a"], "smiles": ["CCCCCCO"], "smiles_as_published": ["OCCCCCC"]})
+    m = TextTask().score(truth, {"smiles": np.array(["OCCCCCC"], dtype=object)}, seed=0)
+    assert m["metrics"]["levenshtein"] == 0.0 and m["metrics"]["bleu"] == 1.0
+
+
 def test_mismatched_dimensions_and_half_retrieval_are_errors() -> None:
     with pytest.raises(PredictionFormatError, match="dimension"):
         TextTask().score(
