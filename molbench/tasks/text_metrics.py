@@ -2,7 +2,10 @@
 
 Retrieval follows Text2Mol (ChEBI-20): every query is ranked against every candidate by
 cosine similarity. Unlike Text2Mol's ``argsort``, ties are broken pessimistically, so a
-constant or degenerate embedding gets the worst rank instead of a lucky one.
+constant or degenerate embedding gets the worst rank instead of a lucky one. A tie is a tie
+at the embeddings' own precision (float32 in a predictions file): similarities computed in
+float64 from the float32 unit vectors, equal within ``TIE_ULPS`` float32 units in the last
+place of the true one. A fixed tolerance would rank a truly better candidate as tied.
 
 Generation follows MolT5's evaluation (``mol_translation_metrics.py`` and
 ``fingerprint_metrics.py``): exact match by InChI over all rows, validity, character-level
@@ -32,10 +35,13 @@ from rdkit.rdBase import BlockLogs
 from molbench.errors import MolbenchError
 from molbench.tasks.reaction_metrics import parse_smiles
 
-# Candidates whose cosine similarity is within this of the true one's count as tied (and so
-# rank ahead of it): float32 rounding in the matrix product must not decide a tie.
-TIE_TOLERANCE = 1e-5
-_CHUNK_ELEMENTS = 1 << 24  # similarities held at once: 64 MiB of float32
+# Candidates whose similarity is within this many float32 ulps of the true one's are tied
+# with it (and so rank ahead of it): differences below the embeddings' precision are noise.
+TIE_ULPS = 4
+# The float64 product's own rounding for unit vectors (at most ~dim * 1.1e-16): the floor of
+# the tolerance, so a vector equal to the true one always ties, even at similarity ~0.
+_PRODUCT_ERROR = 1e-12
+_CHUNK_ELEMENTS = 1 << 23  # similarities held at once: 64 MiB of float64
 
 _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
@@ -73,22 +79,28 @@ def retrieval_ranks(
     """1-based rank of each query's true candidate by cosine similarity, ties counted against it.
 
     rank = 1 + the number of other candidates whose similarity is at least the true one's
-    (less ``TIE_TOLERANCE``). A zero vector has similarity 0 with everything. Queries are
-    scored in chunks, so memory stays bounded for any number of queries.
+    less ``tie_tolerance(true)``. A zero vector has similarity 0 with everything. Queries
+    are scored in chunks, so memory stays bounded for any number of queries.
     """
     queries, candidates, true_index = map(np.asarray, (queries, candidates, true_index))
     _check_retrieval_inputs(queries, candidates, true_index)
     q = _unit_rows(queries)
-    c = _unit_rows(candidates)
+    c = _unit_rows(candidates).astype(np.float64)
     ranks = np.empty(len(q), dtype=np.int64)
     step = max(1, _CHUNK_ELEMENTS // len(c))
     for start in range(0, len(q), step):
-        sims = q[start : start + step] @ c.T
+        sims = q[start : start + step].astype(np.float64) @ c.T
         true = sims[np.arange(len(sims)), true_index[start : start + step]]
         ranks[start : start + step] = np.count_nonzero(
-            sims >= (true - TIE_TOLERANCE)[:, None], axis=1
+            sims >= (true - tie_tolerance(true))[:, None], axis=1
         )
     return ranks
+
+
+def tie_tolerance(similarity: np.ndarray) -> np.ndarray:
+    """How far below a similarity another one still ties: ``TIE_ULPS`` float32 ulps of it."""
+    ulp = np.spacing(np.abs(similarity).astype(np.float32)).astype(np.float64)
+    return np.maximum(TIE_ULPS * ulp, _PRODUCT_ERROR)
 
 
 def _check_retrieval_inputs(
@@ -112,9 +124,10 @@ def _check_retrieval_inputs(
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (normalised in float64, stored float32); zero rows stay zero."""
+    """Rows scaled to unit length (normalised in float64, kept at float32, the embeddings'
+    precision); zero rows stay zero."""
     out = np.empty(x.shape, dtype=np.float32)
-    step = max(1, _CHUNK_ELEMENTS // (2 * max(1, x.shape[1])))  # float64: same bytes as a chunk
+    step = max(1, _CHUNK_ELEMENTS // max(1, x.shape[1]))  # float64 blocks of one chunk
     for start in range(0, len(x), step):
         block = np.array(x[start : start + step], dtype=np.float64)  # a copy: divided in place
         norm = np.linalg.norm(block, axis=1, keepdims=True)
