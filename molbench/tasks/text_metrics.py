@@ -23,6 +23,7 @@ count, for comparison with published numbers.
 from __future__ import annotations
 
 import importlib
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -154,6 +155,31 @@ def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
         "mean_rank": float(np.mean(r)),
         "median_rank": float(np.median(r)),
     }
+
+
+def extra_candidate_effect(ranks: np.ndarray, n_candidates: int, extra: int) -> dict[str, Any]:
+    """What ``extra`` more candidates could do to MRR and Hits@1/10, from this run's ranks.
+
+    Each rank can grow by at most ``extra``: ``worst_drop`` assumes every extra candidate
+    outranks the true one; ``expected_drop`` assumes each scores like a random other
+    candidate of the pool (above the true one with probability (rank - 1) / (n - 1)).
+    """
+    r = np.asarray(ranks, dtype=np.float64)
+    if len(r) == 0 or n_candidates < 2:
+        return {}
+    p = (r - 1) / (n_candidates - 1)
+    above = [
+        (k, math.comb(extra, k) * p**k * (1 - p) ** (extra - k)) for k in range(extra + 1)
+    ]  # how many extra candidates land above the true one, and how likely
+    worst = {"mrr": float(np.mean(1 / r - 1 / (r + extra)))}
+    expected = {"mrr": float(np.mean(1 / r - sum(w / (r + k) for k, w in above)))}
+    for hits in (1, 10):
+        inside = r <= hits
+        worst[f"hits_at_{hits}"] = float(np.mean(inside & (r + extra > hits)))
+        expected[f"hits_at_{hits}"] = float(
+            np.mean(inside * sum(w * (r + k > hits) for k, w in above))
+        )
+    return {"extra_candidates": extra, "worst_drop": worst, "expected_drop": expected}
 
 
 def same_molecule(truth: Chem.Mol, prediction: Chem.Mol) -> bool:

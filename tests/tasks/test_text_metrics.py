@@ -9,6 +9,7 @@ from rdkit import Chem
 import molbench.tasks.text_metrics as tm
 from molbench.tasks.text_metrics import (
     character_bleu,
+    extra_candidate_effect,
     generation_metrics,
     levenshtein,
     name_exact_match,
@@ -93,6 +94,24 @@ def test_random_embeddings_get_their_exact_rank() -> None:
     ranks = retrieval_ranks(queries, candidates, truth)
     assert ranks.tolist() == exact.tolist()
     assert ranks.mean() == exact.mean()
+
+
+def test_effect_of_extra_candidates_by_hand() -> None:
+    # Ranks 1, 2, 10 among 11 candidates; 2 extra candidates. Worst case: each rank + 2.
+    effect = extra_candidate_effect(np.array([1, 2, 10]), 11, 2)
+    worst, expected = effect["worst_drop"], effect["expected_drop"]
+    assert worst["mrr"] == pytest.approx((2 / 3 + 1 / 4 + 1 / 60) / 3)
+    assert worst["hits_at_1"] == pytest.approx(1 / 3) and worst["hits_at_10"] == pytest.approx(
+        1 / 3
+    )
+    # Expected: an extra candidate is above rank r with p = (r-1)/10 (0, .1, .9), so the
+    # number above is Binomial(2, p): rank 2 -> E[1/r'] = .81/2 + .18/3 + .01/4 = .4675;
+    # rank 10 -> .01/10 + .18/11 + .81/12. Rank 1 stays first.
+    e10 = 0.01 / 10 + 0.18 / 11 + 0.81 / 12
+    assert expected["mrr"] == pytest.approx((0.5 - 0.4675 + 0.1 - e10) / 3)
+    assert expected["hits_at_1"] == 0.0
+    assert expected["hits_at_10"] == pytest.approx(0.99 / 3)
+    assert extra_candidate_effect(np.array([]), 11, 2) == {}
 
 
 def test_zero_vectors_have_similarity_zero() -> None:
