@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+import molbench
+from molbench import store
 from molbench.errors import PredictionFormatError
+from molbench.evaluate import evaluate_table
 from molbench.importers import IMPORTERS
 from molbench.importers.molt5 import read
 from molbench.tasks.text import TextTask
@@ -103,3 +107,40 @@ def test_wrong_header_and_wrong_config_are_errors(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe" + HEADER.encode())
     with pytest.raises(PredictionFormatError, match="not UTF-8"):
         read(binary, _rows())
+
+
+def test_a_file_in_molt5s_released_form_scores_against_a_real_build(
+    raw_fixtures: Path, tmp_path: Path
+) -> None:
+    built = store.BuiltDataset(
+        molbench.build(
+            "text",
+            {"splits": "validation,test"},
+            configs=["chebi20"],
+            out=tmp_path,
+            source=raw_fixtures,
+            workers=1,
+        ).path
+    )
+    with gzip.open(raw_fixtures / "chebi20" / "test.txt.gz", "rt", encoding="utf-8") as f:
+        raw = [line.rstrip("\n").split("\t") for line in f][1:]  # CID, SMILES, description
+    assert any("\\\\" in smiles for _, smiles, _ in raw)  # the upstream doubled backslashes
+    # Reversed, no CID; ground truth as the raw file writes it (doubled) on even lines,
+    # collapsed (as MolT5's released files do) on odd ones. Outputs: 6 right (as published),
+    # one empty, one "SMILES words", four wrong molecules.
+    outputs = [s.replace("\\\\", "\\") for _, s, _ in raw[:6]] + ["", "CCO ethanol"]
+    outputs += ["C" * (k + 1) for k in range(len(raw) - 8)]
+    lines = [
+        f"{d}\t{s if k % 2 else s.replace(chr(92) * 2, chr(92))}\t{o}"
+        for k, ((_, s, d), o) in enumerate(zip(raw, outputs, strict=True))
+    ]
+    path = _file(tmp_path, HEADER + "\n".join(reversed(lines)) + "\n")
+    test = built.table("chebi20", "test")
+    table = IMPORTERS["molt5"](path, test)
+    by_cid = dict(zip([f"chebi20_{c}" for c, _, _ in raw], outputs, strict=True))
+    assert table["smiles"].to_pylist() == [by_cid[i] for i in test["id"].to_pylist()]
+    result = evaluate_table(table, built, "chebi20", "test", str(path))
+    m = result["metrics"]
+    assert m["exact_match"] == pytest.approx(6 / 12)
+    assert m["validity"] == pytest.approx(10 / 12) and m["validity_molt5"] == pytest.approx(1.0)
+    assert result["protocol"]["generation"]["references"].startswith("smiles_as_published")
