@@ -7,8 +7,8 @@
 
 Reads the eight ``caption2smiles`` files that Edwards et al. (EMNLP 2022) released in
 blender-nlp/MolT5 (``<source>/published_outputs/molt5/predictions/``, sha256-pinned below),
-matches each to the test split with the ``molt5`` importer, scores it with ``molbench eval``'s
-own scoring and, with ``--record``, writes one result per model into
+scores each exactly as ``molbench eval --predictions FILE --format molt5`` does (the ``molt5``
+importer matches it to the test split) and, with ``--record``, writes one result per model into
 ``leaderboards/results/text/published/`` with the numbers the paper printed (``reported``)
 beside ours. The released files are read in place, never copied into the repository.
 """
@@ -20,9 +20,9 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molbench import fsutil, recipe
-from molbench.evaluate import evaluate_table
+from molbench.evaluate import evaluate_predictions
 from molbench.hardware import describe
-from molbench.importers import IMPORTERS
+from molbench.importers import import_predictions
 from molbench.tasks.reaction_metrics import parse_smiles
 
 
@@ -160,24 +160,19 @@ for published in MODELS:
     digest = fsutil.sha256_file(path)
     if digest != published.sha256:
         raise SystemExit(f"error: {path} has sha256 {digest}, expected {published.sha256}")
-    predictions = IMPORTERS["molt5"](path, test)
-    result = evaluate_table(predictions, built, "chebi20", "test", str(path))
+    result = evaluate_predictions(path, str(built.path), "chebi20", "test", format="molt5")
     method = method_name(published)
-    outputs = predictions["smiles"].to_pylist()
-    result["source"] = {
-        "kind": "published",
-        "files": {published.file: digest},
-        "format": {"name": "molt5", "options": {}},
-        "published": {
-            "model": published.model,
-            "paper": PAPER,
-            "repository": REPOSITORY,
-            "commit": COMMIT,
-            "path": f"predictions/{published.file}",
-            "sha256": digest,
-            "reported": published.reported,
-            "note": note(published, result["metrics"], outputs),
-        },
+    outputs = import_predictions("molt5", path, test)["smiles"].to_pylist()  # for the note
+    result["source"]["kind"] = "published"
+    result["source"]["published"] = {
+        "model": published.model,
+        "paper": PAPER,
+        "repository": REPOSITORY,
+        "commit": COMMIT,
+        "path": f"predictions/{published.file}",
+        "sha256": digest,
+        "reported": published.reported,
+        "note": note(published, result["metrics"], outputs),
     }
     result["run"] = {
         "method": method,
@@ -185,10 +180,9 @@ for published in MODELS:
         "seed": None,
         "n_parameters": None,
         "train_seconds": None,
-        "hardware": "the authors' (released outputs)",
+        "hardware": describe("cpu"),  # where it was scored; the authors ran the model
         "git_commit": run.commit,
     }
-    result["environment"]["hardware"] = describe("cpu")
     m = result["metrics"]
     print(
         f"{published.model:<52} exact {m['exact_match']:.4f}  BLEU {m['bleu']:.4f}  "
