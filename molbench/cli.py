@@ -319,7 +319,7 @@ def _resolve(path: str) -> Path:
     "file_format",
     default=None,
     help="With --predictions: the file is a released output in this format, read by its "
-    "importer (opennmt, csv-wide, cbond; see `molbench import --help`).",
+    "importer (opennmt, csv-wide, cbond, molt5; see `molbench import --help`).",
 )
 @click.option("--n-best", type=click.IntRange(min=1), help="--format opennmt: lines per row.")
 @click.option("--keep", help="--format cbond: mixture (default) or a product rule.")
@@ -434,7 +434,8 @@ def import_command(
 
     FORMAT: opennmt (Molecular Transformer: n_best space-tokenised lines per test row, in
     test order), csv-wide (id, prediction_1 ... prediction_k), cbond (WLDN/rexgen ranked
-    bond edits per test line).
+    bond edits per test line), molt5 (MolT5 caption2smiles TSV, matched by description;
+    --dataset text --config chebi20).
     """
     from molbench.builders import resolve_dataset
     from molbench.evaluate import task_for
