@@ -218,8 +218,10 @@ def verify(path: str, deep: bool) -> None:
 @main.command("list")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds to list.")
 def list_command(root: str | None) -> None:
-    """Show every complete build under the root."""
+    """Show every sound build under the root (damaged ones are named as warnings)."""
     base = store.resolve_root(root)
+    if root is not None and not base.is_dir():
+        raise DatasetNotFoundError(f"--root {base} does not exist or is not a directory")
     builds = store.list_builds(base)
     if not builds:
         click.echo(f"no builds under {base}; try: molbench build validity")

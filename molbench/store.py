@@ -9,6 +9,10 @@ Layout of one build::
 
 A build is written into a hidden sibling directory and renamed into place only when
 complete, so a directory at ``<version>`` always holds a whole, verifiable build.
+
+Nothing on disk is trusted: the manifest carries a digest over its own canonical content
+and a hash binding every split's file sha256s to the content hashes; every read refuses
+paths outside the version directory, symlinks and files the manifest does not list.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -40,7 +45,7 @@ from molbench.fsutil import (
     exchange_directories,
     fsync_dir,
     process_alive,
-    sha256_file,
+    sha256_handle,
     write_json,
 )
 
@@ -48,7 +53,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 CARD_NAME = "README.md"
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3  # 3: digest and files hash
 MAX_ROWS_PER_SHARD = 250_000
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -58,6 +63,9 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "write_statistics": True,
     "data_page_version": "2.0",
 }
+_PLAIN_NAME = re.compile(r"\w+(?:[.+-]\w+)*")  # dataset, version, config, split, group
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_QUARANTINE = "quarantine"
 _STAGING_MARK = ".incomplete-"
 _REPLACED_MARK = ".replaced-"
 
@@ -211,19 +219,77 @@ def version_hash(groups: dict[str, dict[str, Any]]) -> str:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a complete build, or a clear error saying why there is none."""
+    """The manifest of a complete build, refused unless its digest and its structure hold."""
     directory = Path(path).expanduser()
     manifest_path = directory / MANIFEST_NAME
     if not directory.is_dir():
         raise DatasetNotFoundError(f"{directory} is not a directory")
+    if manifest_path.is_symlink():
+        raise IntegrityError(f"{manifest_path} is a symlink; {rebuild_hint(directory, None)}")
     if not manifest_path.is_file():
         raise DatasetNotFoundError(
             f"{directory} holds no {MANIFEST_NAME}: not a complete molbench build"
         )
     try:
-        return read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
+        manifest = read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
     except IntegrityError as e:
-        raise IntegrityError(f"{e}; rebuild it with --force") from None
+        older = older_format(manifest_path)
+        if older is None:
+            raise IntegrityError(f"{e}; {rebuild_hint(directory, None)}") from None
+        # no digest: an edited format-2 manifest cannot be told from a sound one
+        raise IntegrityError(
+            f"{directory} was written by an older molbench (manifest format {older}, without "
+            "a digest over its own content, so edits to it cannot be detected); rebuild it "
+            f"(no --force needed): molbench build {_plain_or(older_name(manifest_path))}"
+            f"{_out_option(directory, older_name(manifest_path))}"
+        ) from None
+    name = manifest.get("name")
+    if manifest.get("digest") != manifest_digest(manifest):
+        raise IntegrityError(
+            f"{manifest_path} does not match its digest: it was edited or damaged after the "
+            f"build; {rebuild_hint(directory, name)}"
+        )
+    problem = _structure_problem(manifest)
+    if problem is not None:
+        raise IntegrityError(f"{manifest_path}: {problem}; {rebuild_hint(directory, name)}")
+    return manifest
+
+
+def older_format(path: Path) -> int | None:
+    """The manifest format of a build written by an older molbench, else None."""
+    data = _json_or_none(path)
+    version = data.get("format") if isinstance(data, dict) else None
+    is_older = isinstance(version, int) and 0 < version < MANIFEST_FORMAT
+    return version if is_older and "name" in data else None
+
+
+def older_name(path: Path) -> Any:
+    data = _json_or_none(path)
+    return data.get("name") if isinstance(data, dict) else None
+
+
+def _json_or_none(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def rebuild_hint(directory: Path, name: Any, configs: Iterable[str] = ()) -> str:
+    """The command that replaces a damaged build (its root when it sits in the layout)."""
+    chosen = f" --config {','.join(sorted(configs))}" if configs else ""
+    return (
+        f"rebuild it: molbench build {_plain_or(name)}{chosen} --force"
+        f"{_out_option(directory, name)}"
+    )
+
+
+def _plain_or(name: Any) -> str:
+    return name if _plain(name) else "<dataset>"
+
+
+def _out_option(directory: Path, name: Any) -> str:
+    return f" --out {directory.parent.parent}" if directory.parent.name == name else ""
 
 
 def read_versioned_json(
@@ -239,8 +305,117 @@ def read_versioned_json(
     return data
 
 
-def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
-    write_json(directory / MANIFEST_NAME, manifest)
+def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Write the manifest sealed with its files hash and digest; returns what was written."""
+    sealed = {k: v for k, v in manifest.items() if k not in ("files_hash", "digest")}
+    shas = {rel: record["sha256"] for rel, record in sealed["files"].items()}
+    sealed["files_hash"] = files_hash(sealed, shas)
+    sealed["digest"] = manifest_digest(sealed)
+    write_json(directory / MANIFEST_NAME, sealed)
+    return sealed
+
+
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """sha256 over the manifest's canonical JSON (sorted keys, no spaces), ``digest`` left out.
+
+    It catches any edit of counts, parameters, audits or hashes; it is no signature (anyone
+    can recompute it), which is why ``files_hash`` and the Parquet row counts are checked too.
+    """
+    body = json.loads(json.dumps({k: v for k, v in manifest.items() if k != "digest"}))
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(b"molbench-manifest-v1\n" + text.encode()).hexdigest()
+
+
+def files_hash(manifest: Mapping[str, Any], sha256s: Mapping[str, str]) -> str:
+    """One hash binding each config's content hash to its splits' file sha256s in shard order.
+
+    Checked against the files' own sha256 on every verified load, it catches split files
+    swapped or relisted without re-reading a row (what ``--deep`` does).
+    """
+    digest = hashlib.sha256(b"molbench-files-v1\n")
+    for config in sorted(manifest["configs"]):
+        entry = manifest["configs"][config]
+        digest.update(f"{config} {entry['content_hash']}\n".encode())
+        for split in sorted(entry["splits"]):
+            for rel in entry["splits"][split]["files"]:
+                digest.update(f"{split} {rel} {sha256s.get(rel)}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _plain(name: Any) -> bool:
+    return isinstance(name, str) and _PLAIN_NAME.fullmatch(name) is not None
+
+
+def _structure_problem(m: Mapping[str, Any]) -> str | None:
+    """Why a manifest, even one whose digest holds, cannot describe a sound build; else None."""
+    try:
+        for key in ("name", "version"):
+            if not _plain(m[key]):
+                return f"{key} {m[key]!r} is not a plain name"
+        files, groups, configs = m["files"], m["groups"], m["configs"]
+        if not all(isinstance(x, dict) for x in (files, groups, configs)):
+            return "files, groups and configs must be JSON objects"
+        for rel, record in files.items():
+            problem = _path_problem(rel, configs)
+            if problem is not None:
+                return problem
+            if not (isinstance(record["sha256"], str) and _HEX64.fullmatch(record["sha256"])):
+                return f"{rel} has no sha256"
+            if not _count(record["bytes"]):
+                return f"{rel} has no byte size"
+        for group, entry in groups.items():
+            for config in entry["configs"]:
+                if configs.get(config, {}).get("group") != group:
+                    return f"group {group} lists config {config!r}, which is not in it"
+        in_splits: list[str] = []
+        for config, entry in configs.items():
+            group = groups.get(entry["group"])
+            if group is None or config not in group["configs"]:
+                return f"config {config} belongs to no group of this build"
+            if entry["content_hash"] != group["content_hash"]:
+                return f"config {config}'s content hash differs from its group's"
+            rows = 0
+            for split, info in entry["splits"].items():
+                listed = info["files"]
+                if not _plain(split) or not listed or not _count(info["rows"]):
+                    return f"split {config}/{split!r} is malformed"
+                if any(rel not in files or not rel.startswith(f"{config}/") for rel in listed):
+                    return f"split {config}/{split} lists files outside {config}/ or the manifest"
+                in_splits += listed
+                rows += info["rows"]
+            if rows != group["rows"]:
+                return f"config {config}'s splits hold {rows} rows, its group {group['rows']}"
+        if len(in_splits) != len(set(in_splits)):
+            return "a file is listed in more than one split"
+        if m["content_hash"] != version_hash(groups):
+            return "content_hash does not combine its groups' content hashes"
+        if not isinstance(m["files_hash"], str):
+            return "files_hash is missing"
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        return f"malformed ({type(e).__name__}: {e})"
+    return None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _path_problem(rel: Any, configs: Mapping[str, Any]) -> str | None:
+    """A listed path must be relative, stay inside the build and follow its layout."""
+    if not isinstance(rel, str):
+        return f"file path {rel!r} is not a string"
+    parts = rel.split("/")
+    if PurePosixPath(rel).is_absolute() or any(p in ("", ".", "..") for p in parts):
+        return f"file path {rel!r} is absolute or leaves the build directory"
+    in_layout = parts == [CARD_NAME] or (
+        len(parts) == 2
+        and _PLAIN_NAME.fullmatch(parts[1]) is not None
+        and (
+            (parts[0] in configs and parts[1].endswith(".parquet"))
+            or (parts[0] == _QUARANTINE and parts[1].endswith(".jsonl"))
+        )
+    )
+    return None if in_layout else f"file path {rel!r} is not in a build's layout"
 
 
 @dataclass(frozen=True)
@@ -252,45 +427,51 @@ class VerifyReport:
 
 
 def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
-    """Re-hash every recorded file; ``deep`` also recomputes the content hash from the data.
+    """Check a build against its manifest: digest, layout, every file's sha256, the files
+    hash and Parquet row counts; ``deep`` also recomputes the content hash from the data.
 
-    Raises :class:`IntegrityError` naming each missing, changed or unexpected file.
+    Raises :class:`IntegrityError` naming each missing, changed, unlisted or linked file.
     """
     directory = Path(path).expanduser()
     manifest = read_manifest(directory)
-    problems = []
-    damaged: set[str] = set()  # configs whose files are damaged: what to rebuild
+    return _verify(directory, manifest, deep)[0]
+
+
+_Identity = tuple[int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    """What tells one file from its replacement (a rebuild writes new inodes)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _verify(
+    directory: Path, manifest: Mapping[str, Any], deep: bool
+) -> tuple[VerifyReport, dict[str, _Identity]]:
+    """Verify and return the identity of every file hashed (what a reader pins)."""
+    problems, sound = _layout_problems(directory, manifest)
+    shas: dict[str, str] = {}
+    identities: dict[str, _Identity] = {}
     total = 0
-    for rel, recorded in sorted(manifest["files"].items()):
-        file = directory / rel
-        problem = None
-        if not file.is_file():
-            problem = f"{rel} is missing"
-        elif file.stat().st_size != recorded["bytes"]:
-            problem = f"{rel} has {file.stat().st_size} bytes, expected {recorded['bytes']}"
-        elif sha256_file(file) != recorded["sha256"]:
-            problem = f"{rel} sha256 differs from the manifest"
-        if file.is_file():
-            total += file.stat().st_size
-        if problem:
-            problems.append(problem)
-            damaged |= _configs_of_file(manifest, rel)
-    recorded_parquet = {rel for rel in manifest["files"] if rel.endswith(".parquet")}
-    extra = sorted(
-        str(p.relative_to(directory))
-        for p in directory.rglob("*.parquet")
-        if str(p.relative_to(directory)) not in recorded_parquet
-    )
-    problems += [f"{rel} is not in the manifest" for rel in extra]
-    if problems:
-        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        in_layout = directory.parent.name == manifest["name"]
-        where = f" --out {directory.parent.parent}" if in_layout else ""
-        configs = f" --config {','.join(sorted(damaged))}" if damaged else ""
-        raise IntegrityError(
-            f"{directory} failed verification: {'; '.join(problems[:3])}{more}; "
-            f"rebuild it: molbench build {manifest['name']}{configs} --force{where}"
+    for rel in sound:
+        with open(directory / rel, "rb") as f:
+            st = os.fstat(f.fileno())
+            identities[rel], shas[rel] = _identity(st), sha256_handle(f)
+        total += st.st_size
+        if shas[rel] != manifest["files"][rel]["sha256"]:
+            problems.append((rel, f"{rel} sha256 differs from the manifest"))
+    if not problems and files_hash(manifest, shas) != manifest["files_hash"]:
+        problems.append(
+            (
+                None,
+                "the split files do not match the manifest's files hash (files swapped "
+                "between splits, or the split lists edited)",
+            )
         )
+    if not problems:
+        problems += _row_count_problems(directory, manifest)
+    if problems:
+        raise _verification_error(directory, manifest, problems)
     if deep:
         recomputed = _recompute_content_hash(directory, manifest)
         if recomputed != manifest["content_hash"]:
@@ -298,7 +479,84 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
                 f"{directory}: content hash {recomputed} differs from the manifest's "
                 f"{manifest['content_hash']}"
             )
-    return VerifyReport(directory, len(manifest["files"]), total, manifest["content_hash"])
+    report = VerifyReport(directory, len(manifest["files"]), total, manifest["content_hash"])
+    return report, identities
+
+
+_Problem = tuple[str | None, str]  # (the file it is about, message)
+
+
+def _layout_problems(
+    directory: Path, manifest: Mapping[str, Any]
+) -> tuple[list[_Problem], list[str]]:
+    """Cheap checks of what is on disk (no hashing): no symlinks anywhere in the build, no
+    file it does not list, every listed file a regular file of its recorded size inside it.
+
+    Returns the problems and the listed files sound enough to hash.
+    """
+    problems: list[_Problem] = []
+    listed = set(manifest["files"])
+    linked: set[str] = set()
+    for base, dirs, names in os.walk(directory):
+        for name in sorted(dirs + names):
+            path = Path(base) / name
+            rel = path.relative_to(directory).as_posix()
+            if path.is_symlink():
+                linked.add(rel)
+                problems.append((rel, f"{rel} is a symlink (a build holds only its own files)"))
+            elif name in names and rel not in listed and rel != MANIFEST_NAME:
+                problems.append((rel, f"{rel} is not in the manifest"))
+    root = directory.resolve()
+    sound = []
+    for rel, record in sorted(manifest["files"].items()):
+        parts = rel.split("/")
+        if any("/".join(parts[: i + 1]) in linked for i in range(len(parts))):
+            continue  # reported above
+        path = directory / rel
+        if not path.exists():
+            problems.append((rel, f"{rel} is missing"))
+        elif not path.is_file() or not path.resolve().is_relative_to(root):
+            problems.append((rel, f"{rel} is not a regular file inside {directory}"))
+        elif path.stat().st_size != record["bytes"]:
+            size = path.stat().st_size
+            problems.append((rel, f"{rel} has {size} bytes, expected {record['bytes']}"))
+        else:
+            sound.append(rel)
+    return problems, sound
+
+
+def _row_count_problems(directory: Path, manifest: Mapping[str, Any]) -> list[_Problem]:
+    """Each split's rows per its Parquet footers (cheap) against the manifest's count."""
+    problems: list[_Problem] = []
+    for config, entry in manifest["configs"].items():
+        for split, info in entry["splits"].items():
+            try:
+                found = sum(pq.read_metadata(directory / rel).num_rows for rel in info["files"])
+            except (OSError, pa.ArrowException) as e:
+                problems.append((info["files"][0], f"{config}/{split} is not Parquet: {e}"))
+                continue
+            if found != info["rows"]:
+                message = f"{config}/{split} holds {found} rows, the manifest says {info['rows']}"
+                problems.append((info["files"][0], message))
+    return problems
+
+
+def _verification_error(
+    directory: Path, manifest: Mapping[str, Any], problems: list[_Problem]
+) -> IntegrityError:
+    """One line: the first problems and the command that rebuilds what they damaged."""
+    damaged: set[str] = set()  # configs whose files are damaged: what to rebuild
+    for rel, _ in problems:
+        if rel is None:
+            damaged |= set(manifest["configs"])
+        else:
+            damaged |= _configs_of_file(manifest, rel)
+    messages = [message for _, message in problems]
+    more = f" (+{len(messages) - 3} more)" if len(messages) > 3 else ""
+    return IntegrityError(
+        f"{directory} failed verification: {'; '.join(messages[:3])}{more}; "
+        f"{rebuild_hint(directory, manifest['name'], damaged)}"
+    )
 
 
 def _configs_of_file(manifest: Mapping[str, Any], rel: str) -> set[str]:
@@ -307,7 +565,7 @@ def _configs_of_file(manifest: Mapping[str, Any], rel: str) -> set[str]:
     group = None
     if head in manifest.get("configs", {}):
         group = manifest["configs"][head].get("group")
-    elif head == "quarantine":
+    elif head == _QUARANTINE:
         group = Path(rel).stem
     return set(manifest.get("groups", {}).get(group, {}).get("configs", []))
 
@@ -316,22 +574,29 @@ def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str
     """Recompute every group's hash from its Parquet files; return the version's hash."""
     groups = {}
     for group, entry in manifest["groups"].items():
-        tables = {
-            config: {
-                split: _read_files(directory, info["files"])
-                for split, info in manifest["configs"][config]["splits"].items()
+        try:
+            tables = {
+                config: {
+                    split: _read_files(directory, info["files"])
+                    for split, info in manifest["configs"][config]["splits"].items()
+                }
+                for config in entry["configs"]
             }
-            for config in entry["configs"]
-        }
+        except (OSError, pa.ArrowException) as e:
+            raise IntegrityError(f"{directory}: group {group} is not readable: {e}") from None
         rows = pa.concat_tables(list(tables[entry["configs"][0]].values()))
         position = {v: i for i, v in enumerate(rows["id"].to_pylist())}
-        splits = {
-            config: {
-                split: np.array([position[v] for v in t["id"].to_pylist()], dtype=np.int64)
-                for split, t in by_split.items()
-            }
-            for config, by_split in tables.items()
-        }
+        splits = {}
+        for config, by_split in tables.items():
+            splits[config] = {}
+            for split, table in by_split.items():
+                ids = table["id"].to_pylist()
+                if not all(v in position for v in ids):
+                    raise IntegrityError(
+                        f"{directory}: {config}/{split} holds ids that "
+                        f"{entry['configs'][0]} does not; the group's configs disagree"
+                    )
+                splits[config][split] = np.array([position[v] for v in ids], dtype=np.int64)
         recomputed = content_hash(rows, splits)
         if recomputed != entry["content_hash"]:
             raise IntegrityError(
@@ -347,13 +612,22 @@ def _read_files(directory: Path, files: list[str], columns: list[str] | None = N
 
 
 class BuiltDataset:
-    """A complete build on disk: its manifest, configs and splits as Arrow or pandas."""
+    """A complete build on disk: its manifest, configs and splits as Arrow or pandas.
+
+    It pins the files it opened: a file replaced afterwards (a ``--force`` rebuild swaps
+    the whole directory) is refused on read, never read against the old manifest.
+    """
 
     def __init__(self, path: str | os.PathLike[str], verify_files: bool = True) -> None:
         self.path = Path(path).expanduser()
-        if verify_files:
-            verify(self.path)
         self.manifest = read_manifest(self.path)
+        if verify_files:
+            self._pinned = _verify(self.path, self.manifest, deep=False)[1]
+        else:
+            problems, sound = _layout_problems(self.path, self.manifest)
+            if problems:
+                raise _verification_error(self.path, self.manifest, problems)
+            self._pinned = {rel: _identity(os.stat(self.path / rel)) for rel in sound}
 
     @property
     def name(self) -> str:
@@ -389,7 +663,22 @@ class BuiltDataset:
             raise DatasetNotFoundError(
                 f"config {config!r} has no split {split!r}; it has {', '.join(splits)}"
             )
-        return _read_files(self.path, splits[split]["files"], columns)
+        return pa.concat_tables([self._read(rel, columns) for rel in splits[split]["files"]])
+
+    def _read(self, rel: str, columns: list[str] | None) -> pa.Table:
+        """Read one file through the handle checked against the pinned identity (no race)."""
+        path = self.path / rel
+        replaced = IntegrityError(
+            f"{path} was replaced after {self.path} was opened (rebuilt with --force?); "
+            "open the dataset again to read the new build"
+        )
+        try:
+            with open(path, "rb") as f:
+                if _identity(os.fstat(f.fileno())) != self._pinned[rel]:
+                    raise replaced
+                return pq.read_table(f, columns=columns)
+        except FileNotFoundError:
+            raise replaced from None
 
     def to_pandas(self, config: str, split: str):  # -> pandas.DataFrame
         return self.table(config, split).to_pandas()
@@ -407,15 +696,23 @@ class BuiltDataset:
 
 
 def list_builds(root: Path) -> list[dict[str, Any]]:
-    """Every complete build under ``root`` (``<name>/<version>/manifest.json``), sorted."""
+    """Every sound build under ``root`` (``<name>/<version>/manifest.json``), sorted.
+
+    Cheap checks only (digest, structure, layout, sizes): a damaged build is logged and
+    left out, never listed as complete. ``verify`` hashes every byte.
+    """
     found = []
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")):
-        if manifest_path.parent.name.startswith("."):
+        directory = manifest_path.parent
+        if directory.name.startswith("."):
             continue
         try:
-            manifest = read_manifest(manifest_path.parent)
+            manifest = read_manifest(directory)
+            problems = _layout_problems(directory, manifest)[0]
+            if problems:
+                raise _verification_error(directory, manifest, problems)
         except (DatasetNotFoundError, IntegrityError) as e:
-            log.warning("skipping %s: %s", manifest_path.parent, e)
+            log.warning("not listed, damaged: %s", e)
             continue
-        found.append({"path": manifest_path.parent, **manifest})
+        found.append({"path": directory, **manifest})
     return found
