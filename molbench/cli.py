@@ -240,7 +240,7 @@ def list_command(root: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def info(path: str, as_json: bool) -> None:
     """Describe a build: parameters, configs, counts, audits, environment."""
-    m = store.read_manifest(_resolve(path))
+    m = store.read_checked_manifest(_resolve(path))
     if as_json:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return

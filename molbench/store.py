@@ -329,8 +329,8 @@ def manifest_digest(manifest: Mapping[str, Any]) -> str:
 def files_hash(manifest: Mapping[str, Any], sha256s: Mapping[str, str]) -> str:
     """One hash binding each config's content hash to its splits' file sha256s in shard order.
 
-    Checked against the files' own sha256 on every verified load, it catches split files
-    swapped or relisted without re-reading a row (what ``--deep`` does).
+    Checked against the per-file records on every read (which ``verify`` checks against the
+    bytes), it catches split files swapped or relisted without reading a row (``--deep``).
     """
     digest = hashlib.sha256(b"molbench-files-v1\n")
     for config in sorted(manifest["configs"]):
@@ -389,8 +389,9 @@ def _structure_problem(m: Mapping[str, Any]) -> str | None:
             return "a file is listed in more than one split"
         if m["content_hash"] != version_hash(groups):
             return "content_hash does not combine its groups' content hashes"
-        if not isinstance(m["files_hash"], str):
-            return "files_hash is missing"
+        shas = {rel: record["sha256"] for rel, record in files.items()}
+        if m["files_hash"] != files_hash(m, shas):
+            return "the split files do not match the files hash (split lists edited or swapped)"
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         return f"malformed ({type(e).__name__}: {e})"
     return None
@@ -427,8 +428,8 @@ class VerifyReport:
 
 
 def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
-    """Check a build against its manifest: digest, layout, every file's sha256, the files
-    hash and Parquet row counts; ``deep`` also recomputes the content hash from the data.
+    """Check a build against its manifest: digest and structure, layout, Parquet row counts
+    and every file's sha256; ``deep`` also recomputes the content hash from the data.
 
     Raises :class:`IntegrityError` naming each missing, changed, unlisted or linked file.
     """
@@ -460,16 +461,7 @@ def _verify(
         total += st.st_size
         if shas[rel] != manifest["files"][rel]["sha256"]:
             problems.append((rel, f"{rel} sha256 differs from the manifest"))
-    if not problems and files_hash(manifest, shas) != manifest["files_hash"]:
-        problems.append(
-            (
-                None,
-                "the split files do not match the manifest's files hash (files swapped "
-                "between splits, or the split lists edited)",
-            )
-        )
-    if not problems:
-        problems += _row_count_problems(directory, manifest)
+    problems = problems or _row_count_problems(directory, manifest)
     if problems:
         raise _verification_error(directory, manifest, problems)
     if deep:
@@ -523,6 +515,12 @@ def _layout_problems(
         else:
             sound.append(rel)
     return problems, sound
+
+
+def _cheap_problems(directory: Path, manifest: Mapping[str, Any]) -> list[_Problem]:
+    """What readers that do not hash check: the layout, then the Parquet row counts."""
+    problems = _layout_problems(directory, manifest)[0]
+    return problems or _row_count_problems(directory, manifest)
 
 
 def _row_count_problems(directory: Path, manifest: Mapping[str, Any]) -> list[_Problem]:
@@ -624,10 +622,12 @@ class BuiltDataset:
         if verify_files:
             self._pinned = _verify(self.path, self.manifest, deep=False)[1]
         else:
-            problems, sound = _layout_problems(self.path, self.manifest)
+            problems = _cheap_problems(self.path, self.manifest)
             if problems:
                 raise _verification_error(self.path, self.manifest, problems)
-            self._pinned = {rel: _identity(os.stat(self.path / rel)) for rel in sound}
+            self._pinned = {
+                rel: _identity(os.stat(self.path / rel)) for rel in self.manifest["files"]
+            }
 
     @property
     def name(self) -> str:
@@ -695,11 +695,22 @@ class BuiltDataset:
         return f"BuiltDataset({self.name} {self.version} at {self.path}, configs={self.configs})"
 
 
+def read_checked_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest after the checks that hash nothing (for ``list`` and ``info``): digest,
+    structure, layout, sizes and Parquet row counts. ``verify`` also hashes every byte."""
+    directory = Path(path).expanduser()
+    manifest = read_manifest(directory)
+    problems = _cheap_problems(directory, manifest)
+    if problems:
+        raise _verification_error(directory, manifest, problems)
+    return manifest
+
+
 def list_builds(root: Path) -> list[dict[str, Any]]:
     """Every sound build under ``root`` (``<name>/<version>/manifest.json``), sorted.
 
-    Cheap checks only (digest, structure, layout, sizes): a damaged build is logged and
-    left out, never listed as complete. ``verify`` hashes every byte.
+    Checked cheaply (:func:`read_checked_manifest`): a damaged build is logged and left
+    out, never listed as complete.
     """
     found = []
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")):
@@ -707,10 +718,7 @@ def list_builds(root: Path) -> list[dict[str, Any]]:
         if directory.name.startswith("."):
             continue
         try:
-            manifest = read_manifest(directory)
-            problems = _layout_problems(directory, manifest)[0]
-            if problems:
-                raise _verification_error(directory, manifest, problems)
+            manifest = read_checked_manifest(directory)
         except (DatasetNotFoundError, IntegrityError) as e:
             log.warning("not listed, damaged: %s", e)
             continue
