@@ -679,6 +679,10 @@ class BuiltDataset:
                 return pq.read_table(f, columns=columns)
         except FileNotFoundError:
             raise replaced from None
+        except (OSError, pa.ArrowException) as e:  # opened without hashing, then damaged
+            raise IntegrityError(
+                f"{path} is not readable Parquet ({e}); check it: molbench verify {self.path}"
+            ) from None
 
     def to_pandas(self, config: str, split: str):  # -> pandas.DataFrame
         return self.table(config, split).to_pandas()

@@ -96,11 +96,11 @@ def _content_hash(m: Manifest) -> None:
     m["content_hash"] = "sha256:" + "0" * 64
 
 
-def _format(m: Manifest) -> None:
-    m["format"] = 99
+def _counts(m: Manifest) -> None:
+    m["groups"]["default"]["counts"]["valid"] = 1
 
 
-@pytest.mark.parametrize("change", [_rows, _parameters, _audits, _content_hash, _format])
+@pytest.mark.parametrize("change", [_rows, _parameters, _audits, _content_hash, _counts])
 def test_an_edited_manifest_is_refused_everywhere(small_build, tmp_path, change) -> None:
     path = copy_build(small_build, tmp_path)
     edit(path, change)
@@ -253,6 +253,21 @@ def test_a_damaged_build_is_not_already_built(tmp_path) -> None:
         molbench.build("validity", params, out=tmp_path, workers=1)
     result = CliRunner().invoke(main, ["build", "validity", "-q", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "already built" not in result.output
+
+
+def test_a_damaged_file_opened_without_hashing_is_one_error_not_a_crash(
+    small_build, tmp_path
+) -> None:
+    path = copy_build(small_build, tmp_path)
+    built = molbench.open_dataset(path, verify_files=False)
+    before = os.stat(path / TRAIN)
+    data = bytearray((path / TRAIN).read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    with open(path / TRAIN, "r+b") as f:  # in place: same inode and size
+        f.write(bytes(data))
+    os.utime(path / TRAIN, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back
+    with pytest.raises(IntegrityError, match="not readable Parquet"):
+        built.table("random", "train")
 
 
 def test_list_does_not_show_a_truncated_build(small_build, tmp_path, caplog) -> None:
