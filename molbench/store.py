@@ -236,12 +236,14 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         older = older_format(manifest_path)
         if older is None:
             raise IntegrityError(f"{e}; {rebuild_hint(directory, None)}") from None
-        # no digest: an edited format-2 manifest cannot be told from a sound one
+        # refused, not trusted with a warning: an edited format-2 manifest cannot be told
+        # from a sound one, and rebuilding gives the same content hash
+        old_name = _json_or_none(manifest_path)["name"]
         raise IntegrityError(
             f"{directory} was written by an older molbench (manifest format {older}, without "
             "a digest over its own content, so edits to it cannot be detected); rebuild it "
-            f"(no --force needed): molbench build {_plain_or(older_name(manifest_path))}"
-            f"{_out_option(directory, older_name(manifest_path))}"
+            f"(no --force needed): molbench build {_plain_or(old_name)}"
+            f"{_out_option(directory, old_name)}"
         ) from None
     name = manifest.get("name")
     if manifest.get("digest") != manifest_digest(manifest):
@@ -261,11 +263,6 @@ def older_format(path: Path) -> int | None:
     version = data.get("format") if isinstance(data, dict) else None
     is_older = isinstance(version, int) and 0 < version < MANIFEST_FORMAT
     return version if is_older and "name" in data else None
-
-
-def older_name(path: Path) -> Any:
-    data = _json_or_none(path)
-    return data.get("name") if isinstance(data, dict) else None
 
 
 def _json_or_none(path: Path) -> Any:
@@ -318,8 +315,9 @@ def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> dict[str, An
 def manifest_digest(manifest: Mapping[str, Any]) -> str:
     """sha256 over the manifest's canonical JSON (sorted keys, no spaces), ``digest`` left out.
 
-    It catches any edit of counts, parameters, audits or hashes; it is no signature (anyone
-    can recompute it), which is why ``files_hash`` and the Parquet row counts are checked too.
+    It catches any edit of counts, parameters, audits or hashes. It is no signature: whoever
+    reseals an edit with this code passes it, and only the Parquet row counts, ``verify
+    --deep`` and a content hash recorded elsewhere (results, papers) can tell.
     """
     body = json.loads(json.dumps({k: v for k, v in manifest.items() if k != "digest"}))
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -330,7 +328,8 @@ def files_hash(manifest: Mapping[str, Any], sha256s: Mapping[str, str]) -> str:
     """One hash binding each config's content hash to its splits' file sha256s in shard order.
 
     Checked against the per-file records on every read (which ``verify`` checks against the
-    bytes), it catches split files swapped or relisted without reading a row (``--deep``).
+    bytes), it catches split files swapped or relisted without reading a row, even under a
+    digest recomputed by hand.
     """
     digest = hashlib.sha256(b"molbench-files-v1\n")
     for config in sorted(manifest["configs"]):
@@ -338,7 +337,7 @@ def files_hash(manifest: Mapping[str, Any], sha256s: Mapping[str, str]) -> str:
         digest.update(f"{config} {entry['content_hash']}\n".encode())
         for split in sorted(entry["splits"]):
             for rel in entry["splits"][split]["files"]:
-                digest.update(f"{split} {rel} {sha256s.get(rel)}\n".encode())
+                digest.update(f"{split} {rel} {sha256s[rel]}\n".encode())
     return "sha256:" + digest.hexdigest()
 
 
@@ -451,15 +450,14 @@ def _verify(
 ) -> tuple[VerifyReport, dict[str, _Identity]]:
     """Verify and return the identity of every file hashed (what a reader pins)."""
     problems, sound = _layout_problems(directory, manifest)
-    shas: dict[str, str] = {}
     identities: dict[str, _Identity] = {}
     total = 0
     for rel in sound:
         with open(directory / rel, "rb") as f:
             st = os.fstat(f.fileno())
-            identities[rel], shas[rel] = _identity(st), sha256_handle(f)
+            identities[rel], sha = _identity(st), sha256_handle(f)
         total += st.st_size
-        if shas[rel] != manifest["files"][rel]["sha256"]:
+        if sha != manifest["files"][rel]["sha256"]:
             problems.append((rel, f"{rel} sha256 differs from the manifest"))
     problems = problems or _row_count_problems(directory, manifest)
     if problems:
