@@ -23,6 +23,7 @@ import molbench
 from molbench import store
 from molbench.cli import main
 from molbench.errors import IntegrityError
+from molbench.manifest import manifest_digest
 
 from .conftest import SMALL
 
@@ -138,7 +139,7 @@ def test_split_lists_relisted_with_a_hand_made_digest_fail_the_files_hash(
     def relist(m: Manifest) -> None:
         splits = m["configs"]["random"]["splits"]
         splits["validation"]["files"], splits["test"]["files"] = [TEST], [VALIDATION]
-        m["digest"] = store.manifest_digest(m)
+        m["digest"] = manifest_digest(m)
 
     edit(path, relist)
     assert_refused(path, "files hash")
