@@ -218,8 +218,10 @@ def verify(path: str, deep: bool) -> None:
 @main.command("list")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds to list.")
 def list_command(root: str | None) -> None:
-    """Show every complete build under the root."""
+    """Show every sound build under the root (damaged ones are named as warnings)."""
     base = store.resolve_root(root)
+    if root is not None and not base.is_dir():
+        raise DatasetNotFoundError(f"--root {base} does not exist or is not a directory")
     builds = store.list_builds(base)
     if not builds:
         click.echo(f"no builds under {base}; try: molbench build validity")
@@ -238,7 +240,7 @@ def list_command(root: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def info(path: str, as_json: bool) -> None:
     """Describe a build: parameters, configs, counts, audits, environment."""
-    m = store.read_manifest(_resolve(path))
+    m = store.read_checked_manifest(_resolve(path))
     if as_json:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return

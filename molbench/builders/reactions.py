@@ -8,6 +8,7 @@ graph" of all precursors with its edit labels) so GPU recipes need no RDKit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -318,16 +319,21 @@ class ReactionsBuilder:
     ) -> Iterator[dict[str, Any]]:
         """Resolve every requested split's file first (fail fast), then stream its lines."""
         wanted = [s for s in SPLIT_NAMES if s in params.split_list]
-        resolved = {
-            split: sources.resolve_split(
-                SOURCES[group][split],
-                split,
-                context.source_dir,
-                allow_unverified=context.allow_unverified,
-                progress=context.progress,
-            )
-            for split in wanted
-        }
+        # USPTO-15K's three splits are members of one zip, checked (and warned about) once
+        by_file: dict[tuple[str, str, str | None], sources.ResolvedSource] = {}
+        resolved = {}
+        for split in wanted:
+            file = SOURCES[group][split]
+            key = (file.source, file.filename, file.content_sha256)
+            if key not in by_file:
+                by_file[key] = sources.resolve_split(
+                    file,
+                    split,
+                    context.source_dir,
+                    allow_unverified=context.allow_unverified,
+                    progress=context.progress,
+                )
+            resolved[split] = dataclasses.replace(by_file[key], file=file)
         for split in SPLIT_NAMES:
             if split not in wanted:
                 file = SOURCES[group][split]
