@@ -84,4 +84,3 @@ def test_build_matches_the_recorded_in_memory_build(case, raw_fixtures, tmp_path
     assert list(got["files"]) == list(expected["files"])
     if metadata.version("pyarrow") == recorded["pyarrow"]:  # Parquet bytes name the writer
         assert got["files"] == expected["files"]
-

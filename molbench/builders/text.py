@@ -349,6 +349,20 @@ class TextBuilder:
     default_configs = ("hydrocarbon_names",)
     cross_audit_columns = ("published_split", "inchikey")
     raw_sources = ("chebi20",)
+    # what splits, derive and audits read: the build keeps these in memory, streams the rest
+    key_columns = MappingProxyType(
+        {
+            "hydrocarbon_names": ("inchikey", "n_carbons", "name", "smiles"),
+            "chebi20": (
+                "published_split",
+                "scaffold",
+                "inchikey",
+                "description",
+                "description_names_molecule",
+            ),
+            "chebi20_molecules": ("published_split", "inchikey"),
+        }
+    )
 
     def parameters_for(self, params: TextParams, group: str) -> dict[str, Any]:
         if group == "hydrocarbon_names":
@@ -369,15 +383,16 @@ class TextBuilder:
         else:
             yield from _molecule_rows(context)
 
-    def derive(self, table: pa.Table, params: TextParams, group: str) -> pa.Table:
+    def derive(
+        self, keys: pa.Table, params: TextParams, group: str
+    ) -> dict[str, pa.Array | pa.ChunkedArray]:
         """Flag ChEBI descriptions that name their own molecule (needs every row: one OPSIN run)."""
         if group != "chebi20":
-            return table
+            return {}
         flags = descriptions_naming_molecule(
-            table["description"].to_pylist(), table["inchikey"].to_pylist()
+            keys["description"].to_pylist(), keys["inchikey"].to_pylist()
         )
-        index = table.schema.get_field_index("description_names_molecule")
-        return table.set_column(index, table.schema.field(index), pa.array(flags, pa.bool_()))
+        return {"description_names_molecule": pa.array(flags, pa.bool_())}
 
     def audit(
         self,

@@ -184,6 +184,19 @@ class ValidityBuilder:
     schemas = MappingProxyType({DEFAULT_GROUP: SCHEMA})
     default_configs = ("random", "size_ood")
     raw_sources = ()
+    # what splits and audits read: the build keeps these in memory, streams the rest
+    key_columns = MappingProxyType(
+        {
+            DEFAULT_GROUP: (
+                "parent_id",
+                "n_carbons",
+                "condensed",
+                "label",
+                "formula",
+                "n_double_bonds",
+            )
+        }
+    )
     split_definitions = (
         SplitDefinition("random", "80/10/10 random, grouped by parent_id", _random_split),
         SplitDefinition("size_ood", "test = more carbons than train/validation", _size_ood_split),
