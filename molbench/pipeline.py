@@ -42,7 +42,7 @@ from molbench.errors import (
     MolbenchError,
     ParameterError,
 )
-from molbench.parallel import default_workers
+from molbench.parallel import dask_cluster, default_workers
 from molbench.settings import param_types
 from molbench.spill import RowSpill
 from molbench.splits import check_split, duplicated_structures, shared_structures
@@ -107,11 +107,16 @@ def build(
     progress: bool = False,
     source: str | os.PathLike[str] | None = None,
     allow_unverified: bool = False,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
 ) -> BuildResult:
     """Build the groups holding ``configs`` of dataset ``name`` into ``<root>/<name>/<version>``.
 
     Groups already built with the same parameters are skipped; with other parameters it is
-    an error unless ``force``. Other groups of the version are kept as they are.
+    an error unless ``force``. Other groups of the version are kept as they are. The
+    per-row work runs in ``workers`` local processes, or on a Dask cluster: the one at
+    ``scheduler`` (``tcp://host:8786``) or a local one of ``dask_local`` processes; the
+    files are the same either way, and are written and published here.
     """
     builder = get_builder(name)
     typed = make_params(builder, params)
@@ -147,21 +152,31 @@ def build(
         if existing is not None:
             _check_kept_files(builder, final, existing, todo)
 
-        context_args = {
-            "workers": workers or default_workers(),
-            "progress": progress,
-            "source_dir": Path(source).expanduser() if source is not None else None,
-            "allow_unverified": allow_unverified,
-        }
-        # rows stream into the staging directory; scratch holds the sorted runs meanwhile
-        with store.staging_dir(final) as staging, store.staging_dir(final) as scratch:
-            built = {
-                group: _build_group(
-                    builder, typed, group, BuildContext(**context_args), explicit, staging, scratch
-                )
-                for group in todo
+        with dask_cluster(scheduler, dask_local) as client:
+            if client is not None:
+                _check_dask_workers(client)
+            context_args = {
+                "workers": _dask_slots(client) if client else workers or default_workers(),
+                "dask": client,
+                "progress": progress,
+                "source_dir": Path(source).expanduser() if source is not None else None,
+                "allow_unverified": allow_unverified,
             }
-            manifest = _publish(builder, final, existing, built, staging)
+            # rows stream into the staging directory; scratch holds the sorted runs meanwhile
+            with store.staging_dir(final) as staging, store.staging_dir(final) as scratch:
+                built = {
+                    group: _build_group(
+                        builder,
+                        typed,
+                        group,
+                        BuildContext(**context_args),
+                        explicit,
+                        staging,
+                        scratch,
+                    )
+                    for group in todo
+                }
+                manifest = _publish(builder, final, existing, built, staging)
     return BuildResult(final, manifest, skipped=False, groups=tuple(todo))
 
 
@@ -236,6 +251,7 @@ def _build_group(
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "build_seconds": 0.0,  # set once the files are written
         "workers": context.workers,
+        "executor": "dask" if context.dask is not None else "local processes",
     }
     by_config = {d.config: d for d in definitions}
     configs: dict[str, dict[str, Any]] = {}
@@ -523,6 +539,29 @@ def _file_record(path: Path) -> dict[str, Any]:
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {old.get(k)} -> {new.get(k)}" for k in new if old.get(k) != new.get(k))
+
+
+def _dask_slots(client: Any) -> int:
+    return sum(client.nthreads().values())
+
+
+def _check_dask_workers(client: Any) -> None:
+    """Every Dask worker runs the library versions that shape the bytes, as this client."""
+    mine = _shaping_versions(environment())
+    theirs = client.run(lambda: _shaping_versions(environment()))
+    if not theirs:
+        raise BuildError(f"the Dask cluster at {client.scheduler.address} has no workers")
+    different = {worker: v for worker, v in theirs.items() if v != mine}
+    if different:
+        worker, versions = next(iter(different.items()))
+        raise BuildError(
+            f"{len(different)} Dask worker(s) run other library versions than this client "
+            f"(e.g. {worker}: {versions}; here: {mine}), so their rows could differ"
+        )
+
+
+def _shaping_versions(versions: dict[str, str]) -> dict[str, str]:
+    return {k: versions[k] for k in ("molbench", "rdkit", "pyarrow", "numpy")}
 
 
 def environment() -> dict[str, str]:

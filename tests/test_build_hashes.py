@@ -39,12 +39,12 @@ def _recording() -> bool:
     return os.environ.get("MOLBENCH_RECORD_BUILD_HASHES") == "1"
 
 
-def _opsin_state() -> str:
+def opsin_state() -> str:
     """ChEBI-20 rows flag descriptions that OPSIN parses to their molecule: null without it."""
     return "opsin" if opsin.opsin_available() is None else "no_opsin"
 
 
-def _summary(result: molbench.BuildResult) -> dict[str, Any]:
+def summary(result: molbench.BuildResult) -> dict[str, Any]:
     m = result.manifest
     return {
         "content_hash": m["content_hash"],
@@ -68,8 +68,8 @@ def test_build_matches_the_recorded_in_memory_build(case, raw_fixtures, tmp_path
         workers=1 if _recording() else 2,
         source=RAW if raw else None,
     )
-    got = _summary(result)
-    key = f"{case}/{_opsin_state()}" if dataset == "text" else case
+    got = summary(result)
+    key = f"{case}/{opsin_state()}" if dataset == "text" else case
     recorded = json.loads(RECORD.read_text()) if RECORD.exists() else {"cases": {}}
     if _recording():
         recorded["pyarrow"] = metadata.version("pyarrow")

@@ -65,6 +65,7 @@ class BuildContext:
     """What a running build may use and report: workers, progress, sources, counters."""
 
     workers: int = 1
+    dask: Any = None  # a dask.distributed Client: the per-row map runs on its cluster
     progress: bool = False
     source_dir: Path | None = None  # --source: a raw-data root (one folder per source)
     allow_unverified: bool = False  # accept raw files whose checksum differs from the pin

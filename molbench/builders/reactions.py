@@ -358,7 +358,7 @@ class ReactionsBuilder:
             unit_scale=True,
             disable=not context.progress,
         )
-        with ordered_stream(context.workers) as stream:
+        with ordered_stream(context.workers, client=context.dask) as stream:
             for split in wanted:
                 lines = _chunks(group, split, resolved[split])
                 seen = 0

@@ -429,7 +429,7 @@ class TextBuilder:
 def _name_rows(params: TextParams, context: BuildContext) -> Iterator[dict[str, Any]]:
     quotas = carbon_quotas(params.n_molecules, params.max_carbons)
     units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
-    with ordered_map(context.workers) as imap:
+    with ordered_map(context.workers, context.dask) as imap:
         picked = list(
             tqdm(
                 imap(_named_unit, units),
@@ -533,7 +533,7 @@ def _chebi_rows(params: TextParams, context: BuildContext) -> Iterator[dict[str,
         unit="mol",
         disable=not context.progress,
     )
-    with ordered_stream(context.workers) as stream:
+    with ordered_stream(context.workers, client=context.dask) as stream:
         for split in wanted:
             rows = quarantined = 0
             for results in stream(
@@ -580,7 +580,7 @@ def _molecule_rows(context: BuildContext) -> Iterator[dict[str, Any]]:
     }
     context.sources.extend(sources.record(r) for r in resolved.values())
     counts: dict[str, Any] = {"rows": {}, "quarantined": {}}
-    with ordered_stream(context.workers) as stream:
+    with ordered_stream(context.workers, client=context.dask) as stream:
         for split in SPLIT_NAMES:
             header = files[split][1]
             rows = quarantined = 0

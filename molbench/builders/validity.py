@@ -209,7 +209,7 @@ class ValidityBuilder:
         quotas = carbon_quotas(params.n_molecules // 2, params.max_carbons)
         # Largest molecules first: they take longest, so the pool stays balanced.
         units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
-        with ordered_map(context.workers) as imap:
+        with ordered_map(context.workers, context.dask) as imap:
             picked = list(
                 tqdm(
                     imap(_pick_unit, units),
