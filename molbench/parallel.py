@@ -8,6 +8,7 @@ cluster (:func:`dask_cluster`); the units of work and their order are the same o
 from __future__ import annotations
 
 import collections
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -122,6 +123,7 @@ def dask_cluster(scheduler: str | None = None, local_workers: int | None = None)
             threads_per_worker=1,
             host="127.0.0.1",
             dashboard_address=None,
+            silence_logs=logging.ERROR,
         )
         with cluster, Client(cluster) as client:
             yield client
