@@ -91,6 +91,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
         workers: int | None,
         quiet: bool,
         config: tuple[str, ...],
+        scheduler: str | None,
+        dask_local: int | None,
         source: str | None = None,
         allow_unverified: bool = False,
         **params: Any,
@@ -106,6 +108,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
             progress=not quiet,
             source=source,
             allow_unverified=allow_unverified,
+            scheduler=scheduler,
+            dask_local=dask_local,
         )
         _report_build(result)
 
@@ -132,6 +136,18 @@ def _build_command(name: str, builder: Builder) -> click.Command:
             ["--workers"], type=click.IntRange(min=1), help="Processes to use [default: all cores]."
         ),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bars."),
+        click.Option(
+            ["--scheduler"],
+            metavar="ADDRESS",
+            help="Run the per-row work on this Dask cluster (tcp://HOST:8786) instead of "
+            "local processes; files are written here. Needs the dask extra.",
+        ),
+        click.Option(
+            ["--dask-local"],
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Run the per-row work on a Dask LocalCluster of N processes on 127.0.0.1.",
+        ),
     ]
     if builder.raw_sources:
         folders = ", ".join(f"{s}/" for s in builder.raw_sources)

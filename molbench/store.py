@@ -17,8 +17,7 @@ symlinks and files the manifest does not list.
 
 from __future__ import annotations
 
-import hashlib
-import io
+import contextlib
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from molbench.contenthash import content_hash
 from molbench.errors import (
     BuildConflictError,
     DatasetNotFoundError,
@@ -91,58 +91,63 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-def write_shards(table: pa.Table, directory: Path, config: str, split: str) -> list[str]:
-    """Write one split as zstd Parquet shards; returns their paths relative to ``directory``."""
-    count = max(1, -(-table.num_rows // MAX_ROWS_PER_SHARD))
+def write_shards(
+    windows: Iterable[pa.Table], n_rows: int, directory: Path, config: str, split: str
+) -> list[str]:
+    """Write one split, its rows streaming in as ``windows``, as zstd Parquet shards.
+
+    Each row group is written whole, as ``pq.write_table`` cuts a table held in memory
+    (``row_group_size`` rows, the last one of a shard shorter), so the bytes do not depend
+    on how the rows were windowed; at most one row group is held. Returns the shards'
+    paths relative to ``directory``.
+    """
+    count = max(1, -(-n_rows // MAX_ROWS_PER_SHARD))
     (directory / config).mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index in range(count):
-        rel = f"{config}/{shard_name(split, index, count)}"
-        part = table.slice(index * MAX_ROWS_PER_SHARD, MAX_ROWS_PER_SHARD)
-        with open(directory / rel, "wb") as f:
-            pq.write_table(part, f, **PARQUET_OPTIONS)
-            f.flush()
-            os.fsync(f.fileno())
-        paths.append(rel)
+    paths = [f"{config}/{shard_name(split, index, count)}" for index in range(count)]
+    group_rows = PARQUET_OPTIONS["row_group_size"]
+    options = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
+    pending: list[pa.Table] = []
+    held = written = 0
+    shard: _Shard | None = None
+    try:
+        for window in windows:
+            while window.num_rows:
+                if shard is None:
+                    shard = _Shard(
+                        directory / paths[written // MAX_ROWS_PER_SHARD], window, options
+                    )
+                shard_left = MAX_ROWS_PER_SHARD - written % MAX_ROWS_PER_SHARD
+                take = min(window.num_rows, group_rows - held, shard_left - held)
+                pending.append(window.slice(0, take))
+                window, held = window.slice(take), held + take
+                if held in (group_rows, shard_left) or written + held == n_rows:
+                    shard.writer.write_table(pa.concat_tables(pending).combine_chunks(), group_rows)
+                    written, pending, held = written + held, [], 0
+                    if written % MAX_ROWS_PER_SHARD == 0 or written == n_rows:
+                        shard.close()
+                        shard = None
+        if written != n_rows:
+            raise ValueError(f"{config}/{split}: {written + held} rows given, expected {n_rows}")
+    finally:
+        if shard is not None:  # a failed write: the staging directory is discarded
+            with contextlib.suppress(OSError):
+                shard.writer.close()
+            shard.handle.close()
     return paths
 
 
-def content_hash(table: pa.Table, splits: Mapping[str, Mapping[str, np.ndarray]]) -> str:
-    """One hash over the rows (sorted by ``id``) and every config's split assignment.
+class _Shard:
+    """One Parquet file being written, fsynced on close."""
 
-    It is computed from Arrow data, not from Parquet bytes, so it names the content
-    whatever the compression; two builds with equal hashes hold the same benchmark.
-    """
-    digest = hashlib.sha256(b"molbench-content-v1\n")
-    rows = _canonical(table).sort_by("id")
-    digest.update(_ipc_bytes(rows))
-    for config in sorted(splits):
-        for split in sorted(splits[config]):
-            ids = pa.table({"id": table["id"].take(pa.array(splits[config][split])).sort()})
-            digest.update(f"\n{config}/{split}\n".encode())
-            digest.update(_ipc_bytes(ids))
-    return "sha256:" + digest.hexdigest()
+    def __init__(self, path: Path, first: pa.Table, options: dict[str, Any]) -> None:
+        self.handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.writer = pq.ParquetWriter(self.handle, first.schema, **options)
 
-
-def _canonical(table: pa.Table) -> pa.Table:
-    """Drop what Parquet round trips change but data does not: metadata, list child names."""
-    schema = pa.schema([pa.field(f.name, _canonical_type(f.type)) for f in table.schema])
-    return table.replace_schema_metadata(None).cast(schema)
-
-
-def _canonical_type(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return pa.list_(_canonical_type(t.value_type))
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _canonical_type(f.type)) for f in t])
-    return t
-
-
-def _ipc_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks())
-    return sink.getvalue()
+    def close(self) -> None:
+        self.writer.close()
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
 
 
 @contextmanager

@@ -308,6 +308,19 @@ class ReactionsBuilder:
     default_configs = ("uspto_mit", "uspto_15k")
     cross_audit_columns = ("published_split", "reaction_key")
     raw_sources = ("uspto_mit", "uspto_15k")
+    # what splits, derive and audits read: the build keeps these in memory, streams the rest
+    key_columns = MappingProxyType(
+        dict.fromkeys(
+            ("uspto_mit", "uspto_15k"),
+            (
+                "published_split",
+                "product_scaffold",
+                "reaction_key",
+                "product_inchikey",
+                "reactants",
+            ),
+        )
+    )
 
     def parameters_for(self, params: ReactionsParams, group: str) -> dict[str, Any]:
         """The seed only shapes the scaffold split of USPTO-MIT."""
@@ -351,7 +364,7 @@ class ReactionsBuilder:
             unit_scale=True,
             disable=not context.progress,
         )
-        with ordered_stream(context.workers) as stream:
+        with ordered_stream(context.workers, client=context.dask) as stream:
             for split in wanted:
                 lines = _chunks(group, split, resolved[split])
                 seen = 0
@@ -374,21 +387,23 @@ class ReactionsBuilder:
         bar.close()
         context.counts.update(counts.summary())
 
-    def derive(self, table: pa.Table, params: ReactionsParams, group: str) -> pa.Table:
+    def derive(
+        self, keys: pa.Table, params: ReactionsParams, group: str
+    ) -> dict[str, pa.Array | pa.ChunkedArray]:
         """Mark validation/test rows whose reaction or product is also in train."""
-        split = table["published_split"]
-        is_train = pc.equal(split, "train")
+        is_train = pc.equal(keys["published_split"], "train")
         if not pc.any(is_train).as_py():
-            nulls = pa.nulls(table.num_rows, pa.bool_())
-            return _set(_set(table, "reaction_in_train", nulls), "product_in_train", nulls)
+            nulls = pa.nulls(keys.num_rows, pa.bool_())
+            return {"reaction_in_train": nulls, "product_in_train": nulls}
+        derived = {}
         for column, key in (
             ("reaction_in_train", "reaction_key"),
             ("product_in_train", "product_inchikey"),
         ):
-            train_keys = pc.unique(pc.filter(table[key], is_train))
-            seen = pc.and_(pc.invert(is_train), pc.is_in(table[key], value_set=train_keys))
-            table = _set(table, column, seen)
-        return table
+            train_keys = pc.unique(pc.filter(keys[key], is_train))
+            seen = pc.is_in(keys[key], value_set=train_keys)
+            derived[column] = pc.and_(pc.invert(is_train), seen)
+        return derived
 
     def audit(
         self,
@@ -566,11 +581,6 @@ class _Counts:
 def _note(examples: list[str], text: str, limit: int = 10) -> None:
     if len(examples) < limit:
         examples.append(text[:300])
-
-
-def _set(table: pa.Table, column: str, values: Any) -> pa.Table:
-    index = table.schema.get_field_index(column)
-    return table.set_column(index, table.schema.field(index), values)
 
 
 def _in(values: np.ndarray, reference: set) -> int:
