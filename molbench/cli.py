@@ -307,6 +307,23 @@ def _resolve(path: str) -> Path:
     "each text against the whole corpus (Text2Mol's protocol).",
 )
 @click.option(
+    "--rule",
+    type=click.Choice(["exact", "subset"]),
+    default=None,
+    help="reactions: a prediction is right when its molecules equal the recorded products "
+    "(exact, the default) or include them (subset: the WLDN authors' rule for edited "
+    "mixtures). Recorded in the result.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    default=None,
+    help="With --predictions: the file is a released output in this format, read by its "
+    "importer (opennmt, csv-wide, cbond; see `molbench import --help`).",
+)
+@click.option("--n-best", type=click.IntRange(min=1), help="--format opennmt: lines per row.")
+@click.option("--keep", help="--format cbond: mixture (default) or a product rule.")
+@click.option(
     "--record",
     "record_dir",
     type=click.Path(file_okay=False),
@@ -325,6 +342,10 @@ def eval_command(
     root: str | None,
     out: str | None,
     candidates: str | None,
+    rule: str | None,
+    file_format: str | None,
+    n_best: int | None,
+    keep: str | None,
     record_dir: str | None,
 ) -> None:
     """Score a model directory or a predictions file on one split."""
@@ -336,11 +357,26 @@ def eval_command(
         raise click.UsageError("--record needs --model (a recipe records its own predictions)")
     if outputs_file is not None and model_dir is None:
         raise click.UsageError("--outputs needs --model (the outputs of that model)")
+    options = _import_options(n_best, keep)
+    if (file_format is not None or options) and predictions is None:
+        raise click.UsageError("--format, --n-best and --keep need --predictions FILE")
+    if options and file_format is None:
+        raise click.UsageError("--n-best and --keep need --format")
     if model_dir is not None:
-        result = evaluate_model(model_dir, dataset, config, split, device, root, outputs_file)
+        result = evaluate_model(
+            model_dir, dataset, config, split, device, root, outputs_file, rule=rule
+        )
     else:
         result = evaluate_predictions(
-            predictions, dataset or "validity", config, split, root, candidates
+            predictions,
+            dataset or "validity",
+            config,
+            split,
+            root,
+            candidates,
+            rule=rule,
+            format=file_format,
+            import_options=options,
         )
     _print_result(result)
     if out:
@@ -363,6 +399,56 @@ def eval_command(
         click.echo(f"recorded as {Path(record_dir) / name}")
 
 
+def _import_options(n_best: int | None, keep: str | None) -> dict[str, Any]:
+    """The importer options given on the command line (only those set)."""
+    return {k: v for k, v in (("n_best", n_best), ("keep", keep)) if v is not None}
+
+
+@main.command("import")
+@click.argument("file_format", metavar="FORMAT")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dataset", default="reactions", show_default=True, help="Dataset or build dir.")
+@click.option("--config", default=None, help="Config [default: the task's default].")
+@click.option("--split", default="test", show_default=True, help="Split the file predicts.")
+@click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet file.")
+@click.option("--n-best", type=click.IntRange(min=1), help="opennmt: lines per row [inferred].")
+@click.option(
+    "--keep",
+    default=None,
+    help="cbond: mixture (every molecule after the edits, for --rule subset; default), "
+    "largest or reactants (a product rule, for --rule exact).",
+)
+def import_command(
+    file_format: str,
+    file: str,
+    dataset: str,
+    config: str | None,
+    split: str,
+    root: str | None,
+    out: str,
+    n_best: int | None,
+    keep: str | None,
+) -> None:
+    """Turn a released prediction FILE in FORMAT into a standard predictions Parquet file.
+
+    FORMAT: opennmt (Molecular Transformer: n_best space-tokenised lines per test row, in
+    test order), csv-wide (id, prediction_1 ... prediction_k), cbond (WLDN/rexgen ranked
+    bond edits per test line).
+    """
+    from molbench.builders import resolve_dataset
+    from molbench.evaluate import task_for
+    from molbench.importers import import_predictions, write_predictions
+
+    built = store.BuiltDataset(resolve_dataset(dataset, root))
+    config = config or task_for(built.manifest).default_config
+    table = import_predictions(
+        file_format, Path(file), built.table(config, split), **_import_options(n_best, keep)
+    )
+    write_predictions(table, Path(out))
+    click.echo(f"wrote {out}: {table.num_rows:,} rows of {config}/{split} from {file_format}")
+
+
 def _print_result(result: dict[str, Any]) -> None:
     d = result["dataset"]
     h = result["headline"]
@@ -379,6 +465,10 @@ def _print_result(result: dict[str, Any]) -> None:
     for bucket, values in result["buckets"].items():
         cells = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
         click.echo(f"  {bucket}: {cells}")
+    if "protocol" in result:
+        click.echo(f"  protocol: {json.dumps(result['protocol'], sort_keys=True)}")
+    for warning in result.get("warnings", []):
+        click.echo(f"  warning: {warning}")
 
 
 @main.command("predict")

@@ -94,6 +94,9 @@ def summarize(
                 "dataset": f"{first['dataset']['name']} {first['dataset']['version']}",
                 "content_hash": content_hash,
                 "split": first["dataset"]["split"],
+                "protocol_notes": sorted(
+                    {r["protocol"]["note"] for r in group if "note" in r.get("protocol", {})}
+                ),
             }
         )
     rows.sort(
@@ -132,8 +135,9 @@ def render_markdown(
     literature: Sequence[Mapping[str, str]],
     picture: str | None,
     summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
+    published: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The leaderboard page for one dataset."""
+    """The leaderboard page for one dataset; ``published`` rows from :func:`published_rows`."""
     lines = [
         f"# Leaderboard: `{dataset}`",
         "",
@@ -204,19 +208,115 @@ def render_markdown(
                 + ", ".join(f"`{c[:12]}{'+dirty' * c.endswith('+dirty')}`" for c in commits)
                 + "."
             )
+        notes = sorted({note for row in config_rows for note in row["protocol_notes"]})
+        lines += [f"Note ({', '.join(_noted(config_rows, n))}): {n}" for n in notes]
         lines.append("")
     if picture:
         lines += [f"![{dataset} leaderboard]({picture})", ""]
+    if published:
+        lines += render_published(published)
     lines += ["## Reported in the literature (not reproduced here)", ""]
     if literature:
-        lines += ["| method | metric | value | source |", "| --- | --- | --- | --- |"]
+        protocols = any("protocol" in ref for ref in literature)  # which protocol each used
+        header = ["method", "metric", "value", *(["protocol"] * protocols), "source"]
+        lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         lines += [
-            f"| {ref['method']} | {ref['metric']} | {ref['value']} | {ref['citation']} |"
+            f"| {ref['method']} | {ref['metric']} | {ref['value']} | "
+            + (f"{ref.get('protocol', '—')} | " if protocols else "")
+            + f"{ref['citation']} |"
             for ref in literature
         ]
     else:
         lines.append("None: this dataset is new in molbench, so there are no published numbers.")
     return "\n".join(lines) + "\n"
+
+
+def _noted(rows: Sequence[Mapping[str, Any]], note: str) -> list[str]:
+    """The methods of ``rows`` whose results carry ``note``."""
+    return [row["method"] for row in rows if note in row["protocol_notes"]]
+
+
+PUBLISHED_TITLE = "Published models, rescored by molbench"
+
+
+def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per released-output result (``source.kind == "published"``), any dataset:
+    molbench's numbers for the metrics the paper printed (else the headline), beside them."""
+    rows = []
+    for r in results:
+        if (r.get("source") or {}).get("kind") != "published":
+            continue
+        about = r["source"]["published"]
+        reported = dict(about.get("reported") or {})
+        names = list(reported) or [r["headline"]["metric"]]
+        protocol = r.get("protocol") or {}
+        rows.append(
+            {
+                "method": r["run"]["method"],
+                "model": about["model"],
+                "paper": about["paper"],
+                "repository": about["repository"],
+                "commit": about["commit"],
+                "path": about["path"],
+                "sha256": about["sha256"],
+                "config": r["dataset"]["config"],
+                "split": r["dataset"]["split"],
+                "protocol": ", ".join(
+                    f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")
+                )
+                or "—",
+                "rule": protocol.get("rule", "—"),
+                "scores": {m: (r["metrics"].get(m, float("nan")), reported.get(m)) for m in names},
+                "note": about.get("note", ""),
+                "differs": {
+                    m: r["metrics"][m] - v
+                    for m, v in reported.items()
+                    if m in r["metrics"] and abs(r["metrics"][m] - v) > _printed_precision(v)
+                },
+            }
+        )
+    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"]))
+    return rows
+
+
+def _printed_precision(value: float) -> float:
+    """Half a unit of the last digit the paper printed (79.6 % -> 0.0005), plus rounding."""
+    digits = len(f"{value:.6g}".partition(".")[2])
+    return 0.5 * 10.0**-digits + 1e-9
+
+
+def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The "Published models, rescored by molbench" section: our number, the paper's beside."""
+    lines = [
+        f"## {PUBLISHED_TITLE}",
+        "",
+        "Outputs the authors released, scored here by `molbench eval` through an importer "
+        "(the released files are read in place, never committed; sha256 below). "
+        "Each cell: molbench's number (the paper's printed number in brackets, — where none "
+        "is pinned). Not ranked with our runs above.",
+        "",
+        "| model | method | config | protocol | scores (paper) | released file |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    notes: list[str] = []
+    for row in rows:
+        cells = ", ".join(
+            f"{m} **{ours:.4f}** ({'—' if paper is None else f'{paper:.3f}'})"
+            for m, (ours, paper) in row["scores"].items()
+        )
+        source = f"`{row['repository']}` `{row['commit'][:12]}` `{row['path']}`"
+        lines.append(
+            f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
+            f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
+        )
+        where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
+        differs = "; ".join(f"{m} {d * 100:+.1f} points" for m, d in row["differs"].items())
+        if differs:
+            notes.append(f"- {where}: differs from the paper by {differs}. {row['note']}")
+        elif row["note"]:
+            notes.append(f"- {where}: {row['note']}")
+    papers = sorted({row["paper"] for row in rows})
+    return [*lines, "", *notes, "", f"Papers: {'; '.join(papers)}.", ""]
 
 
 def _overlap_lines(transfer: Mapping[str, Any]) -> list[str]:
@@ -239,17 +339,35 @@ def write_leaderboard(dataset: str, leaderboards_dir: Path) -> list[Path]:
     if dataset not in TASKS:
         raise MolbenchError(f"no task for dataset {dataset!r}; known: {', '.join(TASKS)}")
     task = TASKS[dataset]
-    results = load_results(leaderboards_dir / "results" / dataset)
+    directory = leaderboards_dir / "results" / dataset
+    results = load_results(directory)
     if not results:
-        raise MolbenchError(f"no result JSONs under {leaderboards_dir / 'results' / dataset}")
+        raise MolbenchError(f"no result JSONs under {directory}")
+    published = load_results(directory / PUBLISHED_DIR)
     page, picture = leaderboards_dir / f"{dataset}.md", leaderboards_dir / f"{dataset}.png"
     task.plot(results, picture)
-    page.write_text(render_page(dataset, results, picture.name), encoding="utf-8")
+    page.write_text(render_page(dataset, results, picture.name, published), encoding="utf-8")
     return [page, picture]
 
 
-def render_page(dataset: str, results: Sequence[Mapping[str, Any]], picture: str | None) -> str:
+PUBLISHED_DIR = "published"  # results/<dataset>/published/: released outputs, rescored
+
+
+def render_page(
+    dataset: str,
+    results: Sequence[Mapping[str, Any]],
+    picture: str | None,
+    published: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """The markdown page of ``dataset`` from its result JSONs, with its task's columns."""
     task = TASKS[dataset]
     metrics = task.summary_metrics
-    return render_markdown(dataset, summarize(results, metrics), task.literature, picture, metrics)
+    ours = [r for r in results if (r.get("source") or {}).get("kind") != "published"]
+    return render_markdown(
+        dataset,
+        summarize(ours, metrics),
+        task.literature,
+        picture,
+        metrics,
+        published_rows([*published, *(r for r in results if r not in ours)]),
+    )

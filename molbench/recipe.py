@@ -375,7 +375,7 @@ def evaluate_transfer(
     if model_dir is None:
         context = transfer_context(built, trained_config)
         result = evaluate_table(
-            source, built, eval_config, split, f"{run.method}", context, max_rows
+            source, built, eval_config, split, f"{run.method}", context, max_rows=max_rows
         )
         result["source"] = {"kind": "recipe", "files": {}}
         result["run"] = {**run.provenance(built, trained_config), "n_parameters": None}

@@ -8,8 +8,10 @@ import pytest
 
 from molbench.leaderboard import (
     load_results,
+    published_rows,
     render_markdown,
     render_page,
+    render_published,
     summarize,
     write_leaderboard,
 )
@@ -88,7 +90,8 @@ def test_committed_leaderboards_equal_their_regeneration(dataset: str) -> None:
     results_dir = REPO / "leaderboards" / "results" / dataset
     if not any(results_dir.glob("*.json")):
         pytest.skip(f"no committed results for {dataset} yet")
-    page = render_page(dataset, load_results(results_dir), f"{dataset}.png")
+    published = load_results(results_dir / "published")
+    page = render_page(dataset, load_results(results_dir), f"{dataset}.png", published)
     committed = (REPO / "leaderboards" / f"{dataset}.md").read_text(encoding="utf-8")
     assert committed == page, "run: molbench leaderboard (never edit the markdown by hand)"
     assert (REPO / "leaderboards" / f"{dataset}.png").is_file()
@@ -113,3 +116,59 @@ def test_transfer_results_get_their_own_labelled_section_with_the_overlap() -> N
     transfer_row = transfer.split("| 1 | m |")[1].split("\n")[0]
     assert " s" in own_row.split("\n")[0] and " s " not in transfer_row
     assert "training times are in the `uspto_15k` section" in transfer
+
+
+def published(rule: str, top1: float, reported: dict) -> dict:
+    r = result("wldn_published", "uspto_mit", None, top1)
+    r["dataset"]["name"] = "reactions"
+    r["headline"]["metric"] = "top1"
+    r["metrics"] = {"top1": top1, "top3": 0.88}
+    r["protocol"] = {"topk": "by_position", "rule": rule}
+    r["source"] = {
+        "kind": "published",
+        "files": {"test.cbond": "ab" * 32},
+        "published": {
+            "model": "WLDN",
+            "paper": "Jin et al. 2017",
+            "repository": "wengong-jin/nips17-rexgen",
+            "commit": "56b07e0a278e1a358f5530c520ab77818d49e7ae",
+            "path": "USPTO/rank-diff-wln/test.cbond",
+            "sha256": "70e7c741" + "0" * 56,
+            "reported": reported,
+            "note": f"scored under the {rule} rule",
+        },
+    }
+    return r
+
+
+def test_published_rows_sit_beside_the_paper_in_their_own_section() -> None:
+    ours = result("wldn", "uspto_mit", 0, 0.7)
+    rows = published_rows([ours, published("subset", 0.7957, {"top1": 0.796, "top3": 0.877})])
+    assert len(rows) == 1 and rows[0]["scores"]["top1"] == (0.7957, 0.796)
+    assert rows[0]["differs"] == {"top3": pytest.approx(0.003)}  # 0.7957 rounds to 79.6
+    lines = render_published(rows)
+    assert lines[0] == "## Published models, rescored by molbench"
+    row = next(line for line in lines if line.startswith("| WLDN"))
+    assert "top1 **0.7957** (0.796), top3 **0.8800** (0.877)" in row and "rule subset" in row
+    assert any("differs from the paper by top3 +0.3 points" in line for line in lines)
+    exact = published_rows([published("exact", 0.6, {})])[0]
+    assert exact["scores"] == {"top1": (0.6, None)} and exact["differs"] == {}
+
+
+def test_published_results_are_never_ranked_with_our_runs(tmp_path: Path) -> None:
+    base = tmp_path / "results" / "reactions"
+    (base / "published").mkdir(parents=True)
+    ours = result("wldn", "uspto_mit", 0, 0.5)
+    ours["dataset"]["name"] = "reactions"
+    ours["headline"]["metric"] = "top1"
+    ours["metrics"] = {"top1": 0.5}
+    (base / "wldn__uspto_mit__seed0.json").write_text(json.dumps(ours))
+    (base / "published" / "wldn_published__uspto_mit__subset.json").write_text(
+        json.dumps(published("subset", 0.7957, {"top1": 0.796}))
+    )
+    write_leaderboard("reactions", tmp_path)
+    page = (tmp_path / "reactions.md").read_text()
+    ranked, rescored = page.split("## Published models, rescored by molbench")
+    assert "wldn_published" not in ranked and "**0.5000**" in ranked
+    assert "top1 **0.7957** (0.796)" in rescored
+    assert "| protocol |" in rescored.split("## Reported in the literature")[1]

@@ -7,6 +7,7 @@ resolve the split, align and validate predictions, then call ``score``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,3 +44,10 @@ class Task(Protocol):
     def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
         """The leaderboard picture for this dataset from result JSONs."""
         ...
+
+
+def per_row_record(ids: Sequence[Any], **values: Sequence[Any]) -> dict[str, Any]:
+    """``result["per_row"]``: one value per row in split order, keyed to the ids by a hash,
+    so two results can be paired row by row (``molbench compare``) or rescored later."""
+    digest = hashlib.sha256("\n".join(str(i) for i in ids).encode("utf-8")).hexdigest()
+    return {"ids_sha256": digest, "n": len(ids), **{k: list(v) for k, v in values.items()}}
