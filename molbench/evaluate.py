@@ -215,6 +215,7 @@ def evaluate_model(
         "method": card.provenance.get("method", card.architecture),
         "recipe": card.provenance.get("recipe"),
         "seed": card.provenance.get("seed"),
+        "world_size": card.provenance.get("world_size", 1),  # training processes (torchrun)
         "n_parameters": card.n_parameters,
         "train_seconds": card.provenance.get("train_seconds"),
         "train_cpu_seconds": card.provenance.get("train_cpu_seconds"),

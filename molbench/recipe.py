@@ -134,8 +134,11 @@ def check_settings(settings: Any) -> None:
 
 
 def _one_line_errors(kind: type[BaseException], error: BaseException, tb: Any) -> None:
-    """``sys.excepthook`` of a recipe: a :class:`MolbenchError` is the user's to fix, so one
-    line and exit 2, as the CLI; anything else is a bug and keeps its traceback."""
+    """``sys.excepthook`` of a recipe: a :class:`MolbenchError` (or a file the user named
+    that cannot be read) is the user's to fix, so one line and exit 2, as in the CLI;
+    anything else is a bug and keeps its traceback."""
+    if isinstance(error, OSError) and error.filename:
+        error = MolbenchError(f"{error.strerror or error}: {error.filename}")
     if isinstance(error, MolbenchError):
         sys.stdout.flush()
         print(f"error: {error}", file=sys.stderr, flush=True)

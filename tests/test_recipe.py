@@ -86,6 +86,16 @@ def test_a_molbench_error_in_a_recipe_is_one_line_and_exit_2(tmp_path) -> None:
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (2, "error: no build at /nowhere\n")
+    missing = tmp_path / "missing.py"
+    missing.write_text(
+        "from molbench import recipe\nrecipe.parse_overrides(recipe.RunSettings())\n"
+        "open('/nonexistent/augmented.parquet')\n"
+    )
+    done = subprocess.run([sys.executable, str(missing)], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "error: No such file or directory: /nonexistent/augmented.parquet\n",
+    )
     bug = tmp_path / "bug.py"
     bug.write_text(
         "from molbench import recipe\nrecipe.parse_overrides(recipe.RunSettings())\n1 / 0\n"

@@ -60,6 +60,7 @@ def test_two_ranks_train_the_weights_of_one_rank_with_twice_the_batch(
     assert max((start[k] - v).abs().max().item() for k, v in one_rank.items()) > 1e-2
     assert provenance(tmp_path / "one")["world_size"] == 1
     assert provenance(tmp_path / "two")["world_size"] == 2
+    assert json.loads((tmp_path / "two" / "test.json").read_text())["run"]["world_size"] == 2
     assert two.stdout.count("test: accuracy") == 1  # rank 0 alone evaluates
 
 

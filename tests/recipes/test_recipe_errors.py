@@ -59,4 +59,4 @@ def test_an_unknown_config_is_refused_before_any_work(small_build) -> None:
 def test_a_dataset_not_built_and_not_downloadable_is_one_line() -> None:
     """The test environment is offline (MOLBENCH_OFFLINE) and its root is empty."""
     line = fails("reactions/largest_reactant.py")
-    assert "uspto_15k" in line or "USPTO" in line
+    assert "uspto_15k" in line and "not found" in line
