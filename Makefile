@@ -34,7 +34,7 @@ bench: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,dev,opsin,text,reactions]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,dev,opsin,text,reactions,dask]'
 	touch $(STAMP)
 
 clean:

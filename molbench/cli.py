@@ -91,6 +91,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
         workers: int | None,
         quiet: bool,
         config: tuple[str, ...],
+        scheduler: str | None,
+        dask_local: int | None,
         source: str | None = None,
         allow_unverified: bool = False,
         **params: Any,
@@ -106,6 +108,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
             progress=not quiet,
             source=source,
             allow_unverified=allow_unverified,
+            scheduler=scheduler,
+            dask_local=dask_local,
         )
         _report_build(result)
 
@@ -132,6 +136,18 @@ def _build_command(name: str, builder: Builder) -> click.Command:
             ["--workers"], type=click.IntRange(min=1), help="Processes to use [default: all cores]."
         ),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bars."),
+        click.Option(
+            ["--scheduler"],
+            metavar="ADDRESS",
+            help="Run the per-row work on this Dask cluster (tcp://HOST:8786) instead of "
+            "local processes; files are written here. Needs the dask extra.",
+        ),
+        click.Option(
+            ["--dask-local"],
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Run the per-row work on a Dask LocalCluster of N processes on 127.0.0.1.",
+        ),
     ]
     if builder.raw_sources:
         folders = ", ".join(f"{s}/" for s in builder.raw_sources)
@@ -218,8 +234,10 @@ def verify(path: str, deep: bool) -> None:
 @main.command("list")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds to list.")
 def list_command(root: str | None) -> None:
-    """Show every complete build under the root."""
+    """Show every sound build under the root (damaged ones are named as warnings)."""
     base = store.resolve_root(root)
+    if root is not None and not base.is_dir():
+        raise DatasetNotFoundError(f"--root {base} does not exist or is not a directory")
     builds = store.list_builds(base)
     if not builds:
         click.echo(f"no builds under {base}; try: molbench build validity")
@@ -238,7 +256,7 @@ def list_command(root: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def info(path: str, as_json: bool) -> None:
     """Describe a build: parameters, configs, counts, audits, environment."""
-    m = store.read_manifest(_resolve(path))
+    m = store.read_checked_manifest(_resolve(path))
     if as_json:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return
@@ -319,7 +337,7 @@ def _resolve(path: str) -> Path:
     "file_format",
     default=None,
     help="With --predictions: the file is a released output in this format, read by its "
-    "importer (opennmt, csv-wide, cbond; see `molbench import --help`).",
+    "importer (opennmt, csv-wide, cbond, molt5; see `molbench import --help`).",
 )
 @click.option("--n-best", type=click.IntRange(min=1), help="--format opennmt: lines per row.")
 @click.option("--keep", help="--format cbond: mixture (default) or a product rule.")
@@ -434,7 +452,8 @@ def import_command(
 
     FORMAT: opennmt (Molecular Transformer: n_best space-tokenised lines per test row, in
     test order), csv-wide (id, prediction_1 ... prediction_k), cbond (WLDN/rexgen ranked
-    bond edits per test line).
+    bond edits per test line), molt5 (MolT5 caption2smiles TSV, matched by description;
+    --dataset text --config chebi20).
     """
     from molbench.builders import resolve_dataset
     from molbench.evaluate import task_for

@@ -357,6 +357,14 @@ def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     return rows
 
 
+def _difference(metric: str, difference: float, printed: float) -> str:
+    """A gap in points where the paper printed a fraction, else in the metric's own units
+    (a Levenshtein distance of 16.07 is no percentage)."""
+    if 0 <= printed <= 1:
+        return f"{metric} {difference * 100:+.1f} points"
+    return f"{metric} {difference:+.2f}"
+
+
 def _printed_precision(value: float) -> float:
     """Half a unit of the last digit the paper printed (79.6 % -> 0.0005), plus rounding."""
     digits = len(f"{value:.6g}".partition(".")[2])
@@ -388,7 +396,9 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
         where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
-        differs = "; ".join(f"{m} {d * 100:+.1f} points" for m, d in row["differs"].items())
+        differs = "; ".join(
+            _difference(m, d, row["scores"][m][1]) for m, d in row["differs"].items()
+        )
         if differs:
             notes.append(f"- {where}: differs from the paper by {differs}. {row['note']}")
         elif row["note"]:

@@ -187,6 +187,13 @@ def test_published_rows_sit_beside_the_paper_in_their_own_section() -> None:
     assert exact["scores"] == {"top1": (0.6, None)} and exact["differs"] == {}
 
 
+def test_a_gap_in_a_distance_is_not_written_as_points() -> None:
+    r = published("exact", 0.6, {"levenshtein": 16.07, "exact_match": 0.311})
+    r["metrics"] = {"levenshtein": 15.9573, "exact_match": 0.3182, "top1": 0.6}
+    lines = render_published(published_rows([r]))
+    assert any("levenshtein -0.11; exact_match +0.7 points" in line for line in lines)
+
+
 def test_published_results_are_never_ranked_with_our_runs(tmp_path: Path) -> None:
     base = tmp_path / "results" / "reactions"
     (base / "published").mkdir(parents=True)

@@ -5,7 +5,8 @@ One predictions file may carry any of three things, each scored when present:
 - ``text_embedding`` + ``mol_embedding``: retrieval in both directions within the split's
   pool (and, with ``--candidates``, text-to-molecule against the whole corpus, Text2Mol's
   protocol);
-- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics);
+- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics; BLEU
+  and Levenshtein against ``smiles_as_published`` where the config has it);
 - ``name``: the name generated from each molecule (``hydrocarbon_names`` only).
 """
 
@@ -23,6 +24,7 @@ from molbench.stats import bootstrap_ci
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import parse_smiles
 from molbench.tasks.text_metrics import (
+    extra_candidate_effect,
     generation_metrics,
     name_exact_match,
     retrieval_metrics,
@@ -35,6 +37,24 @@ TEXT2MOL = "Edwards et al., EMNLP 2021 (Text2Mol)"
 MOLT5 = "Edwards et al., EMNLP 2022 (MolT5)"
 MOLECULESTM = "Liu et al., Nat. Mach. Intell. 2023, 5, 1447 (MoleculeSTM)"
 CHEBI_TEST = "ChEBI-20 test"
+
+# Text2Mol ranks against 33,010 molecules; MolT5's files, and so molbench's corpus, lack two
+# whose SMILES is `*` (see the dataset card). Each result says what they could change.
+CHEBI20_CORPUS_SIZE = 33_008
+TEXT2MOL_CORPUS_SIZE = 33_010
+TEXT2MOL_ONLY = ["CID 135476786 (SMILES *, Text2Mol test)", "CID 135476785 (SMILES *, train)"]
+RETRIEVAL_PROTOCOL = {
+    "similarity": "cosine of the float32 embeddings, computed in float64",
+    "ties": "counted against the model: candidates within 4 float32 ulps of the true score",
+}
+GENERATION_PROTOCOL = {
+    "exact_match": "standard InChI equality (MolT5), canonical SMILES where InChI is empty",
+    "validity": "RDKit parses it to at least one atom, no whitespace inside; validity_molt5 "
+    "is MolT5's count (Chem.MolFromSmiles is not None: empty and 'SMILES words' count)",
+    "bleu": "MolT5: nltk corpus BLEU over characters, 4-grams, equal weights, unsmoothed",
+    "levenshtein": "MolT5: mean character edit distance",
+    "references": "smiles_as_published where the config has it, else smiles",
+}
 
 
 class TextTask:
@@ -50,7 +70,10 @@ class TextTask:
         "m2t_hits_at_1",
         "m2t_hits_at_10",
         "exact_match",
+        "bleu",
+        "levenshtein",
         "validity",
+        "validity_molt5",
         "maccs_fts",
         "morgan_fts",
         "name_exact_match",
@@ -147,11 +170,15 @@ class TextTask:
                 "`text_embedding` and `mol_embedding`"
             )
         per_row: dict[str, np.ndarray] = {}  # the headline candidates: CI and paired tests
+        protocol: dict[str, Any] = {}
         if has_embeddings:
-            per_row |= _retrieval(predictions, metrics, context, truth, warnings)
+            per_row |= _retrieval(predictions, metrics, context, truth, warnings, protocol)
         if "smiles" in predictions:
+            protocol["generation"] = GENERATION_PROTOCOL
             smiles = [str(s) for s in predictions["smiles"]]
-            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles)
+            published = "smiles_as_published" in truth.column_names  # what MolT5 compares with
+            references = truth["smiles_as_published" if published else "smiles"].to_pylist()
+            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles, references)
             per_row["exact_match"] = _exact_per_row(truth["smiles"].to_pylist(), smiles)
         if "name" in predictions:
             if "name" not in truth.column_names:
@@ -186,6 +213,7 @@ class TextTask:
             },
             "buckets": _by_n_carbons(truth, per_row),
             "n_rows": truth.num_rows,
+            "protocol": protocol,
             "warnings": warnings,
             "per_row": per_row_record(
                 truth["id"].to_pylist(),
@@ -225,6 +253,7 @@ def _retrieval(
     context: Mapping[str, Any],
     truth: pa.Table,
     warnings: list[str],
+    protocol: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     if not {"text_embedding", "mol_embedding"} <= set(predictions):
         raise PredictionFormatError("retrieval needs both `text_embedding` and `mol_embedding`")
@@ -240,6 +269,7 @@ def _retrieval(
     metrics |= {f"t2m_{k}": v for k, v in retrieval_metrics(t2m).items()}
     metrics |= {f"m2t_{k}": v for k, v in retrieval_metrics(m2t).items()}
     per_row = {"t2m_mrr": 1 / t2m}
+    protocol["retrieval"] = RETRIEVAL_PROTOCOL | {"pool": f"the split's {len(own):,} pairs"}
     corpus = context.get("candidates")
     if corpus is not None:
         ids, embeddings = corpus
@@ -263,7 +293,21 @@ def _retrieval(
         corpus_ranks = retrieval_ranks(text, embeddings, true_index)
         metrics |= {f"t2m_corpus_{k}": v for k, v in retrieval_metrics(corpus_ranks).items()}
         metrics["corpus_size"] = float(len(ids))
+        protocol["corpus"] = _corpus_protocol(corpus_ranks, len(ids))
     return per_row
+
+
+def _corpus_protocol(ranks: np.ndarray, size: int) -> dict[str, Any]:
+    """The whole-corpus pool against Text2Mol's, and what its two missing molecules could cost."""
+    extra = TEXT2MOL_CORPUS_SIZE - size if size == CHEBI20_CORPUS_SIZE else 0
+    about = {
+        "candidates": size,
+        "text2mol_candidates": TEXT2MOL_CORPUS_SIZE,
+        "not_in_molbench": TEXT2MOL_ONLY if extra else [],
+    }
+    if extra:
+        about["effect_of_text2mol_extra_candidates"] = extra_candidate_effect(ranks, size, extra)
+    return about
 
 
 def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
