@@ -36,6 +36,7 @@ from molbench.leaderboard import (
     summarize,
     write_figures,
 )
+from molbench.stats import PairedTest
 from molbench.tasks import TASKS
 
 ASSETS = ("site.css", "site.js")  # package data in molbench/data/
@@ -314,7 +315,7 @@ class _Site:
         dataset: str,
         rank: int,
         row: Mapping[str, Any],
-        test: Any,
+        test: PairedTest | None,
         headline: str,
         shown: Sequence[str],
         n_rows: int,
