@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping
@@ -26,8 +27,18 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON to a temporary name, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    write_text(tmp, json.dumps(data, indent=2) + "\n")
+    write_text(tmp, dumps_json(data) + "\n")
     os.replace(tmp, path)
+
+
+_SCALAR = r"(?:-?[0-9][0-9.eE+-]*|true|false|null|NaN|-?Infinity)"
+_SCALAR_LIST = re.compile(rf"\[\n\s+({_SCALAR}(?:,\n\s+{_SCALAR})*)\n\s*\]")
+
+
+def dumps_json(data: Mapping[str, Any]) -> str:
+    """Indented JSON with lists of numbers on one line (per-row values: one line, not 40,000)."""
+    text = json.dumps(data, indent=2)
+    return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\n\s+", m[1])) + "]", text)
 
 
 def write_text(path: Path, text: str) -> None:
