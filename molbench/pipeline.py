@@ -350,13 +350,14 @@ def _check_kept_files(
             path = final / rel
             if (
                 not path.is_file()
+                or path.resolve() != final.resolve() / rel  # a symlink: never linked across
                 or path.stat().st_size != record["bytes"]
                 or (fsutil.sha256_file(path) != record["sha256"])
             ):
                 configs = ",".join(existing["groups"][group]["configs"])
                 raise IntegrityError(
-                    f"{path} is missing or differs from the manifest; rebuild that group "
-                    f"first: molbench build {builder.info.name} --config {configs} --force"
+                    f"{path} is missing, a symlink or differs from the manifest; rebuild that "
+                    f"group first: molbench build {builder.info.name} --config {configs} --force"
                 )
 
 

@@ -215,6 +215,16 @@ def test_a_symlinked_manifest_is_refused(small_build, tmp_path) -> None:
     assert_refused(path, "symlink")
 
 
+def test_a_symlinked_group_is_not_linked_into_the_next_build(raw_fixtures, tmp_path) -> None:
+    """Building another group keeps this one by hard links: never through a symlink."""
+    first = molbench.build("reactions", configs=["uspto_15k"], out=tmp_path, source=raw_fixtures)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(first.path / "uspto_15k", elsewhere)
+    (first.path / "uspto_15k").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(IntegrityError, match="a symlink"):
+        molbench.build("reactions", configs=["uspto_mit"], out=tmp_path, source=raw_fixtures)
+
+
 def test_a_build_without_a_digest_is_refused_and_rebuilt(small_build, tmp_path) -> None:
     """Format 2 (no digest) cannot be told from an edited manifest: rebuild, not trust."""
     path = copy_build(small_build, tmp_path)
