@@ -317,7 +317,8 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
-        where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
+        rule = f", rule {row['rule']}" if row["rule"] != "—" else ""  # tasks with rules only
+        where = f"{row['method']}, `{row['config']}`{rule}"
         differs = "; ".join(
             _difference(m, d, row["scores"][m][1]) for m, d in row["differs"].items()
         )
