@@ -355,6 +355,20 @@ class TextBuilder:
     default_configs = ("hydrocarbon_names",)
     cross_audit_columns = ("published_split", "inchikey")
     raw_sources = ("chebi20",)
+    # what splits, derive and audits read: the build keeps these in memory, streams the rest
+    key_columns = MappingProxyType(
+        {
+            "hydrocarbon_names": ("inchikey", "n_carbons", "name", "smiles"),
+            "chebi20": (
+                "published_split",
+                "scaffold",
+                "inchikey",
+                "description",
+                "description_names_molecule",
+            ),
+            "chebi20_molecules": ("published_split", "inchikey"),
+        }
+    )
 
     def parameters_for(self, params: TextParams, group: str) -> dict[str, Any]:
         if group == "hydrocarbon_names":
@@ -375,15 +389,16 @@ class TextBuilder:
         else:
             yield from _molecule_rows(context)
 
-    def derive(self, table: pa.Table, params: TextParams, group: str) -> pa.Table:
+    def derive(
+        self, keys: pa.Table, params: TextParams, group: str
+    ) -> dict[str, pa.Array | pa.ChunkedArray]:
         """Flag ChEBI descriptions that name their own molecule (needs every row: one OPSIN run)."""
         if group != "chebi20":
-            return table
+            return {}
         flags = descriptions_naming_molecule(
-            table["description"].to_pylist(), table["inchikey"].to_pylist()
+            keys["description"].to_pylist(), keys["inchikey"].to_pylist()
         )
-        index = table.schema.get_field_index("description_names_molecule")
-        return table.set_column(index, table.schema.field(index), pa.array(flags, pa.bool_()))
+        return {"description_names_molecule": pa.array(flags, pa.bool_())}
 
     def audit(
         self,
@@ -420,7 +435,7 @@ class TextBuilder:
 def _name_rows(params: TextParams, context: BuildContext) -> Iterator[dict[str, Any]]:
     quotas = carbon_quotas(params.n_molecules, params.max_carbons)
     units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
-    with ordered_map(context.workers) as imap:
+    with ordered_map(context.workers, context.dask) as imap:
         picked = list(
             tqdm(
                 imap(_named_unit, units),
@@ -524,7 +539,7 @@ def _chebi_rows(params: TextParams, context: BuildContext) -> Iterator[dict[str,
         unit="mol",
         disable=not context.progress,
     )
-    with ordered_stream(context.workers) as stream:
+    with ordered_stream(context.workers, client=context.dask) as stream:
         for split in wanted:
             rows = quarantined = 0
             for results in stream(
@@ -571,7 +586,7 @@ def _molecule_rows(context: BuildContext) -> Iterator[dict[str, Any]]:
     }
     context.sources.extend(sources.record(r) for r in resolved.values())
     counts: dict[str, Any] = {"rows": {}, "quarantined": {}}
-    with ordered_stream(context.workers) as stream:
+    with ordered_stream(context.workers, client=context.dask) as stream:
         for split in SPLIT_NAMES:
             header = files[split][1]
             rows = quarantined = 0

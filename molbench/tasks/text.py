@@ -12,8 +12,7 @@ One predictions file may carry any of three things, each scored when present:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -22,7 +21,7 @@ import pyarrow as pa
 
 from molbench.errors import PredictionFormatError
 from molbench.stats import bootstrap_ci
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import parse_smiles
 from molbench.tasks.text_metrics import (
     extra_candidate_effect,
@@ -32,6 +31,7 @@ from molbench.tasks.text_metrics import (
     retrieval_ranks,
     same_molecule,
 )
+from molbench.tasks.validity import size_ood_boundary
 
 TEXT2MOL = "Edwards et al., EMNLP 2021 (Text2Mol)"
 MOLT5 = "Edwards et al., EMNLP 2022 (MolT5)"
@@ -182,7 +182,7 @@ class TextTask:
                 "--candidates ranks text embeddings against a corpus: the predictions need "
                 "`text_embedding` and `mol_embedding`"
             )
-        per_row: dict[str, np.ndarray] = {}  # the headline candidates, for a bootstrap CI
+        per_row: dict[str, np.ndarray] = {}  # the headline candidates: CI and paired tests
         protocol: dict[str, Any] = {}
         if has_embeddings:
             per_row |= _retrieval(predictions, metrics, context, truth, warnings, protocol)
@@ -228,10 +228,23 @@ class TextTask:
             "n_rows": truth.num_rows,
             "protocol": protocol,
             "warnings": warnings,
+            "per_row": per_row_record(
+                truth["id"].to_pylist(),
+                **{
+                    name: (v.astype(int) if v.dtype == bool else v.astype(float)).tolist()
+                    for name, v in sorted(per_row.items())
+                },
+            ),
         }
 
-    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
-        _plot_headline(results, path)
+    def curve(self, result: Mapping[str, Any]) -> Curve | None:
+        metric = result["headline"]["metric"]
+        bucket = f"{metric}_by_n_carbons"
+        points = result.get("buckets", {}).get(bucket)
+        if points is None:
+            return None
+        title = f"{metric} by chain length"
+        return Curve(title, "carbons", points, size_ood_boundary(result), bucket)
 
 
 def _by_n_carbons(truth: pa.Table, per_row: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -316,71 +329,3 @@ def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
         a, b = parse_smiles(t), parse_smiles(p)
         out[i] = a is not None and b is not None and same_molecule(a, b)
     return out
-
-
-def _plot_headline(results: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Headline per method and config as bars; beside them, the headline by chain length."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = sorted(
-        {(r["dataset"]["config"], r["headline"]["metric"], r["run"]["method"]) for r in results}
-    )
-    values = [
-        np.mean(
-            [
-                r["headline"]["value"]
-                for r in results
-                if (r["dataset"]["config"], r["headline"]["metric"], r["run"]["method"]) == key
-            ]
-        )
-        for key in keys
-    ]
-    panels = sorted(
-        {
-            (r["dataset"]["config"], r["headline"]["metric"])
-            for r in results
-            if f"{r['headline']['metric']}_by_n_carbons" in r.get("buckets", {})
-        }
-    )
-    height = max(0.45 * len(keys) + 1.2, 2.6 * len(panels))
-    fig, axes = plt.subplots(
-        1, 2 if panels else 1, figsize=(13 if panels else 7, height), squeeze=False
-    )
-    ax = axes[0, 0]
-    ax.barh([f"{c} · {m} · {method}" for c, m, method in keys], values, color="tab:blue")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("headline metric (test)")
-    ax.invert_yaxis()
-    ax.grid(alpha=0.3, axis="x")
-    if panels:
-        axes[0, 1].axis("off")
-        grid = axes[0, 1].get_subplotspec().subgridspec(len(panels), 1, hspace=0.6)
-        for i, (config, metric) in enumerate(panels):
-            _plot_by_n_carbons(fig.add_subplot(grid[i]), results, config, metric)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-
-
-def _plot_by_n_carbons(
-    ax: Any, results: Sequence[Mapping[str, Any]], config: str, metric: str
-) -> None:
-    """One line per method: the metric per number of carbons (mean over seeds)."""
-    key = f"{metric}_by_n_carbons"
-    chosen = [
-        r for r in results if r["dataset"]["config"] == config and key in r.get("buckets", {})
-    ]
-    for method in sorted({r["run"]["method"] for r in chosen}):
-        runs = [r["buckets"][key] for r in chosen if r["run"]["method"] == method]
-        carbons = sorted({int(n) for b in runs for n in b})
-        means = [np.mean([b[str(n)] for b in runs if str(n) in b]) for n in carbons]
-        ax.plot(carbons, means, marker="o", markersize=3, label=method)
-    ax.set_title(f"{config}: {metric} by chain length (test)", fontsize=8)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("carbons")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)

@@ -78,6 +78,19 @@ def test_generation_and_names() -> None:
     assert m["validity"] == pytest.approx(0.75)
     assert m["name_exact_match"] == pytest.approx(0.75)
     assert scored["headline"]["metric"] == "exact_match"
+    # per-row values, split order, whose means are the metrics (molbench compare pairs them)
+    per_row = scored["per_row"]
+    assert per_row["exact_match"] == [1, 1, 0, 0] and per_row["name_exact_match"] == [1, 1, 0, 1]
+    assert per_row["n"] == 4 and len(per_row["ids_sha256"]) == 64
+
+
+def test_per_row_reciprocal_ranks_average_to_the_mrr() -> None:
+    text = np.eye(4, dtype=np.float32)
+    mol = text.copy()
+    mol[2:, 2:] = [[0.6, 0.8], [0.8, 0.6]]  # texts 2 and 3 find the other's molecule first
+    scored = TextTask().score(_truth(), {"text_embedding": text, "mol_embedding": mol}, seed=0)
+    assert scored["per_row"]["t2m_mrr"] == [1.0, 1.0, 0.5, 0.5]
+    assert np.mean(scored["per_row"]["t2m_mrr"]) == pytest.approx(scored["metrics"]["t2m_mrr"])
 
 
 def test_string_metrics_read_the_smiles_as_published() -> None:
