@@ -25,6 +25,7 @@ class Settings:
     root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
     out: str = "leaderboards/results/reactions/published"
     only: str = ""  # score only this method (e.g. wldn_published); "" = all
+    config: str = ""  # score only this config (uspto_mit or uspto_15k); "" = both
 
 
 REPOSITORY = "wengong-jin/nips17-rexgen"
@@ -87,7 +88,7 @@ s = recipe.parse_overrides(Settings())
 out_dir = Path(s.out)
 commit = git_commit()  # before the long scoring: the tree it ran from
 for method, model, config, path, file_commit, sha256, reported in FILES:
-    if s.only and method != s.only:
+    if (s.only and method != s.only) or (s.config and config != s.config):
         continue
     file = Path(s.source) / "nips17_rexgen" / path
     found = fsutil.sha256_file(file)
