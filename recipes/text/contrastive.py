@@ -57,21 +57,7 @@ torch.manual_seed(world.torch_seed(s.seed))
 rng = np.random.default_rng(s.seed)  # the same batches on every rank
 run = recipe.Run("contrastive_gin", __file__, s.seed, device, world=world)
 
-# data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
-CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
-chebi = s.config.startswith("chebi20")
-built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
-train_table = built.table(s.config, "train")
-if s.max_train_rows:
-    train_table = train_table.slice(0, s.max_train_rows)
-graphs = MoleculeGraphs(train_table)
-encoder = s.text_encoder or None
-text_features = TextFeatures(texts(train_table), s.text_input, encoder, device, progress=True)
-for split in ("validation", "test"):  # into the cache now; predict reads them back
-    rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
-    TextFeatures(texts(rows), s.text_input, encoder, progress=True)
-
-# model
+# model (first: a shape or pooling that does not exist fails before any data work)
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,
@@ -94,6 +80,20 @@ trainer = world.wrap(model)
 def encode(m: ContrastiveGIN, molecules: object, text_inputs: tuple) -> tuple:
     return m.encode_molecules(molecules), m.encode_texts(*text_inputs)
 
+
+# data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
+CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
+chebi = s.config.startswith("chebi20")
+built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
+train_table = built.table(s.config, "train")
+if s.max_train_rows:
+    train_table = train_table.slice(0, s.max_train_rows)
+graphs = MoleculeGraphs(train_table)
+encoder = s.text_encoder or None
+text_features = TextFeatures(texts(train_table), s.text_input, encoder, device, progress=True)
+for split in ("validation", "test"):  # into the cache now; predict reads them back
+    rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
+    TextFeatures(texts(rows), s.text_input, encoder, progress=True)
 
 # training loop (bf16 autocast on GPU; the loss itself in float32)
 optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
