@@ -1,5 +1,6 @@
 """Scoring predictions files and model directories against a build."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -33,6 +34,21 @@ def test_perfect_predictions_score_one(small_build, tmp_path: Path) -> None:
     assert set(result["buckets"]["recall_by_error"].values()) == {1.0}
     assert result["dataset"]["content_hash"] == small_build.manifest["content_hash"]
     assert len(result["source"]["files"]["preds.parquet"]) == 64
+
+
+def test_result_keeps_per_row_correctness_with_the_row_ids_hash(small_build, tmp_path) -> None:
+    table = perfect_predictions(small_build)
+    labels = table["label"].to_pylist()
+    labels[0] = 1 - labels[0]  # one wrong row
+    path = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"id": table["id"], "label": labels}), path)
+    result = evaluate_predictions(path, str(small_build.path), "random", "test")
+    per_row = result["per_row"]
+    ids = "\n".join(map(str, table["id"].to_pylist())).encode()  # ids in split order
+    assert per_row["ids_sha256"] == hashlib.sha256(ids).hexdigest()
+    assert per_row["n"] == len(labels) == len(per_row["accuracy"])
+    assert per_row["accuracy"][:2] == [0, 1] and sum(per_row["accuracy"]) == len(labels) - 1
+    assert sum(per_row["accuracy"]) / len(labels) == result["headline"]["value"]
 
 
 def test_scores_are_thresholded_and_ranked(small_build, tmp_path: Path) -> None:
