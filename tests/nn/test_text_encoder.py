@@ -185,3 +185,18 @@ def test_features_are_cached_by_encoder_and_texts(
     other = EncoderId(**{**identity.__dict__, "weights_sha256": "0" * 64})
     with pytest.raises(AssertionError, match="should not be needed"):
         text_encoder.embed_text_tokens(texts, other)  # the key holds the weights' sha256
+
+
+def test_configs_transformers_cannot_read_or_that_leave_tensors_random_are_refused(
+    tmp_path: Path,
+) -> None:
+    directory = write_tiny_bert(tmp_path / "tiny_bert")
+    config_file = directory / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config_file.write_text(json.dumps({**config, "num_hidden_layers": 2}), encoding="utf-8")
+    with pytest.raises(ModelFormatError, match=r"lacks \d+ tensors of its config .*random"):
+        load_text_encoder(identify(str(directory)))
+    del config["model_type"]  # as in older hub configs; a save_pretrained conversion adds it
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelFormatError, match=r"is not a transformers model: .*model_type"):
+        identify(str(directory))
