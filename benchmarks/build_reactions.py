@@ -2,29 +2,39 @@
 
 Run: ``.venv/bin/python benchmarks/build_reactions.py --source ../shared/data``
 (or with ``$MOLBENCH_RAW_DIR`` set). Builds the evaluation-only USPTO-MIT config (70,000
-reactions) into a temporary root and prints, all measured in the same run:
+reactions) into a temporary root — with ``--full-size``, all 479,035 reactions: a stand-in
+train file of 409,035 lines in the published format is generated from the 70,000 evaluation
+reactions (atom maps renumbered, precursor order shuffled, so rows differ) — and prints,
+all measured in the same run:
 
 - reactions/s of the whole build (read, parse, canonicalise, separate, edit check, InChIKey,
   scaffold, tokens, graph, audits, hashing, Parquet, card) and of its row phase alone;
 - the RDKit limit: a plain single-process loop of ``MolFromSmiles`` + ``MolToSmiles`` over
   both sides of the same reactions, times the number of cores;
-- the ratio of the two, and the peak RSS of the build process and of its workers.
+- the ratio of the two, and the peak RSS of the build: main process and workers together
+  (their sum sampled from /proc), and the kernel's maximum for each.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import platform
-import resource
+import re
+import shutil
+import tarfile
 import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
+from peak_rss import PeakRSS, rusage_mib
 from rdkit import Chem, RDLogger
 
 import molbench
-from molbench import sources
+from molbench import fsutil, sources
 from molbench.builders import reactions
 from molbench.parallel import default_workers
 
@@ -62,11 +72,54 @@ def rdkit_same_calls_loop(lines: list[str]) -> float:
     return len(lines) / (time.perf_counter() - start)
 
 
+_MAP = re.compile(r":(\d+)\]")
+
+
+def stand_in_line(line: str, rng: np.random.Generator) -> str:
+    """The same reaction written differently: atom maps permuted, precursors shuffled."""
+    rxn, edits = line.split(" ", 1)
+    left, right = rxn.split(">>")
+    numbers = sorted({int(n) for n in _MAP.findall(rxn)})
+    renumber = dict(zip(numbers, rng.permutation(numbers).tolist(), strict=True))
+
+    def swap(text: str) -> str:
+        return _MAP.sub(lambda m: f":{renumber[int(m.group(1))]}]", text)
+
+    molecules = left.split(".")
+    left = ".".join(molecules[i] for i in rng.permutation(len(molecules)))
+    pairs = [p.split("-") for p in edits.strip().split(";") if p]
+    new_edits = ";".join(f"{renumber[int(a)]}-{renumber[int(b)]}" for a, b in pairs)
+    return f"{swap(left)}>>{swap(right)} {new_edits}"
+
+
+def full_size_raw(source: str | None, root: Path, seed: int = 0) -> Path:
+    """A raw root with the real valid/test archives and a 409,035-line stand-in train."""
+    folder = root / "uspto_mit"
+    folder.mkdir(parents=True, exist_ok=True)
+    evaluation = []
+    for split in ("validation", "test"):
+        resolved = sources.resolve(reactions.SOURCES["uspto_mit"][split], source, download=False)
+        shutil.copyfile(resolved.path, folder / resolved.path.name)
+        evaluation += [text for _, text in sources.read_lines(resolved)]
+    rng = np.random.default_rng(seed)
+    n_train = reactions.PUBLISHED_COUNTS["uspto_mit"]["train"]
+    picks = rng.integers(len(evaluation), size=n_train)
+    body = "".join(stand_in_line(evaluation[i], rng) + "\n" for i in picks.tolist()).encode()
+    info = tarfile.TarInfo("train.txt")
+    info.size, info.mtime = len(body), 0
+    with tarfile.open(folder / "train.txt.tar.gz", "w:gz") as archive:
+        archive.addfile(info, io.BytesIO(body))
+    return root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=os.environ.get("MOLBENCH_RAW_DIR"))
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--baseline-reactions", type=int, default=10_000)
+    parser.add_argument("--full-size", action="store_true", help="All 479,035 reactions.")
+    parser.add_argument("--work", help="Keep the build (and --full-size raw root) here.")
+    parser.add_argument("--record", help="Write the content hash and Parquet sha256s here.")
     args = parser.parse_args()
 
     test = sources.resolve(reactions.SOURCES["uspto_mit"]["test"], args.source, download=False)
@@ -75,36 +128,53 @@ def main() -> None:
     limit = single * args.workers
     same_calls = rdkit_same_calls_loop(lines) * args.workers
 
-    with tempfile.TemporaryDirectory() as root:
+    work = Path(args.work or tempfile.mkdtemp(prefix="molbench-bench-"))
+    source, params, what = args.source, {"splits": "validation,test"}, "validation+test"
+    if args.full_size:
+        source, params, what = work / "raw", {}, "full size, 3 splits, stand-in train"
+        if not (source / "uspto_mit" / "train.txt.tar.gz").is_file():
+            start = time.perf_counter()
+            full_size_raw(args.source, source)
+            print(f"stand-in train file generated in {time.perf_counter() - start:.0f} s")
+    with PeakRSS() as peak:
         start = time.perf_counter()
         result = molbench.build(
             "reactions",
-            {"splits": "validation,test"},
+            params,
             configs=["uspto_mit"],
-            out=root,
+            out=work / "out",
             workers=args.workers,
-            source=args.source,
+            source=source,
+            allow_unverified=args.full_size,
+            force=True,
         )
         seconds = time.perf_counter() - start
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
     group = result.manifest["groups"]["uspto_mit"]
     n = group["rows"] + group["quarantine"]["rows"]
     rate = n / seconds
-    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, child = rusage_mib()
 
     print(f"machine: {platform.processor() or platform.machine()}, {args.workers} workers")
     print(f"RDKit limit: {single:,.0f} reactions/s single process (parse + canonicalise both")
     print(f"  sides, {len(lines):,} reactions) x {args.workers} cores = {limit:,.0f} reactions/s")
     print(
-        f"molbench build reactions (uspto_mit validation+test): {n:,} reactions in {seconds:.1f} s"
+        f"molbench build reactions (uspto_mit {what}; configs {', '.join(group['configs'])}): "
+        f"{n:,} reactions in {seconds:.1f} s"
     )
     print(f"  = {rate:,.0f} reactions/s = {rate / limit:.2f} x the RDKit limit")
     print(
         f"  (RDKit calls alone incl. product InChIKey + scaffold: {same_calls:,.0f} reactions/s "
         f"on {args.workers} cores; molbench = {rate / same_calls:.2f} x that)"
     )
-    print(f"peak RSS: build process {peak_self:,.0f} MiB, largest worker {peak_children:,.0f} MiB")
+    print(f"peak RSS, main + workers (sum sampled from /proc): {peak.bytes / 2**20:,.0f} MiB")
+    print(f"  kernel max RSS: main process {own:,.0f} MiB, largest worker {child:,.0f} MiB")
     print(f"content hash: {result.manifest['content_hash']}")
+    if args.record:
+        files = {k: v["sha256"] for k, v in result.manifest["files"].items()}
+        record = {"content_hash": result.manifest["content_hash"], "files": files}
+        fsutil.write_json(Path(args.record), record)
 
 
 if __name__ == "__main__":

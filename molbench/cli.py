@@ -91,6 +91,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
         workers: int | None,
         quiet: bool,
         config: tuple[str, ...],
+        scheduler: str | None,
+        dask_local: int | None,
         source: str | None = None,
         allow_unverified: bool = False,
         **params: Any,
@@ -106,6 +108,8 @@ def _build_command(name: str, builder: Builder) -> click.Command:
             progress=not quiet,
             source=source,
             allow_unverified=allow_unverified,
+            scheduler=scheduler,
+            dask_local=dask_local,
         )
         _report_build(result)
 
@@ -132,6 +136,18 @@ def _build_command(name: str, builder: Builder) -> click.Command:
             ["--workers"], type=click.IntRange(min=1), help="Processes to use [default: all cores]."
         ),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bars."),
+        click.Option(
+            ["--scheduler"],
+            metavar="ADDRESS",
+            help="Run the per-row work on this Dask cluster (tcp://HOST:8786) instead of "
+            "local processes; files are written here. Needs the dask extra.",
+        ),
+        click.Option(
+            ["--dask-local"],
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Run the per-row work on a Dask LocalCluster of N processes on 127.0.0.1.",
+        ),
     ]
     if builder.raw_sources:
         folders = ", ".join(f"{s}/" for s in builder.raw_sources)
@@ -218,8 +234,10 @@ def verify(path: str, deep: bool) -> None:
 @main.command("list")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds to list.")
 def list_command(root: str | None) -> None:
-    """Show every complete build under the root."""
+    """Show every sound build under the root (damaged ones are named as warnings)."""
     base = store.resolve_root(root)
+    if root is not None and not base.is_dir():
+        raise DatasetNotFoundError(f"--root {base} does not exist or is not a directory")
     builds = store.list_builds(base)
     if not builds:
         click.echo(f"no builds under {base}; try: molbench build validity")
@@ -238,7 +256,7 @@ def list_command(root: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def info(path: str, as_json: bool) -> None:
     """Describe a build: parameters, configs, counts, audits, environment."""
-    m = store.read_manifest(_resolve(path))
+    m = store.read_checked_manifest(_resolve(path))
     if as_json:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return
@@ -312,6 +330,24 @@ def _resolve(path: str) -> Path:
     "each text against the whole corpus (Text2Mol's protocol).",
 )
 @click.option(
+    "--rule",
+    type=click.Choice(["exact", "subset"]),
+    default=None,
+    help="reactions: a prediction is right when its molecules equal the recorded products "
+    "(exact, the default) or include them (subset: the WLDN authors' rule for edited "
+    "mixtures). Recorded in the result.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    default=None,
+    help="With --predictions: the file is a released output in this format, read by its "
+    "importer (opennmt, csv-wide, cbond, molt5; see `molbench import --help`).",
+)
+@click.option("--n-best", type=click.IntRange(min=1), help="--format opennmt: lines per row.")
+@click.option("--keep", help="--format cbond: mixture (default) or a product rule.")
+@click.option("--replay", help="--format cbond: molbench (default) or authors (their scorer's).")
+@click.option(
     "--record",
     "record_dir",
     type=click.Path(file_okay=False),
@@ -330,6 +366,11 @@ def eval_command(
     root: str | None,
     out: str | None,
     candidates: str | None,
+    rule: str | None,
+    file_format: str | None,
+    n_best: int | None,
+    keep: str | None,
+    replay: str | None,
     record_dir: str | None,
 ) -> None:
     """Score a model directory or a predictions file on one split."""
@@ -345,13 +386,26 @@ def eval_command(
         raise click.UsageError(
             "--device applies only to --model: scoring a predictions file runs no network"
         )
+    options = _import_options(n_best, keep, replay)
+    if (file_format is not None or options) and predictions is None:
+        raise click.UsageError("--format, --n-best, --keep and --replay need --predictions FILE")
+    if options and file_format is None:
+        raise click.UsageError("--n-best, --keep and --replay need --format")
     if model_dir is not None:
         result = evaluate_model(
-            model_dir, dataset, config, split, device or "cpu", root, outputs_file
+            model_dir, dataset, config, split, device or "cpu", root, outputs_file, rule=rule
         )
     else:
         result = evaluate_predictions(
-            predictions, dataset or "validity", config, split, root, candidates
+            predictions,
+            dataset or "validity",
+            config,
+            split,
+            root,
+            candidates,
+            rule=rule,
+            format=file_format,
+            import_options=options,
         )
     _print_result(result)
     if out:
@@ -374,6 +428,65 @@ def eval_command(
         click.echo(f"recorded as {Path(record_dir) / name}")
 
 
+def _import_options(n_best: int | None, keep: str | None, replay: str | None) -> dict[str, Any]:
+    """The importer options given on the command line (only those set)."""
+    given = (("n_best", n_best), ("keep", keep), ("replay", replay))
+    return {k: v for k, v in given if v is not None}
+
+
+@main.command("import")
+@click.argument("file_format", metavar="FORMAT")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dataset", default="reactions", show_default=True, help="Dataset or build dir.")
+@click.option("--config", default=None, help="Config [default: the task's default].")
+@click.option("--split", default="test", show_default=True, help="Split the file predicts.")
+@click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet file.")
+@click.option("--n-best", type=click.IntRange(min=1), help="opennmt: lines per row [inferred].")
+@click.option(
+    "--keep",
+    default=None,
+    help="cbond: mixture (every molecule after the edits, for --rule subset; default), "
+    "largest or reactants (a product rule, for --rule exact).",
+)
+@click.option(
+    "--replay",
+    default=None,
+    help="cbond: molbench (its valence repair; default) or authors (candidates rebuilt as "
+    "the WLDN authors' scorer does, with --keep mixture).",
+)
+def import_command(
+    file_format: str,
+    file: str,
+    dataset: str,
+    config: str | None,
+    split: str,
+    root: str | None,
+    out: str,
+    n_best: int | None,
+    keep: str | None,
+    replay: str | None,
+) -> None:
+    """Turn a released prediction FILE in FORMAT into a standard predictions Parquet file.
+
+    FORMAT: opennmt (Molecular Transformer: n_best space-tokenised lines per test row, in
+    test order), csv-wide (id, prediction_1 ... prediction_k), cbond (WLDN/rexgen ranked
+    bond edits per test line), molt5 (MolT5 caption2smiles TSV, matched by description;
+    --dataset text --config chebi20).
+    """
+    from molbench.builders import resolve_dataset
+    from molbench.evaluate import task_for
+    from molbench.importers import import_predictions, write_predictions
+
+    built = store.BuiltDataset(resolve_dataset(dataset, root))
+    config = config or task_for(built.manifest).default_config
+    table = import_predictions(
+        file_format, Path(file), built.table(config, split), **_import_options(n_best, keep, replay)
+    )
+    write_predictions(table, Path(out))
+    click.echo(f"wrote {out}: {table.num_rows:,} rows of {config}/{split} from {file_format}")
+
+
 def _print_result(result: dict[str, Any]) -> None:
     d = result["dataset"]
     h = result["headline"]
@@ -390,6 +503,43 @@ def _print_result(result: dict[str, Any]) -> None:
     for bucket, values in result["buckets"].items():
         cells = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
         click.echo(f"  {bucket}: {cells}")
+    if "protocol" in result:
+        click.echo(f"  protocol: {json.dumps(result['protocol'], sort_keys=True)}")
+    for warning in result.get("warnings", []):
+        click.echo(f"  warning: {warning}")
+
+
+@main.command("compare")
+@click.argument("result_a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("result_b", type=click.Path(exists=True, dir_okay=False))
+def compare_command(result_a: str, result_b: str) -> None:
+    """Is RESULT_A better than RESULT_B? Paired tests on the same test rows."""
+    from molbench.compare import compare, load_result
+
+    a, b = load_result(Path(result_a)), load_result(Path(result_b))
+    report = compare(a, b, ("A", "B"))
+    d = a["dataset"]
+    click.echo(
+        f"{d['name']} {d['version']} / {d['config']} / {d['split']}: {report['metric']} on "
+        f"{report['n']:,} shared rows ({'higher' if report['higher_is_better'] else 'lower'} "
+        "is better)"
+    )
+    files = (result_a, result_b)
+    for label, path, result, mean in zip("AB", files, (a, b), report["means"], strict=True):
+        run = result.get("run") or {}
+        seed = run.get("seed")
+        who = f"{run.get('method', '?')}" + (f" seed {seed}" if seed is not None else "")
+        click.echo(f"  {label}  {mean:.4f}  {who}  ({path})")
+    for test in report["tests"]:
+        low, high = test.ci95
+        greater, two_sided = (  # a bootstrap cannot show a p below its resolution
+            f"≤ {floor:.2g}" if p <= floor else f"= {p:.4g}"
+            for p, floor in ((test.p_greater, test.p_floor), (test.p_two_sided, 2 * test.p_floor))
+        )
+        click.echo(
+            f"  {test.test}: A - B = {test.difference:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
+            f"one-sided p (A better) {greater}, two-sided p {two_sided}  [{test.detail}]"
+        )
 
 
 @main.command("predict")
@@ -474,8 +624,16 @@ def augment_reactions_command(
     show_default=True,
     help="Leaderboards directory holding results/<dataset>/*.json.",
 )
-def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
-    """Regenerate leaderboards/<dataset>.md and .png from committed result JSONs."""
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write the leaderboard website (every dataset) into this directory, e.g. "
+    "leaderboards/site; static pages that work from file://.",
+)
+def leaderboard(datasets: tuple[str, ...], directory: str, html_dir: str | None) -> None:
+    """Regenerate leaderboards/<dataset>.md and its figures from committed result JSONs."""
     from molbench.leaderboard import write_leaderboard
 
     base = Path(directory)
@@ -485,6 +643,11 @@ def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
     for name in names:
         for path in write_leaderboard(name, base):
             click.echo(f"wrote {path}")
+    if html_dir is not None:
+        from molbench.site import write_site
+
+        files = write_site(base, Path(html_dir))
+        click.echo(f"wrote the site: {len(files)} files in {html_dir} (open index.html)")
 
 
 if __name__ == "__main__":

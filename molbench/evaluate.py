@@ -21,9 +21,11 @@ from molbench.errors import (
     DatasetNotFoundError,
     ModelFormatError,
     MolbenchError,
+    ParameterError,
     PredictionFormatError,
 )
 from molbench.hardware import check_device, describe
+from molbench.importers import import_predictions
 from molbench.models import CARD_FILE, WEIGHTS_FILE, ModelCard, load_model
 from molbench.outputs import predictions_from_outputs, read_outputs
 from molbench.predictions import align, read_predictions
@@ -47,11 +49,25 @@ def evaluate_table(
     split: str,
     source: str,
     context: dict[str, Any] | None = None,
+    rule: str | None = None,
+    max_rows: int = 0,
 ) -> dict[str, Any]:
-    """Score a predictions table on one split of a build (opened, and so verified, once)."""
+    """Score a predictions table on one split of a build (opened, and so verified, once).
+
+    ``rule``: what counts as right, for tasks that offer several (reactions: ``exact``,
+    ``subset``); None is the task's default. ``max_rows``: score the split's first rows
+    only (a smoke run); the result says so.
+    """
     started = time.perf_counter()
     task = task_for(built.manifest)
+    rules = getattr(task, "rules", ())
+    if rule is not None and rule not in rules:
+        offered = f"one of {', '.join(rules)}" if rules else "none"
+        raise ParameterError(f"--rule {rule!r}: the {task.dataset} task offers {offered}")
     truth = built.table(config, split)
+    split_rows = truth.num_rows
+    if max_rows:
+        truth = truth.slice(0, max_rows)
     aligned = align(
         predictions,
         truth["id"],
@@ -61,6 +77,8 @@ def evaluate_table(
         f"Expected: {task.prediction_help}",
     )
     context = dict(context or {})
+    if rule is not None:
+        context["rule"] = rule
     train_columns = getattr(task, "train_columns", ())
     in_train = train_columns and split != "train" and "train" in built.splits(config)
     if in_train and "train" not in context:  # a transfer run brings its own training rows
@@ -69,6 +87,12 @@ def evaluate_table(
         scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)
     except ValueError as e:  # a metric's contract: bad ground truth or inputs
         raise MolbenchError(f"cannot score {config}/{split}: {e}") from None
+    if truth.num_rows < split_rows:
+        scored["subset"] = {"first_rows": truth.num_rows, "split_rows": split_rows}
+        scored.setdefault("warnings", []).append(
+            f"scored on the first {truth.num_rows} of {split_rows} rows of {config}/{split} "
+            "(a smoke run): not comparable with the leaderboard"
+        )
     return {
         "format": RESULT_FORMAT,
         "task": task.dataset,
@@ -95,24 +119,36 @@ def evaluate_predictions(
     split: str,
     root: str | os.PathLike[str] | None = None,
     candidates: str | os.PathLike[str] | None = None,
+    rule: str | None = None,
+    format: str | None = None,
+    import_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score a Parquet/CSV predictions file (``config`` None: the task's default config).
 
     ``candidates``: molecule embeddings of a whole corpus (text task, Text2Mol protocol).
+    ``rule``: see :func:`evaluate_table`. ``format``: a released file in another
+    format, read by that importer (:data:`molbench.importers.IMPORTERS`) with
+    ``import_options`` (e.g. ``{"n_best": 5}``).
     """
     file = Path(path)
     if not file.is_file():  # before the build: the first thing to fix
         raise PredictionFormatError(f"predictions file {file} does not exist")
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     config = config or task_for(built.manifest).default_config
-    table = read_predictions(file, max_rows=built.table(config, split, ["id"]).num_rows)
+    if format is None:
+        table = read_predictions(file, max_rows=built.table(config, split, ["id"]).num_rows)
+    else:
+        rows = built.table(config, split)
+        table = import_predictions(format, file, rows, **(import_options or {}))
     context = {}
     files = {file.name: fsutil.sha256_file(file)}
     if candidates is not None:
         context["candidates"] = _read_candidates(Path(candidates), built)
         files[Path(candidates).name] = fsutil.sha256_file(Path(candidates))
-    result = evaluate_table(table, built, config, split, str(file), context)
+    result = evaluate_table(table, built, config, split, str(file), context, rule)
     result["source"] = {"kind": "predictions", "files": files}
+    if format is not None:
+        result["source"]["format"] = {"name": format, "options": dict(import_options or {})}
     result["environment"]["hardware"] = describe("cpu")
     return result
 
@@ -125,8 +161,12 @@ def evaluate_model(
     device: str = "cpu",
     root: str | os.PathLike[str] | None = None,
     outputs_file: str | os.PathLike[str] | None = None,
+    rule: str | None = None,
+    max_rows: int = 0,
 ) -> dict[str, Any]:
     """Run a model directory on a split and score it; the dataset defaults to its own.
+
+    ``max_rows``: run and score the split's first rows only (a smoke run).
 
     ``outputs_file``: the model's network outputs for this split, written where the network
     ran (a GPU machine without RDKit, see :mod:`molbench.outputs`); only the CPU half of the
@@ -143,6 +183,8 @@ def evaluate_model(
     config = config or card.task["config"]
     built = store.BuiltDataset(dataset_path)
     rows = built.table(config, split)
+    if max_rows:
+        rows = rows.slice(0, max_rows)
     outputs_about: dict[str, Any] | None = None
     if outputs_file is not None:  # checked before the clock starts: reading is not predicting
         outputs, outputs_about = read_outputs(
@@ -172,7 +214,9 @@ def evaluate_model(
         and group_of(built, trained_config) != group_of(built, config)
     )
     context = transfer_context(built, trained_config) if transfer else None
-    result = evaluate_table(table, built, config, split, f"model {card.path}", context)
+    result = evaluate_table(
+        table, built, config, split, f"model {card.path}", context, rule, max_rows
+    )
     if transfer:
         result["transfer"] = transfer_record(built, trained_config, config, split)
     result["source"] = {
@@ -184,6 +228,7 @@ def evaluate_model(
         "method": card.provenance.get("method", card.architecture),
         "recipe": card.provenance.get("recipe"),
         "seed": card.provenance.get("seed"),
+        "world_size": card.provenance.get("world_size", 1),  # training processes (torchrun)
         "n_parameters": card.n_parameters,
         "train_seconds": card.provenance.get("train_seconds"),
         "train_cpu_seconds": card.provenance.get("train_cpu_seconds"),

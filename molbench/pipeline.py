@@ -9,11 +9,11 @@ complete, verifiable build and two builds of different groups never lose each ot
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +32,7 @@ from molbench import fsutil, store
 from molbench.builders import BUILDERS, BuildContext, Builder
 from molbench.builders.base import SplitDefinition
 from molbench.card import render_card
+from molbench.contenthash import ContentHasher
 from molbench.errors import (
     BuildConflictError,
     BuildError,
@@ -41,12 +42,13 @@ from molbench.errors import (
     ParameterError,
 )
 from molbench.hardware import available_memory, free_disk
-from molbench.parallel import default_workers
+from molbench.parallel import dask_cluster, default_workers
 from molbench.settings import param_types
+from molbench.spill import RowSpill
 from molbench.splits import check_split, duplicated_structures, shared_structures
 
 log = logging.getLogger(__name__)
-ROWS_PER_BATCH = 5_000  # rows become Arrow batches as they stream in: no giant Python list
+ROWS_PER_BATCH = 5_000  # rows become Arrow batches as they stream in, then sorted runs
 QUARANTINE_DIR = "quarantine"
 
 
@@ -105,11 +107,16 @@ def build(
     progress: bool = False,
     source: str | os.PathLike[str] | None = None,
     allow_unverified: bool = False,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
 ) -> BuildResult:
     """Build the groups holding ``configs`` of dataset ``name`` into ``<root>/<name>/<version>``.
 
     Groups already built with the same parameters are skipped; with other parameters it is
-    an error unless ``force``. Other groups of the version are kept as they are.
+    an error unless ``force``. Other groups of the version are kept as they are. The
+    per-row work runs in ``workers`` local processes, or on a Dask cluster: the one at
+    ``scheduler`` (``tcp://host:8786``) or a local one of ``dask_local`` processes; the
+    files are the same either way, and are written and published here.
     """
     builder = get_builder(name)
     typed = make_params(builder, params)
@@ -144,21 +151,36 @@ def build(
                     )
         if not todo:
             assert existing is not None
+            store.verify(final)  # never "already built" for a damaged build
             return BuildResult(final, existing, skipped=True)
         if existing is not None:
             _check_kept_files(builder, final, existing, todo)
 
-        context_args = {
-            "workers": workers or default_workers(),
-            "progress": progress,
-            "source_dir": Path(source).expanduser() if source is not None else None,
-            "allow_unverified": allow_unverified,
-        }
-        built = {
-            group: _build_group(builder, typed, group, BuildContext(**context_args), explicit)
-            for group in todo
-        }
-        manifest = _publish(builder, final, existing, built)
+        with dask_cluster(scheduler, dask_local) as client:
+            if client is not None:
+                _check_dask_workers(client)
+            context_args = {
+                "workers": _dask_slots(client) if client else workers or default_workers(),
+                "dask": client,
+                "progress": progress,
+                "source_dir": Path(source).expanduser() if source is not None else None,
+                "allow_unverified": allow_unverified,
+            }
+            # rows stream into the staging directory; scratch holds the sorted runs meanwhile
+            with store.staging_dir(final) as staging, store.staging_dir(final) as scratch:
+                built = {
+                    group: _build_group(
+                        builder,
+                        typed,
+                        group,
+                        BuildContext(**context_args),
+                        explicit,
+                        staging,
+                        scratch,
+                    )
+                    for group in todo
+                }
+                manifest = _publish(builder, final, existing, built, staging)
     return BuildResult(final, manifest, skipped=False, groups=tuple(todo))
 
 
@@ -220,18 +242,27 @@ def _no_empty_directory(directory: Path) -> Iterator[None]:
 
 @dataclass
 class _GroupBuild:
-    table: pa.Table
+    keys: pa.Table  # the key columns of every row, sorted by id (for cross-group audits)
     splits: dict[str, dict[str, np.ndarray]]
     entry: dict[str, Any]  # the manifest's groups[<group>]
-    configs: dict[str, dict[str, Any]]  # manifest configs entries (without files)
+    configs: dict[str, dict[str, Any]]  # manifest configs entries (with their files)
+    files: dict[str, dict[str, Any]]  # the Parquet files written, with sha256 and size
     quarantine: list[dict[str, Any]]
 
 
 def _build_group(
-    builder: Builder, params: Any, group: str, context: BuildContext, explicit: set[str]
+    builder: Builder,
+    params: Any,
+    group: str,
+    context: BuildContext,
+    explicit: set[str],
+    staging: Path,
+    scratch: Path,
 ) -> _GroupBuild:
+    """Rows stream to sorted runs on disk; splits, derived columns and audits come from the
+    key columns in memory; then each split's Parquet files are written in ``id`` order."""
     started = time.perf_counter()
-    table = _rows_table(builder, params, context, group)
+    spill, keys, derived = _spill_rows(builder, params, context, group, scratch / group)
     definitions = [d for d in builder.split_definitions if d.group == group]
     splits: dict[str, dict[str, np.ndarray]] = {}
     skipped: dict[str, str] = {}
@@ -246,25 +277,28 @@ def _build_group(
             skipped[definition.config] = reason
             continue
         try:
-            splits[definition.config] = definition.assign(table, params)
-            check_split(splits[definition.config], table.num_rows)
+            splits[definition.config] = definition.assign(keys, params)
+            check_split(splits[definition.config], keys.num_rows)
         except (ValueError, BuildError) as e:
             raise BuildError(f"config {definition.config}: {e}") from None
         present |= set(splits[definition.config])
     splits = {d.config: splits[d.config] for d in definitions if d.config in splits}
     audits = {
-        "leakage": _leakage_audit(builder, table, splits, group),
-        **builder.audit(table, splits, params, group),
+        "leakage": _leakage_audit(builder, keys, splits, group),
+        **builder.audit(keys, splits, params, group),
     }
+    hasher = ContentHasher(builder.schemas[group], scratch / group / "hash")
+    for window in _windows(spill, derived, np.arange(keys.num_rows)):
+        hasher.add(window)
     quarantine = [dataclasses.asdict(q) for q in context.quarantine]
     entry: dict[str, Any] = {
         "configs": list(splits),
         "configs_not_built": skipped,
         "parameters": _group_parameters(builder, params, group),
         "seed": getattr(params, "seed", None),
-        "content_hash": store.content_hash(table, splits),
-        "rows": table.num_rows,
-        "schema": {f.name: str(f.type) for f in table.schema},
+        "content_hash": hasher.finish(keys["id"], splits),
+        "rows": keys.num_rows,
+        "schema": {f.name: str(f.type) for f in builder.schemas[group]},
         "counts": context.counts,
         "quarantine": {
             "rows": len(quarantine),
@@ -275,24 +309,32 @@ def _build_group(
         "audits": audits,
         "environment": environment(),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_seconds": round(time.perf_counter() - started, 2),
+        "build_seconds": 0.0,  # set once the files are written
         "workers": context.workers,
+        "executor": "dask" if context.dask is not None else "local processes",
     }
     by_config = {d.config: d for d in definitions}
-    configs = {
-        config: {
+    configs: dict[str, dict[str, Any]] = {}
+    files: dict[str, dict[str, Any]] = {}
+    for config, split in splits.items():
+        configs[config] = {
             "group": group,
             "content_hash": entry["content_hash"],
-            "splits": {s: {"rows": len(idx)} for s, idx in split.items()},
+            "splits": {},
             "absent_splits": {
                 s: context.absent_splits.get(s, "not part of this build")
                 for s in by_config[config].split_names
                 if s not in split
             },
         }
-        for config, split in splits.items()
-    }
-    return _GroupBuild(table, splits, entry, configs, quarantine)
+        for split_name, idx in split.items():
+            windows = _windows(spill, derived, idx)
+            rel_paths = store.write_shards(windows, len(idx), staging, config, split_name)
+            configs[config]["splits"][split_name] = {"rows": len(idx), "files": rel_paths}
+            files.update({rel: _file_record(staging / rel) for rel in rel_paths})
+    shutil.rmtree(scratch / group, ignore_errors=True)
+    entry["build_seconds"] = round(time.perf_counter() - started, 2)
+    return _GroupBuild(keys, splits, entry, configs, files, quarantine)
 
 
 def _publish(
@@ -300,8 +342,9 @@ def _publish(
     final: Path,
     existing: dict[str, Any] | None,
     built: dict[str, _GroupBuild],
+    staging: Path,
 ) -> dict[str, Any]:
-    """Write the new version directory: kept groups linked, new groups written, then swap."""
+    """Finish the new version directory: kept groups linked, manifest and card, then swap."""
     kept_groups = {g: e for g, e in (existing or {}).get("groups", {}).items() if g not in built}
     manifest: dict[str, Any] = {
         "format": store.MANIFEST_FORMAT,
@@ -310,52 +353,46 @@ def _publish(
         "groups": {},
         "configs": {},
     }
-    with store.staging_dir(final) as staging:
-        files: dict[str, dict[str, Any]] = {}
-        for group, entry in kept_groups.items():
-            manifest["groups"][group] = entry
-            for config in entry["configs"]:
-                manifest["configs"][config] = existing["configs"][config]  # type: ignore[index]
-            for rel, record in existing["files"].items():  # type: ignore[index]
-                if _file_group(rel, existing) == group:
-                    target = staging / rel
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(final / rel, target)
-                    files[rel] = record
-        for group, result in built.items():
-            manifest["groups"][group] = result.entry
-            for config, split in result.splits.items():
-                manifest["configs"][config] = result.configs[config]
-                for split_name, idx in split.items():
-                    rel_paths = store.write_shards(
-                        result.table.take(pa.array(idx)), staging, config, split_name
-                    )
-                    manifest["configs"][config]["splits"][split_name]["files"] = rel_paths
-                    files.update({rel: _file_record(staging / rel) for rel in rel_paths})
-            if result.quarantine:
-                rel = result.entry["quarantine"]["file"]
-                (staging / QUARANTINE_DIR).mkdir(exist_ok=True)
-                lines = [json.dumps(q, ensure_ascii=False) for q in result.quarantine]
-                fsutil.write_text(staging / rel, "\n".join(lines) + "\n")
-                files[rel] = _file_record(staging / rel)
-        manifest["configs"] = _in_declared_order(builder, manifest["configs"])
-        manifest["groups"] = {
-            g: manifest["groups"][g] for g in _declared_groups(builder) if g in manifest["groups"]
-        }
-        manifest["content_hash"] = store.version_hash(manifest["groups"])
-        tables = {g: r.table for g, r in built.items()}
-        columns = getattr(builder, "cross_audit_columns", None)
-        for group in kept_groups:
-            tables[group] = _group_table(staging, manifest, group, columns)
-        manifest["cross_audits"] = builder.cross_audit(tables)
-        notes = {d.config: d.description for d in builder.split_definitions}
-        fsutil.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
-        files[store.CARD_NAME] = _file_record(staging / store.CARD_NAME)
-        manifest["files"] = dict(sorted(files.items()))
-        store.write_manifest(staging, manifest)
-        # under the lock, after the checks of build(): an existing directory is replaced
-        # (with --force even one whose manifest could not be read)
-        store.publish(staging, final, replace=final.exists())
+    files: dict[str, dict[str, Any]] = {}
+    for group, entry in kept_groups.items():
+        manifest["groups"][group] = entry
+        for config in entry["configs"]:
+            manifest["configs"][config] = existing["configs"][config]  # type: ignore[index]
+        for rel, record in existing["files"].items():  # type: ignore[index]
+            if _file_group(rel, existing) == group:
+                target = staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(final / rel, target)
+                files[rel] = record
+    for group, result in built.items():
+        manifest["groups"][group] = result.entry
+        manifest["configs"].update(result.configs)
+        files.update(result.files)
+        if result.quarantine:
+            rel = result.entry["quarantine"]["file"]
+            (staging / QUARANTINE_DIR).mkdir(exist_ok=True)
+            lines = [json.dumps(q, ensure_ascii=False) for q in result.quarantine]
+            fsutil.write_text(staging / rel, "\n".join(lines) + "\n")
+            files[rel] = _file_record(staging / rel)
+    manifest["configs"] = _in_declared_order(builder, manifest["configs"])
+    manifest["groups"] = {
+        g: manifest["groups"][g] for g in _declared_groups(builder) if g in manifest["groups"]
+    }
+    manifest["content_hash"] = store.version_hash(manifest["groups"])
+    tables = {g: r.keys for g, r in built.items()}
+    columns = getattr(builder, "cross_audit_columns", None)
+    for group in kept_groups:
+        tables[group] = _group_table(staging, manifest, group, columns)
+    manifest["cross_audits"] = builder.cross_audit(tables)
+    notes = {d.config: d.description for d in builder.split_definitions}
+    manifest["files"] = files  # the card names every split's exact files
+    fsutil.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
+    files[store.CARD_NAME] = _file_record(staging / store.CARD_NAME)
+    manifest["files"] = dict(sorted(files.items()))
+    manifest = store.write_manifest(staging, manifest)
+    # under the lock, after the checks of build(): an existing directory is replaced
+    # (with --force even one whose manifest could not be read)
+    store.publish(staging, final, replace=final.exists())
     return manifest
 
 
@@ -373,13 +410,14 @@ def _check_kept_files(
             path = final / rel
             if (
                 not path.is_file()
+                or path.resolve() != final.resolve() / rel  # a symlink: never linked across
                 or path.stat().st_size != record["bytes"]
                 or (fsutil.sha256_file(path) != record["sha256"])
             ):
                 configs = ",".join(existing["groups"][group]["configs"])
                 raise IntegrityError(
-                    f"{path} is missing or differs from the manifest; rebuild that group "
-                    f"first: molbench build {builder.info.name} --config {configs} --force"
+                    f"{path} is missing, a symlink or differs from the manifest; rebuild that "
+                    f"group first: molbench build {builder.info.name} --config {configs} --force"
                 )
 
 
@@ -423,7 +461,7 @@ def _requirements_hint(builder: Builder, configs: list[str]) -> str:
 def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:
     if not final.exists():
         return None
-    older = _older_format(final / store.MANIFEST_NAME)
+    older = store.older_format(final / store.MANIFEST_NAME)
     if older is not None:
         # written by an earlier molbench: same version, same rows; only the layout changed
         log.warning(
@@ -443,29 +481,15 @@ def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:
     return manifest
 
 
-def _older_format(path: Path) -> int | None:
-    """The manifest format of a build written by an older molbench, else None."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    version = data.get("format") if isinstance(data, dict) else None
-    is_older = isinstance(version, int) and 0 < version < store.MANIFEST_FORMAT
-    return version if is_older and "name" in data else None
-
-
 @contextmanager
 def _locked(final: Path) -> Iterator[None]:
     """One build of a dataset version at a time (several groups may be built in turn)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     locks = final.parent.parent / ".locks"
     locks.mkdir(exist_ok=True)
-    with open(locks / f"{final.parent.name}-{final.name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = locks / f"{final.parent.name}-{final.name}.lock"
+    with fsutil.exclusive_lock(lock, f"another build of {final.parent.name} {final.name}"):
+        yield
 
 
 def _group_parameters(builder: Builder, params: Any, group: str) -> dict[str, Any]:
@@ -474,27 +498,50 @@ def _group_parameters(builder: Builder, params: Any, group: str) -> dict[str, An
     return select(params, group) if select else dataclasses.asdict(params)
 
 
-def _rows_table(builder: Builder, params: Any, context: BuildContext, group: str) -> pa.Table:
+def _spill_rows(
+    builder: Builder, params: Any, context: BuildContext, group: str, directory: Path
+) -> tuple[RowSpill, pa.Table, dict[str, Any]]:
+    """Every row to sorted runs on disk; the key columns (sorted by id) and derived columns."""
     schema = builder.schemas[group]
-    batches = []
+    key_columns = [
+        builder.info.structure_column,
+        *builder.key_columns[group],
+        *getattr(builder, "cross_audit_columns", ()),
+    ]
+    spill = RowSpill(directory, schema, [c for c in key_columns if c in schema.names])
     try:
         for chunk in _chunks(builder.rows(params, context, group), ROWS_PER_BATCH):
-            batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
+            spill.add(pa.RecordBatch.from_pylist(chunk, schema=schema))
     except MolbenchError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise BuildError(
             f"{builder.info.name}/{group} produced rows that do not fit its schema: {e}"
         ) from e
-    table = pa.Table.from_batches(batches, schema=schema).sort_by("id")
+    keys = spill.finish()
     derive = getattr(builder, "derive", None)  # columns that need every row (e.g. overlaps)
-    if derive is not None:
-        table = derive(table, params, group)
-    if table.num_rows == 0:
+    derived = derive(keys, params, group) if derive is not None else {}
+    for column, values in derived.items():
+        index = schema.get_field_index(column)
+        if column in keys.schema.names:
+            keys = keys.set_column(keys.schema.get_field_index(column), schema.field(index), values)
+    if keys.num_rows == 0:
         raise BuildError(f"{builder.info.name}/{group} produced no rows")
-    if duplicated_structures(table["id"].to_numpy(zero_copy_only=False)):
+    if duplicated_structures(keys["id"]):
         raise BuildError(f"{builder.info.name}/{group} produced duplicate ids")
-    return table
+    return spill, keys, derived
+
+
+def _windows(spill: RowSpill, derived: dict[str, Any], positions: np.ndarray) -> Iterator[pa.Table]:
+    """The rows at ``positions`` (ascending), derived columns filled in."""
+    start = 0
+    for window in spill.windows(positions):
+        chosen = pa.array(positions[start : start + window.num_rows])
+        for column, values in derived.items():
+            index = window.schema.get_field_index(column)
+            window = window.set_column(index, window.schema.field(index), values.take(chosen))
+        start += window.num_rows
+        yield window
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -515,10 +562,11 @@ def _leakage_audit(
     group: str,
 ) -> dict[str, Any]:
     """Structures shared between splits, per config; leak-free configs must share none."""
-    keys = np.asarray(table[builder.info.structure_column].to_pylist(), dtype=object)
+    column = table[builder.info.structure_column]
+    keys = np.asarray(column.to_pylist(), dtype=object)
     report: dict[str, Any] = {
         "structure_key": builder.info.structure_column,
-        "duplicated_structures": duplicated_structures(keys.astype(str)),
+        "duplicated_structures": duplicated_structures(column),
         "shared_between_splits": {},
     }
     definitions: dict[str, SplitDefinition] = {d.config: d for d in builder.split_definitions}
@@ -539,6 +587,29 @@ def _file_record(path: Path) -> dict[str, Any]:
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {old.get(k)} -> {new.get(k)}" for k in new if old.get(k) != new.get(k))
+
+
+def _dask_slots(client: Any) -> int:
+    return sum(client.nthreads().values())
+
+
+def _check_dask_workers(client: Any) -> None:
+    """Every Dask worker runs the library versions that shape the bytes, as this client."""
+    mine = _shaping_versions(environment())
+    theirs = client.run(lambda: _shaping_versions(environment()))
+    if not theirs:
+        raise BuildError(f"the Dask cluster at {client.scheduler.address} has no workers")
+    different = {worker: v for worker, v in theirs.items() if v != mine}
+    if different:
+        worker, versions = next(iter(different.items()))
+        raise BuildError(
+            f"{len(different)} Dask worker(s) run other library versions than this client "
+            f"(e.g. {worker}: {versions}; here: {mine}), so their rows could differ"
+        )
+
+
+def _shaping_versions(versions: dict[str, str]) -> dict[str, str]:
+    return {k: versions[k] for k in ("molbench", "rdkit", "pyarrow", "numpy")}
 
 
 def environment() -> dict[str, str]:

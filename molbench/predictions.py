@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 from molbench.errors import PredictionFormatError
 
 SHOW = 3  # offending ids named per problem
-MAX_RANKED = 10  # candidates per row in a ranked prediction (top-10 is the literature's limit)
+# CSV has no list type: a ranked cell holds the candidates separated by single spaces
+CSV_SEPARATOR = " "
 
 
 def read_predictions(path: str | os.PathLike[str], max_rows: int | None = None) -> pa.Table:
@@ -112,8 +113,8 @@ def align(
 
     ``columns`` maps a column name to its kind: ``"probability"`` (float in [0, 1]),
     ``"binary"`` (integer 0/1), ``"text"`` (a string, e.g. one SMILES or a name),
-    ``"ranked_text"`` (a ranked list of up to ``MAX_RANKED`` strings: a list column, or in
-    CSV one string with the candidates separated by spaces) or ``"embedding"`` (a list of
+    ``"ranked_text"`` (a ranked list of strings, best first: a list column, or in CSV one
+    string, see :func:`split_ranked_cell`) or ``"embedding"`` (a list of
     floats, the same length in every row). ``required`` lists alternatives: at least one column of
     each group must be present (e.g. ``[["score", "label"]]``); ``expected`` describes
     the format in error messages.
@@ -222,7 +223,16 @@ def _check_ranked_text(
     column: pa.ChunkedArray, name: str, ids: list
 ) -> tuple[np.ndarray, list[str]]:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        rows = [None if v is None else v.split() for v in column.to_pylist()]
+        cells = column.to_pylist()
+        quoted = [ids[i] for i, v in enumerate(cells) if v is not None and _LIST_REPR & set(v)]
+        if quoted:
+            return np.zeros(len(column), dtype=object), [
+                f"{len(quoted)} {name} cell(s) look like a written list (quotes or commas, e.g. "
+                f"pandas to_csv of a Python list; ids {_first(quoted)}): write each cell as "
+                "the candidates joined by single spaces (' '.join(candidates)), or use "
+                "Parquet with a list column"
+            ]
+        rows = [None if v is None else split_ranked_cell(v) for v in cells]
     elif (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) and (
         pa.types.is_string(column.type.value_type)
         or pa.types.is_large_string(column.type.value_type)
@@ -238,15 +248,25 @@ def _check_ranked_text(
     nulls = [ids[i] for i, v in enumerate(rows) if v is None]
     if nulls:
         problems.append(f"{len(nulls)} empty {name} list(s) (ids {_first(nulls)})")
-    long = [ids[i] for i, v in enumerate(rows) if v is not None and len(v) > MAX_RANKED]
-    if long:
-        problems.append(f"{len(long)} {name} list(s) longer than {MAX_RANKED} (ids {_first(long)})")
     holes = [ids[i] for i, v in enumerate(rows) if v is not None and any(s is None for s in v)]
     if holes:
         problems.append(f"{len(holes)} {name} list(s) with null entries (ids {_first(holes)})")
     values = np.empty(len(rows), dtype=object)
     values[:] = [list(v or ()) for v in rows]
     return values, problems
+
+
+_LIST_REPR = frozenset("'\",")  # never in a SMILES: a Python or JSON list written as text
+
+
+def split_ranked_cell(cell: str) -> list[str]:
+    """The candidates of a CSV ranked cell: split at every single space, nothing dropped.
+
+    An empty cell is no prediction; otherwise every field is one candidate in its slot,
+    so two spaces in a row leave an empty (invalid) candidate there instead of moving the
+    later ones up a rank. Quotes and commas are refused before (a written Python list).
+    """
+    return cell.split(CSV_SEPARATOR) if cell else []
 
 
 def _check_embedding(column: pa.ChunkedArray, name: str, ids: list) -> tuple[np.ndarray, list[str]]:

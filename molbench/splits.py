@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from molbench.errors import BuildError, ParameterError
 
@@ -170,6 +172,10 @@ def shared_structures(keys: np.ndarray, split: Mapping[str, np.ndarray]) -> dict
     return {f"{a}/{b}": len(sets[a] & sets[b]) for i, a in enumerate(names) for b in names[i + 1 :]}
 
 
-def duplicated_structures(keys: np.ndarray) -> int:
-    """Rows whose structure key already occurred earlier in the table."""
-    return int(len(keys) - len(np.unique(keys)))
+def duplicated_structures(keys: np.ndarray | pa.Array | pa.ChunkedArray) -> int:
+    """Rows whose structure key already occurred earlier in the table.
+
+    Counted by Arrow: ``np.unique`` of long strings copies them into a fixed-width array
+    as wide as the longest key, gigabytes for a full-size reaction set.
+    """
+    return int(len(keys) - pc.count_distinct(keys, mode="all").as_py())

@@ -203,9 +203,9 @@ import sys
 from molbench.tasks.reactions import forward_ranks
 from molbench.tasks.text_metrics import generation_metrics
 hostile = sys.stdin.read().split()
-rank, invalid = forward_ranks(["CCO"] * len(hostile), [[h, "OCC"] for h in hostile])
+rank, *_, invalid = forward_ranks(["CCO"] * len(hostile), [[h, "OCC"] for h in hostile])
 text = generation_metrics(["CCO"] * len(hostile), hostile)
-print(rank.tolist(), invalid, text["validity"])
+print(rank.tolist(), invalid, text["validity"], text.get("validity_molt5", 0.0))
 """
 
 
@@ -219,7 +219,7 @@ def test_hostile_smiles_are_invalid_predictions_not_a_crash() -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-300:]}"
-    assert done.stdout.split() == ["[2,", "2]", "2", "0.0"]  # right at rank 2; both invalid
+    assert done.stdout.split() == ["[2,", "2]", "2", "0.0", "0.0"]  # right at rank 2; invalid
 
 
 def test_limits_refuse_before_rdkit_sees_the_string(monkeypatch: pytest.MonkeyPatch) -> None:

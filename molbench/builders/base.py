@@ -43,7 +43,7 @@ class SplitDefinition:
 
     config: str
     description: str
-    assign: Callable[[pa.Table, Any], dict[str, np.ndarray]]
+    assign: Callable[[pa.Table, Any], dict[str, np.ndarray]]  # (key columns, params)
     leak_free: bool = True  # the leakage audit must find no shared structure
     group: str = DEFAULT_GROUP  # the table of rows this config splits
     requires_splits: tuple[str, ...] = ()  # built only when the group has all of these
@@ -80,6 +80,7 @@ class BuildContext:
     """What a running build may use and report: workers, progress, sources, counters."""
 
     workers: int = 1
+    dask: Any = None  # a dask.distributed Client: the per-row map runs on its cluster
     progress: bool = False
     source_dir: Path | None = None  # --source: a raw-data root (one folder per source)
     allow_unverified: bool = False  # accept raw files whose checksum differs from the pin
@@ -101,6 +102,9 @@ class Builder(Protocol):
     split_definitions: tuple[SplitDefinition, ...]
     default_configs: tuple[str, ...]  # what ``molbench build <name>`` builds
     raw_sources: tuple[str, ...]  # raw-data folders it reads (empty: generated offline)
+    # group -> the columns its splits, audits and ``derive`` read: the build keeps these in
+    # memory (with ``id`` and the structure column); every other column only streams past
+    key_columns: Mapping[str, tuple[str, ...]]
 
     def rows(self, params: Any, context: BuildContext, group: str) -> Iterator[dict[str, Any]]:
         """Yield every row of ``group``; ``id`` must be unique. Report in ``context``."""
@@ -113,8 +117,12 @@ class Builder(Protocol):
         params: Any,
         group: str,
     ) -> dict[str, Any]:
-        """Dataset-specific audits of one group (e.g. shortcut baselines)."""
+        """Dataset-specific audits of one group (e.g. shortcut baselines); ``table`` holds
+        the key columns of every row, sorted by ``id``."""
         ...
+
+    # Optional: ``derive(keys, params, group) -> {column: values}`` fills columns that need
+    # every row (e.g. "is this test reaction in train"), from the key columns alone.
 
     def cross_audit(self, tables: Mapping[str, pa.Table]) -> dict[str, Any]:
         """Audits across the groups present in the build (e.g. one set's train in another's

@@ -8,6 +8,7 @@ graph" of all precursors with its edit labels) so GPU recipes need no RDKit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -307,6 +308,19 @@ class ReactionsBuilder:
     default_configs = ("uspto_mit", "uspto_15k")
     cross_audit_columns = ("published_split", "reaction_key")
     raw_sources = ("uspto_mit", "uspto_15k")
+    # what splits, derive and audits read: the build keeps these in memory, streams the rest
+    key_columns = MappingProxyType(
+        dict.fromkeys(
+            ("uspto_mit", "uspto_15k"),
+            (
+                "published_split",
+                "product_scaffold",
+                "reaction_key",
+                "product_inchikey",
+                "reactants",
+            ),
+        )
+    )
 
     def planned_splits(self, params: ReactionsParams, group: str) -> list[str]:
         """The published splits a build reads (what ``--splits`` asks for)."""
@@ -322,16 +336,21 @@ class ReactionsBuilder:
     ) -> Iterator[dict[str, Any]]:
         """Resolve every requested split's file first (fail fast), then stream its lines."""
         wanted = [s for s in SPLIT_NAMES if s in params.split_list]
-        resolved = {
-            split: sources.resolve_split(
-                SOURCES[group][split],
-                split,
-                context.source_dir,
-                allow_unverified=context.allow_unverified,
-                progress=context.progress,
-            )
-            for split in wanted
-        }
+        # USPTO-15K's three splits are members of one zip, checked (and warned about) once
+        by_file: dict[tuple[str, str, str | None], sources.ResolvedSource] = {}
+        resolved = {}
+        for split in wanted:
+            file = SOURCES[group][split]
+            key = (file.source, file.filename, file.content_sha256)
+            if key not in by_file:
+                by_file[key] = sources.resolve_split(
+                    file,
+                    split,
+                    context.source_dir,
+                    allow_unverified=context.allow_unverified,
+                    progress=context.progress,
+                )
+            resolved[split] = dataclasses.replace(by_file[key], file=file)
         for split in SPLIT_NAMES:
             if split not in wanted:
                 file = SOURCES[group][split]
@@ -349,7 +368,7 @@ class ReactionsBuilder:
             unit_scale=True,
             disable=not context.progress,
         )
-        with ordered_stream(context.workers) as stream:
+        with ordered_stream(context.workers, client=context.dask) as stream:
             for split in wanted:
                 lines = _chunks(group, split, resolved[split])
                 seen = 0
@@ -372,21 +391,23 @@ class ReactionsBuilder:
         bar.close()
         context.counts.update(counts.summary())
 
-    def derive(self, table: pa.Table, params: ReactionsParams, group: str) -> pa.Table:
+    def derive(
+        self, keys: pa.Table, params: ReactionsParams, group: str
+    ) -> dict[str, pa.Array | pa.ChunkedArray]:
         """Mark validation/test rows whose reaction or product is also in train."""
-        split = table["published_split"]
-        is_train = pc.equal(split, "train")
+        is_train = pc.equal(keys["published_split"], "train")
         if not pc.any(is_train).as_py():
-            nulls = pa.nulls(table.num_rows, pa.bool_())
-            return _set(_set(table, "reaction_in_train", nulls), "product_in_train", nulls)
+            nulls = pa.nulls(keys.num_rows, pa.bool_())
+            return {"reaction_in_train": nulls, "product_in_train": nulls}
+        derived = {}
         for column, key in (
             ("reaction_in_train", "reaction_key"),
             ("product_in_train", "product_inchikey"),
         ):
-            train_keys = pc.unique(pc.filter(table[key], is_train))
-            seen = pc.and_(pc.invert(is_train), pc.is_in(table[key], value_set=train_keys))
-            table = _set(table, column, seen)
-        return table
+            train_keys = pc.unique(pc.filter(keys[key], is_train))
+            seen = pc.is_in(keys[key], value_set=train_keys)
+            derived[column] = pc.and_(pc.invert(is_train), seen)
+        return derived
 
     def audit(
         self,
@@ -473,16 +494,7 @@ def _process_chunk(
 def _row(
     group: str, split: str, number: int, raw: Any, record: dict[str, Any], vocab: Any
 ) -> dict[str, Any]:
-    separated = record["reactants"] + (">" + record["reagents"] if record["reagents"] else "")
-    tokens = {}
-    unknown = 0
-    for column, smiles in (
-        ("src_tokens_separated", separated),
-        ("src_tokens_mixed", record["precursors_mixed"]),
-        ("tgt_tokens", record["products"]),
-    ):
-        tokens[column] = vocab.encode(smiles)
-        unknown += vocab.n_unknown(tokens[column])
+    tokens, unknown = _token_columns(record, vocab, _MOLECULE_TOKENS)
     edits = [
         {"atom_a": a, "atom_b": b, "new_order": new, "old_order": old}
         for (a, b, new), old in zip(record["edits"], record["old_orders"], strict=True)
@@ -499,6 +511,48 @@ def _row(
         **tokens,
         "_unknown_tokens": unknown,
     }
+
+
+# Per worker process: token ids of each molecule seen (reagents and solvents repeat across
+# thousands of reactions). Ids of a joined SMILES are the ids of its molecules with the
+# '.' / '>' ids between them: those two tokens never merge with a neighbour.
+_MOLECULE_TOKENS: dict[str, tuple[list[int], int]] = {}
+_MOLECULE_TOKENS_LIMIT = 200_000
+
+
+def _token_columns(
+    record: dict[str, Any], vocab: Any, cache: dict[str, tuple[list[int], int]]
+) -> tuple[dict[str, list[int]], int]:
+    """The three token columns of a record, and how many of their tokens are ``<unk>``."""
+    if len(cache) > _MOLECULE_TOKENS_LIMIT:
+        cache.clear()
+    dot, arrow = vocab.index["."], vocab.index[">"]
+    unknown = 0
+
+    def ids(smiles: str) -> list[int]:
+        nonlocal unknown
+        out: list[int] = []
+        for k, molecule in enumerate(smiles.split(".") if smiles else ()):
+            if molecule not in cache:
+                encoded = vocab.encode(molecule, add_bos_eos=False)
+                cache[molecule] = (encoded, vocab.n_unknown(encoded))
+            molecule_ids, n_unknown = cache[molecule]
+            if k:
+                out.append(dot)
+            out.extend(molecule_ids)
+            unknown += n_unknown
+        return out
+
+    separated = ids(record["reactants"])
+    if record["reagents"]:
+        separated += [arrow, *ids(record["reagents"])]
+    columns = {
+        "src_tokens_separated": separated,
+        "src_tokens_mixed": ids(record["precursors_mixed"]),
+        "tgt_tokens": ids(record["products"]),
+    }
+    bos, eos = vocab.bos_id, vocab.eos_id
+    return {name: [bos, *values, eos] for name, values in columns.items()}, unknown
 
 
 _RECORD_COLUMNS = (
@@ -564,11 +618,6 @@ class _Counts:
 def _note(examples: list[str], text: str, limit: int = 10) -> None:
     if len(examples) < limit:
         examples.append(text[:300])
-
-
-def _set(table: pa.Table, column: str, values: Any) -> pa.Table:
-    index = table.schema.get_field_index(column)
-    return table.set_column(index, table.schema.field(index), values)
 
 
 def _in(values: np.ndarray, reference: set) -> int:

@@ -194,6 +194,19 @@ class ValidityBuilder:
     schemas = MappingProxyType({DEFAULT_GROUP: SCHEMA})
     default_configs = ("random", "size_ood")
     raw_sources = ()
+    # what splits and audits read: the build keeps these in memory, streams the rest
+    key_columns = MappingProxyType(
+        {
+            DEFAULT_GROUP: (
+                "parent_id",
+                "n_carbons",
+                "condensed",
+                "label",
+                "formula",
+                "n_double_bonds",
+            )
+        }
+    )
     split_definitions = (
         SplitDefinition("random", "80/10/10 random, grouped by parent_id", _random_split),
         SplitDefinition("size_ood", "test = more carbons than train/validation", _size_ood_split),
@@ -211,7 +224,7 @@ class ValidityBuilder:
         quotas = carbon_quotas(params.n_molecules // 2, params.max_carbons)
         # Largest molecules first: they take longest, so the pool stays balanced.
         units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
-        with ordered_map(context.workers) as imap:
+        with ordered_map(context.workers, context.dask) as imap:
             picked = list(
                 tqdm(
                     imap(_pick_unit, units),

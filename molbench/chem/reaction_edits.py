@@ -215,3 +215,82 @@ def _search(
                 return smiles, ""
             first_error = first_error or error or f"edited product {smiles} differs"
     return None, first_error or "no valence-consistent hydrogens and charges"
+
+
+PRODUCT_RULES = ("largest", "reactants")  # which edited molecules a graph-edit model predicts
+
+
+@dataclass(frozen=True)
+class EditedMolecule:
+    """One molecule of the edited mixture: its atoms (indices of the precursors) and SMILES."""
+
+    atoms: frozenset[int]
+    smiles: str  # canonical, '' when no hydrogen/charge repair lets it sanitise
+    touched: bool  # an edit changed one of its bonds
+
+
+def edited_mixture(
+    mol: Chem.Mol, edits: Sequence[Edit], unedited: Mapping[frozenset[int], str] | None = None
+) -> list[EditedMolecule]:
+    """Every molecule after applying ``edits`` to ``mol``, each edited atom in its cheapest
+    valence-consistent state (the rest unchanged), as a graph-edit model's candidate is.
+
+    ``unedited``: the canonical SMILES of the precursor molecules by their atoms, reused for
+    the molecules no edit touches (writing SMILES is most of the cost of a big mixture).
+    """
+    rw = _apply_bonds(mol, edits)
+    for i, options in _candidate_states(mol, rw, edits, None).items():
+        set_state(rw.GetAtomWithIdx(i), options[0])
+    touched = {i for a, b, _ in edits for i in (a, b)}
+    components = [frozenset(c) for c in Chem.GetMolFrags(rw, asMols=False, sanitizeFrags=False)]
+    known = unedited or {}
+    todo = [c for c in components if not touched.isdisjoint(c) or c not in known]
+    written = dict(zip(todo, _write(rw, todo), strict=True))
+    return [
+        EditedMolecule(c, written[c] if c in written else known[c], not touched.isdisjoint(c))
+        for c in components
+    ]
+
+
+def _write(rw: Chem.RWMol, components: Sequence[frozenset[int]]) -> list[str]:
+    """Canonical SMILES of these molecules of ``rw`` ('' for one that cannot be repaired)."""
+    if not components:
+        return []
+    part = Chem.RWMol(rw)
+    _keep_only(part, frozenset().union(*components))
+    # removing atoms keeps their order, and GetMolFrags lists molecules by lowest atom
+    ordered = sorted(components, key=min)
+    pieces = Chem.GetMolFrags(part, asMols=False, sanitizeFrags=False)
+    if Chem.SanitizeMol(part, catchErrors=True) == _SANITIZED:
+        by_component = dict(zip(ordered, fragment_smiles(part, pieces), strict=True))
+    else:  # repair (or give up on) each molecule alone, so one bad one spoils only itself
+        by_component = {}
+        for component in ordered:
+            frag = Chem.RWMol(rw)
+            _keep_only(frag, component)
+            by_component[component] = next((s for s, _ in sanitized_forms(frag) if s), "")
+    return [by_component[c] for c in components]
+
+
+def predicted_product(
+    molecules: Sequence[EditedMolecule], reactant_atoms: Set[int] | None, rule: str
+) -> str:
+    """The product a graph-edit model names from its edited mixture ('' if it has none).
+
+    ``largest``: the largest molecule an edit touched. ``reactants``: that molecule plus
+    every reactant molecule the edits left whole (a salt's counter-ion, an HCl kept with
+    an amine), which needs ``reactant_atoms`` (the separated setting's reactants). Leaving
+    groups (other edited molecules) are dropped by both.
+    """
+    if rule not in PRODUCT_RULES:
+        raise ValueError(f"unknown product rule {rule!r}; known: {', '.join(PRODUCT_RULES)}")
+    edited = [m for m in molecules if m.touched] or list(molecules)
+    if not edited:
+        return ""
+    main = max(edited, key=lambda m: len(m.atoms))
+    kept = [main]
+    if rule == "reactants" and reactant_atoms is not None:
+        kept += [m for m in molecules if not m.touched and m.atoms <= reactant_atoms]
+    if any(not m.smiles for m in kept):
+        return ""
+    return ".".join(sorted(m.smiles for m in kept))

@@ -1,23 +1,34 @@
-"""Forward reaction prediction scores: top-k exact match of the product side.
+"""Forward reaction prediction scores: top-k match of the product side, by position.
 
-A prediction is right when it names the same molecules as the recorded products, compared as
-a sorted tuple of RDKit canonical SMILES, one per molecule (a multiset, so ``CC.CC`` is not
-``CC``). Molecule order, writing order, aromatic or Kekulé form and atom-map numbers do not
-matter; stereo does. This agrees with the Molecular Transformer scoring (equality of RDKit
-canonical SMILES of the whole product string, whose fragments RDKit orders canonically).
+A prediction is compared with the recorded products as a sorted tuple of RDKit canonical
+SMILES, one per molecule (a multiset, so ``CC.CC`` is not ``CC``). Molecule order, writing
+order, aromatic or Kekulé form and atom-map numbers do not matter; stereo does.
 
-Two conventions differ from a plain position check and are deliberate:
+Protocol (the headline, as the literature scores): top-k **by position**. Slot ``i`` of a
+ranked list is right or wrong on its own, so a list that repeats a molecule loses that slot,
+as in Molecular Transformer's ``score_predictions.py``. The variant ``top{k}_distinct``
+first drops repeats (the later copies of a canonical form) and lets the predictions after
+them move up: "among the first k distinct guesses". Top-1 is the same under both. Invalid
+predictions are never merged: each keeps its slot as a wrong guess. A row with no
+predictions is wrong, not invalid.
 
-* Repeats within one ranked list (same canonical form) count once: the later copies are
-  dropped and the predictions after them move up, so top-k means "among the first k distinct
-  guesses". Invalid predictions are never merged: each one keeps its slot as a wrong guess.
-* A row with no predictions is wrong, not invalid.
+Rules (what "right" means for one prediction):
+
+* ``exact`` (default): the predicted molecules are exactly the recorded product molecules.
+* ``subset``: the recorded product molecules are among the predicted ones (a multiset
+  inclusion), the rule of the WLDN authors, whose candidates are the whole edited mixture
+  with leftover reactants and reagents in it.
+
+Atom maps are stripped before comparing. Molecular Transformer's scorer does not strip
+them: there a mapped prediction never equals the unmapped target, so for a model that
+writes atom maps molbench's numbers are higher than that scorer's; for unmapped output
+(what MT itself writes) the two agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from rdkit import Chem
@@ -29,12 +40,7 @@ from molbench.stats import accuracy, bootstrap_ci
 Canonical = tuple[str, ...]  # sorted canonical SMILES, one per molecule
 
 DEFAULT_KS = (1, 2, 3, 5, 10)
-
-# Direction of each name in ``ForwardScores.metrics()`` for the default ks.
-HIGHER_IS_BETTER: Mapping[str, bool] = {
-    **{f"top{k}": True for k in DEFAULT_KS},
-    "invalid_top1": False,
-}
+RULES = ("exact", "subset")
 
 
 def parse_smiles(smiles: str) -> Chem.Mol | None:
@@ -67,48 +73,56 @@ def canonical_molecules(smiles: str) -> Canonical | None:
     return tuple(sorted(Chem.MolToSmiles(f) for f in fragments))
 
 
-def first_correct_rank(
-    truth: Sequence[Canonical | None], predictions: Sequence[Iterable[Canonical | None]]
-) -> np.ndarray:
-    """Per row, the 1-based rank of the first right prediction after repeats are dropped; 0: none.
+def is_right(candidate: Canonical | None, target: Canonical | None, rule: str) -> bool:
+    """Whether one prediction names the recorded products under ``rule`` (see the module)."""
+    if candidate is None or target is None:
+        return False
+    if rule == "exact":
+        return candidate == target
+    if rule == "subset":
+        return not Counter(target) - Counter(candidate)
+    raise ValueError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
 
-    ``None`` marks an invalid SMILES; it is never right, never merged, and keeps its slot.
+
+def first_correct_ranks(
+    truth: Sequence[Canonical | None],
+    predictions: Sequence[Iterable[Canonical | None]],
+    rule: str = "exact",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the 1-based rank of the first right prediction by position and among distinct
+    predictions (repeats dropped); 0: none.
+
+    The first right prediction is never a repeat (its earlier copy would have been right),
+    so both ranks point at the same prediction and ``rank == 1`` exactly when
+    ``rank_distinct == 1``. ``None`` marks an invalid SMILES: never right, never merged.
     Each row is consumed only up to its first right prediction, so a lazy iterable spares
     canonicalising the rest (most of the work for a good model).
     """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
     if len(truth) != len(predictions):
         raise ValueError(f"{len(truth)} truth rows but {len(predictions)} prediction rows")
-    ranks = np.zeros(len(truth), dtype=np.int64)
+    rank = np.zeros(len(truth), dtype=np.int64)
+    rank_distinct = np.zeros(len(truth), dtype=np.int64)
     for i, (target, ranked) in enumerate(zip(truth, predictions, strict=True)):
         if target is None:
             continue
         seen: set[Canonical] = set()
-        position = 0
-        for candidate in ranked:
-            if candidate is not None:
-                if candidate in seen:
-                    continue
-                seen.add(candidate)
-            position += 1
-            if candidate == target:
-                ranks[i] = position
+        distinct = 0
+        for position, candidate in enumerate(ranked, 1):
+            if candidate is None or candidate not in seen:
+                distinct += 1
+                if candidate is not None:
+                    seen.add(candidate)
+            if is_right(candidate, target, rule):
+                rank[i], rank_distinct[i] = position, distinct
                 break
-    return ranks
+    return rank, rank_distinct
 
 
 def hits_at(rank: np.ndarray, k: int) -> np.ndarray:
-    """Boolean per row: right within the first ``k`` distinct predictions."""
+    """Boolean per row: right within the first ``k`` predictions of the protocol ``rank`` used."""
     return (rank > 0) & (rank <= k)
-
-
-def topk_accuracy(
-    truth: Sequence[Canonical | None],
-    predictions: Sequence[Sequence[Canonical | None]],
-    k: int,
-) -> float:
-    """Fraction of rows right within the first ``k`` distinct predictions; ``nan`` for no rows."""
-    rank = first_correct_rank(truth, predictions)
-    return float(np.mean(hits_at(rank, k))) if len(rank) else float("nan")
 
 
 def topk_ci(
@@ -118,63 +132,4 @@ def topk_ci(
     hit = hits_at(rank, k)
     return bootstrap_ci(
         accuracy, hit, np.ones_like(hit), seed=seed, resamples=resamples, level=level
-    )
-
-
-@dataclass(frozen=True)
-class ForwardScores:
-    """One scoring pass; ``rank`` (0 = never right) feeds bootstrap intervals and buckets."""
-
-    rank: np.ndarray
-    topk: dict[int, float]
-    invalid_top1: float  # share of all rows whose first prediction does not parse
-    mean_predictions: float  # predictions per row as submitted, repeats included
-
-    def metrics(self) -> dict[str, float]:
-        """Flat ``{"top1": ..., "invalid_top1": ..., "mean_predictions": ...}`` for result JSON."""
-        return {
-            **{f"top{k}": v for k, v in self.topk.items()},
-            "invalid_top1": self.invalid_top1,
-            "mean_predictions": self.mean_predictions,
-        }
-
-
-def score_forward(
-    truth_smiles: Sequence[str],
-    ranked_predictions: Sequence[Sequence[str]],
-    ks: Sequence[int] = DEFAULT_KS,
-) -> ForwardScores:
-    """Score ranked product predictions against the recorded products, canonicalising each once.
-
-    Raises ``ValueError`` when the row counts differ, a k is not positive, or a truth SMILES
-    does not parse (a dataset bug, not a model error).
-    """
-    if len(truth_smiles) != len(ranked_predictions):
-        raise ValueError(
-            f"{len(truth_smiles)} truth rows but {len(ranked_predictions)} prediction rows"
-        )
-    if any(k < 1 for k in ks):
-        raise ValueError(f"top-k needs k >= 1, got {list(ks)}")
-    cache: dict[str, Canonical | None] = {}
-
-    def canonical(smiles: str) -> Canonical | None:
-        if smiles not in cache:
-            cache[smiles] = canonical_molecules(smiles)
-        return cache[smiles]
-
-    truth = [canonical(s) for s in truth_smiles]
-    bad = [i for i, t in enumerate(truth) if t is None]
-    if bad:
-        raise ValueError(f"{len(bad)} truth SMILES do not parse, first rows {bad[:5]}")
-    rank = first_correct_rank(truth, [map(canonical, row) for row in ranked_predictions])
-    n = len(rank)
-    if n == 0:
-        nan = float("nan")
-        return ForwardScores(rank, dict.fromkeys(ks, nan), nan, nan)
-    invalid = sum(bool(row) and canonical(row[0]) is None for row in ranked_predictions)
-    return ForwardScores(
-        rank=rank,
-        topk={k: float(np.mean(hits_at(rank, k))) for k in ks},
-        invalid_top1=invalid / n,
-        mean_predictions=float(np.mean([len(row) for row in ranked_predictions])),
     )

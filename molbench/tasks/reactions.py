@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -14,15 +13,18 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molbench.chem.untrusted import MAX_BRANCH_DEPTH, MAX_SMILES_LENGTH, smiles_too_large
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import (
     DEFAULT_KS,
+    RULES,
     Canonical,
     canonical_molecules,
-    first_correct_rank,
+    first_correct_ranks,
     hits_at,
     topk_ci,
 )
+
+MAX_PREDICTIONS = 10  # scored per row: top-10 is the literature's limit; the rest is ignored
 
 MIT = "USPTO-MIT test"
 JIN_2017 = "Jin et al., NeurIPS 2017 (WLDN)"
@@ -39,60 +41,80 @@ class ReactionsTask:
     default_config = "uspto_mit"
     headline = "top1"
     train_columns = ("reaction_key", "product_inchikey")  # the clean-subset metrics need them
-    summary_metrics = ("top1", "top2", "top3", "top5", "top10", "invalid_top1")
+    summary_metrics = (
+        *(f"top{k}" for k in DEFAULT_KS),
+        *(f"top{k}_distinct" for k in DEFAULT_KS[1:]),
+        "invalid_top1",
+    )
     higher_is_better = True
+    rules = RULES  # --rule: what counts as a right prediction
+    published_metrics = ("top1", "top3", "top5")  # what papers print for rescored models
     prediction_columns = MappingProxyType({"predictions": "ranked_text"})
     required_columns = (("predictions",),)
     prediction_help = (
-        "`id` plus `predictions`: up to 10 product SMILES per reaction, best first (a list "
-        "column in Parquet; in CSV one string with the candidates separated by spaces). "
+        "`id` plus `predictions`: product SMILES per reaction, best first, the first 10 "
+        "scored (a list column in Parquet; in CSV one string, the candidates joined by "
+        "single spaces, no quotes or commas). "
         "Multi-molecule products are '.'-joined; molecule order, atom maps and writing "
         "order do not matter, stereo does. Invalid SMILES count as wrong, and so does a SMILES "
         f"over {MAX_SMILES_LENGTH:,} characters or with branches nested over {MAX_BRANCH_DEPTH} "
         "deep (RDKit crashes on some such strings)."
     )
     literature = (
-        {"method": "WLDN", "metric": f"top-1, {MIT}", "value": "79.6", "citation": JIN_2017},
+        {
+            "method": "WLDN",
+            "metric": f"top-1, {MIT}",
+            "value": "79.6",
+            "protocol": "by position over edit candidates, subset rule (rescored above)",
+            "citation": JIN_2017,
+        },
         {
             "method": "WLDN5",
             "metric": f"top-1 / 2 / 5, {MIT}",
             "value": "85.6 / 90.5 / 93.4",
+            "protocol": "by position over edit candidates, authors' rule (not checked here)",
             "citation": COLEY_2019,
         },
         {
             "method": "Molecular Transformer (separated)",
             "metric": f"top-1 / 2 / 5, {MIT}",
             "value": "90.4 / 93.7 / 95.3",
+            "protocol": "by position (score_predictions.py), exact match of canonical SMILES",
             "citation": SCHWALLER_2019,
         },
         {
             "method": "Molecular Transformer (mixed)",
             "metric": f"top-1 / 2 / 5, {MIT}",
             "value": "88.7 / 92.1 / 94.2",
+            "protocol": "by position (score_predictions.py), exact match of canonical SMILES",
             "citation": SCHWALLER_2019,
         },
         {
             "method": "LocalTransform (separated)",
             "metric": f"top-1 / 2 / 3 / 5, {MIT}",
             "value": "92.3 / 95.6 / 96.5 / 97.2",
+            "protocol": "not stated in the table quoted (not checked here)",
             "citation": CHEN_JUNG_2022,
         },
         {
             "method": "LocalTransform (mixed)",
             "metric": f"top-1 / 2 / 3 / 5, {MIT}",
             "value": "90.8 / 94.8 / 95.7 / 96.3",
+            "protocol": "not stated in the table quoted (not checked here)",
             "citation": CHEN_JUNG_2022,
         },
         {
             "method": "R-SMILES (separated)",
             "metric": f"top-1 / 2 / 5 / 10, {MIT}",
             "value": "92.3 / 95.9 / 97.5 / 98.1",
+            "protocol": "not stated in the table quoted (not checked here)",
             "citation": ZHONG_2022,
         },
         {
             "method": "R-SMILES (mixed)",
             "metric": f"top-1 / 2 / 5 / 10, {MIT}",
             "value": "91.0 / 95.0 / 96.8 / 97.0",
+            "protocol": "not stated in the table quoted (not checked here)",
             "citation": ZHONG_2022,
         },
     )
@@ -104,13 +126,17 @@ class ReactionsTask:
         seed: int,
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Top-k by position (headline) and among distinct guesses, under ``context["rule"]``."""
+        context = context or {}
+        rule = context.get("rule") or "exact"
         products = truth["products"].to_pylist()
-        ranked = predictions["predictions"]
-        rank, invalid_top1 = forward_ranks(products, ranked)
+        ranked, warnings = _first_predictions(predictions["predictions"])
+        rank, rank_distinct, invalid_top1 = forward_ranks(products, ranked, rule)
         n = len(rank)
         metrics: dict[str, float] = {f"top{k}": _mean(hits_at(rank, k)) for k in DEFAULT_KS}
+        metrics |= {f"top{k}_distinct": _mean(hits_at(rank_distinct, k)) for k in DEFAULT_KS[1:]}
         metrics["invalid_top1"] = invalid_top1 / n if n else float("nan")
-        train = (context or {}).get("train")  # this config's train split, when it has one
+        train = context.get("train")  # this config's train split, when it has one
         for key, subset in (
             ("reaction_key", "reaction_not_in_train"),
             ("product_inchikey", "product_not_in_train"),
@@ -131,23 +157,65 @@ class ReactionsTask:
                 "ci95": [low, high],
                 "higher_is_better": self.higher_is_better,
             },
+            "protocol": protocol(rule),
             "buckets": {
                 "top1_by_n_edits": _top1_by([f"{k}+" if k == 6 else str(k) for k in n_edits], rank),
                 "top1_by_reagents_given": _top1_by(
                     ["yes" if r else "no" for r in truth["reagents"].to_pylist()], rank
                 ),
+                "top1_by_product_molecules": _top1_by(
+                    ["multi" if "." in p else "single" for p in products], rank
+                ),
             },
+            "per_row": per_row_record(
+                truth["id"].to_pylist(),
+                top1=hits_at(rank, 1).astype(int).tolist(),
+                rank=rank.tolist(),
+                rank_distinct=rank_distinct.tolist(),
+            ),
+            "warnings": warnings,
             "n_rows": n,
         }
 
-    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
-        plot_topk(results, path)
+    def curve(self, result: Mapping[str, Any]) -> Curve:
+        # among distinct guesses: every recorded run has those (by position, k > 1, only
+        # the runs scored since that protocol became the headline)
+        metrics = result["metrics"]
+        names = {str(k): f"top{k}_distinct" if k > 1 else "top1" for k in DEFAULT_KS}
+        points = {k: metrics[name] for k, name in names.items() if name in metrics}
+        return Curve("top-k among distinct guesses", "k", points)
+
+
+def protocol(rule: str) -> dict[str, Any]:
+    """How a reactions result was scored, recorded in it (see :mod:`reaction_metrics`)."""
+    return {
+        "topk": "by_position",
+        "rule": rule,
+        "distinct_metrics": "top{k}_distinct",
+        "atom_maps": "stripped",
+        "max_predictions": MAX_PREDICTIONS,
+    }
+
+
+def _first_predictions(ranked: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The first ``MAX_PREDICTIONS`` of every row, and a warning when some row had more."""
+    longest = max((len(row) for row in ranked), default=0)
+    if longest <= MAX_PREDICTIONS:
+        return ranked, []
+    n_long = sum(len(row) > MAX_PREDICTIONS for row in ranked)
+    cut = np.empty(len(ranked), dtype=object)
+    cut[:] = [list(row[:MAX_PREDICTIONS]) for row in ranked]
+    return cut, [
+        f"{n_long:,} rows have more than {MAX_PREDICTIONS} predictions (up to {longest}): "
+        f"only the first {MAX_PREDICTIONS} of each were scored"
+    ]
 
 
 def forward_ranks(
-    products: Sequence[str], ranked: Sequence[Sequence[str]]
-) -> tuple[np.ndarray, int]:
-    """Rank of the first right prediction per row (0: none) and rows whose top-1 is invalid.
+    products: Sequence[str], ranked: Sequence[Sequence[str]], rule: str = "exact"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rank of the first right prediction per row by position and among distinct guesses
+    (0: none), and the number of rows whose top-1 is invalid.
 
     A recorded product RDKit cannot sanitise (a handful of USPTO-MIT reactions) is compared
     in unsanitised canonical form, and so are the predictions for that row; a prediction
@@ -174,7 +242,8 @@ def forward_ranks(
         # lazily: a right answer at rank 1 spares canonicalising the other nine
         candidates.append(map(canonical, row, [raw] * len(row)))
         invalid_top1 += bool(row) and canonical(row[0], raw) is None
-    return first_correct_rank(targets, candidates), invalid_top1
+    rank, rank_distinct = first_correct_ranks(targets, candidates, rule)
+    return rank, rank_distinct, invalid_top1
 
 
 def _unsanitised(smiles: str) -> Canonical | None:
@@ -199,44 +268,3 @@ def _top1_by(keys: list[str], rank: np.ndarray) -> dict[str, float]:
     for i, key in enumerate(keys):
         groups[key].append(i)
     return {k: _mean(hits_at(rank[idx], 1)) for k, idx in sorted(groups.items())}
-
-
-def plot_topk(results: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Top-k accuracy curves per method (mean over seeds), one panel per config."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def panel(r: Mapping[str, Any]) -> tuple[str, str]:
-        return r["dataset"]["config"], (r.get("transfer") or {}).get("trained_on", "")
-
-    panels = sorted({panel(r) for r in results})
-    methods = sorted({r["run"]["method"] for r in results})
-    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for ax, (config, trained_on) in zip(axes[0], panels, strict=True):
-        for method in methods:
-            runs = [
-                r
-                for r in results
-                if panel(r) == (config, trained_on) and r["run"]["method"] == method
-            ]
-            if not runs:
-                continue
-            ys = [np.mean([r["metrics"][f"top{k}"] for r in runs]) for k in DEFAULT_KS]
-            ax.plot(DEFAULT_KS, ys, marker="o", ms=3, color=colours[method], label=method)
-        trained = f"\n(trained on {trained_on})" if trained_on else ""
-        ax.set_title(f"reactions / {config}: top-k exact match (test){trained}", fontsize=9)
-        ax.set_xlabel("k")
-        ax.set_ylabel("accuracy")
-        ax.set_xticks(DEFAULT_KS)
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], color=colours[m], marker="o", ms=3) for m in methods]
-    fig.legend(
-        handles, methods, loc="lower center", ncol=max(1, len(methods)), fontsize=8, frameon=False
-    )
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)

@@ -1,16 +1,13 @@
 """Forward reaction scores on hand-made predictions: what counts as the same product set."""
 
-import math
-
 import numpy as np
 import pytest
 
 from molbench.tasks.reaction_metrics import (
     canonical_molecules,
-    first_correct_rank,
+    first_correct_ranks,
+    is_right,
     parse_smiles,
-    score_forward,
-    topk_accuracy,
     topk_ci,
 )
 
@@ -43,62 +40,58 @@ def test_stereo_is_kept() -> None:
     assert canonical_molecules("F/C=C/F") != canonical_molecules("F/C=C\\F")
 
 
-TRUTH = ["CCO", "CC(=O)O.CCO", "c1ccccc1", "C[C@H](N)O", "CCN", "CCCl", "CC=O"]
-PREDICTIONS = [
-    ["OCC"],  # right at 1, other writing
-    ["CCO.CC(O)=O", "CCO"],  # right at 1, other fragment order
-    ["C(C", "CC", "C1=CC=CC=C1"],  # invalid first, right (Kekulé) at 3
-    ["C[C@@H](N)O", "CC(N)O"],  # wrong stereo, missing stereo
-    [],  # no predictions: wrong, not invalid
-    ["CC", "CC", "C(C)", "CCCl"],  # repeats count once: right at distinct rank 2
-    ["[CH3:1][CH:2]=[O:3]"],  # atom-mapped, right at 1
-]
+def _ranks(truth: list[str], rows: list[list[str]], rule: str = "exact") -> tuple[list, list]:
+    rank, distinct = first_correct_ranks(
+        [canonical_molecules(t) for t in truth],
+        [[canonical_molecules(p) for p in row] for row in rows],
+        rule,
+    )
+    return rank.tolist(), distinct.tolist()
 
 
-def test_score_forward_by_hand() -> None:
-    scores = score_forward(TRUTH, PREDICTIONS)
-    assert scores.rank.tolist() == [1, 1, 3, 0, 0, 2, 1]
-    assert scores.topk[1] == pytest.approx(3 / 7)
-    assert scores.topk[2] == pytest.approx(4 / 7)
-    assert scores.topk[3] == pytest.approx(5 / 7)
-    assert scores.topk[10] == pytest.approx(5 / 7)
-    assert scores.invalid_top1 == pytest.approx(1 / 7)
-    assert scores.mean_predictions == pytest.approx(13 / 7)
-    assert scores.metrics()["top3"] == scores.topk[3]
+def test_repeats_lose_their_slot_by_position_but_not_among_distinct_guesses() -> None:
+    # CC twice (two writings), then the truth: slot 3 by position, 2nd distinct guess.
+    # Molecular Transformer's score_predictions.py gives rank 3 (top-2 wrong, top-3 right).
+    assert _ranks(["CCCl"], [["CC", "C(C)", "CCCl"]]) == ([3], [2])
+    # an invalid guess is never merged with another: both keep their slots
+    assert _ranks(["CCO"], [["C(C", "C(C", "OCC"]]) == ([3], [3])
+    assert _ranks(["CCO"], [["CC", "CC", "CC"]]) == ([0], [0])
 
 
-def test_right_only_at_rank_three() -> None:
-    scores = score_forward(["CCO"], [["CC", "CCC", "OCC"]], ks=(1, 2, 3))
-    assert scores.topk == {1: 0.0, 2: 0.0, 3: 1.0}
+def test_top1_is_the_same_under_both_protocols() -> None:
+    rng = np.random.default_rng(0)
+    pool = ["CC", "CCO", "OCC", "C(C", "CCN"]
+    rows = [list(rng.choice(pool, size=rng.integers(0, 5))) for _ in range(300)]
+    rank, distinct = _ranks(["CCO"] * 300, rows)
+    assert [r == 1 for r in rank] == [d == 1 for d in distinct]
+    assert all(d <= r for r, d in zip(rank, distinct, strict=True))
+    assert 0 < sum(r == 1 for r in rank) < 300 and rank != distinct
+
+
+def test_subset_rule_accepts_leftover_molecules_exact_does_not() -> None:
+    truth = ["CCO", "CCO.Cl"]
+    rows = [["CCO.CC(=O)O"], ["Cl.OCC.O"]]  # the edited mixture: product plus leftovers
+    assert _ranks(truth, rows, "exact") == ([0, 0], [0, 0])
+    assert _ranks(truth, rows, "subset") == ([1, 1], [1, 1])
+    # a multiset: the truth's two molecules need two in the prediction
+    assert _ranks(["CC.CC"], [["CC.O", "CC.CC.O"]], "subset") == ([2], [2])
+    assert is_right(("CCO",), ("CCO",), "exact") and not is_right(None, ("CCO",), "subset")
+    with pytest.raises(ValueError, match="unknown rule"):
+        is_right(("C",), ("C",), "superset")
 
 
 def test_invalid_predictions_keep_their_slot_and_never_match() -> None:
     target = canonical_molecules("CCO")
-    assert first_correct_rank([target], [[None, None, target]]).tolist() == [3]
-    assert first_correct_rank([None], [[None]]).tolist() == [0]  # None never equals None
-
-
-def test_topk_accuracy_on_canonical_forms() -> None:
-    truth = [canonical_molecules(s) for s in ("CCO", "CCN")]
-    preds = [[canonical_molecules("OCC")], [canonical_molecules("CC"), canonical_molecules("NCC")]]
-    assert topk_accuracy(truth, preds, k=1) == pytest.approx(0.5)
-    assert topk_accuracy(truth, preds, k=2) == pytest.approx(1.0)
-    assert math.isnan(topk_accuracy([], [], k=1))
+    rank, distinct = first_correct_ranks([target], [[None, None, target]])
+    assert rank.tolist() == [3] and distinct.tolist() == [3]
+    assert first_correct_ranks([None], [[None]])[0].tolist() == [0]  # None never equals None
 
 
 def test_bad_inputs_raise() -> None:
-    with pytest.raises(ValueError, match="truth SMILES"):
-        score_forward(["C(C"], [["CC"]])
     with pytest.raises(ValueError, match="rows"):
-        score_forward(["CC"], [])
-    with pytest.raises(ValueError, match="k >= 1"):
-        score_forward(["CC"], [["CC"]], ks=(0,))
-
-
-def test_empty_scoring_is_nan() -> None:
-    scores = score_forward([], [])
-    assert math.isnan(scores.topk[1])
-    assert math.isnan(scores.invalid_top1)
+        first_correct_ranks([("CC",)], [])
+    with pytest.raises(ValueError, match="unknown rule"):
+        first_correct_ranks([], [], "superset")
 
 
 def test_topk_ci_brackets_the_estimate() -> None:

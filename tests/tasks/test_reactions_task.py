@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -32,7 +34,7 @@ def _ranked(rows: list[list[str]]) -> np.ndarray:
 
 
 def test_right_at_rank_one_permuted_and_noncanonical() -> None:
-    ranks, invalid = forward_ranks(
+    ranks, _, invalid = forward_ranks(
         TRUTH,
         [["OCC"], ["[Na+].CC(O)=O"], ["Oc1ccccc1"], ["C[CH2+](C)(C)C"]],
     )
@@ -40,16 +42,49 @@ def test_right_at_rank_one_permuted_and_noncanonical() -> None:
 
 
 def test_invalid_wrong_late_and_empty() -> None:
-    ranks, invalid = forward_ranks(
+    ranks, _, invalid = forward_ranks(
         TRUTH, [["C1CC", "CCO"], ["CC"], ["CCC", "CCN", "OC1=CC=CC=C1"], []]
     )
     assert ranks.tolist() == [2, 0, 3, 0]
     assert invalid == 1  # only the first row's top-1 does not parse
 
 
-def test_duplicates_count_once() -> None:
-    ranks, _ = forward_ranks(["CCO"], [["CCN", "NCC", "OCC"]])
-    assert ranks.tolist() == [2]
+def test_a_repeat_loses_its_slot_by_position() -> None:
+    ranks, distinct, _ = forward_ranks(["CCO"], [["CCN", "NCC", "OCC"]])
+    assert ranks.tolist() == [3]  # by position, as Molecular Transformer's scorer
+    assert distinct.tolist() == [2]  # among distinct guesses
+
+
+def test_score_records_protocol_per_row_ranks_and_both_top_k() -> None:
+    truth = _truth(["CCO", "CCN", "CC.Cl"])
+    preds = _ranked([["CC", "C(C)", "OCC"], ["CCN"], ["Cl.CC.O"]])
+    scored = ReactionsTask().score(truth, {"predictions": preds}, seed=0)
+    m = scored["metrics"]
+    assert m["top2"] == pytest.approx(1 / 3) and m["top2_distinct"] == pytest.approx(2 / 3)
+    assert m["top3"] == pytest.approx(2 / 3) and "top1_distinct" not in m
+    assert scored["protocol"]["topk"] == "by_position" and scored["protocol"]["rule"] == "exact"
+    rows = scored["per_row"]
+    assert rows["rank"] == [3, 1, 0] and rows["rank_distinct"] == [2, 1, 0]
+    assert rows["top1"] == [0, 1, 0] and rows["n"] == 3
+    assert rows["ids_sha256"] == hashlib.sha256(b"r0\nr1\nr2").hexdigest()
+    assert np.mean(rows[scored["headline"]["metric"]]) == scored["headline"]["value"]
+    assert scored["buckets"]["top1_by_product_molecules"] == {"multi": 0.0, "single": 0.5}
+    subset = ReactionsTask().score(truth, {"predictions": preds}, 0, {"rule": "subset"})
+    assert subset["per_row"]["rank"] == [3, 1, 1] and subset["protocol"]["rule"] == "subset"
+    assert subset["buckets"]["top1_by_product_molecules"]["multi"] == 1.0
+
+
+def test_a_beam_longer_than_ten_is_scored_on_its_first_ten_with_a_warning() -> None:
+    truth = _truth(["CCO", "CCN"])
+    preds = _ranked([["C"] * 10 + ["CCO"], ["C"] * 9 + ["CCN"] + ["C"] * 5])
+    scored = ReactionsTask().score(truth, {"predictions": preds}, seed=0)
+    assert scored["per_row"]["rank"] == [0, 10]
+    assert scored["warnings"] == [
+        "2 rows have more than 10 predictions (up to 15): only the first 10 of each were scored"
+    ]
+    assert (
+        ReactionsTask().score(_truth(["C"]), {"predictions": _ranked([["C"]])}, 0)["warnings"] == []
+    )
 
 
 def test_score_reports_topk_invalid_rate_and_clean_subsets() -> None:
