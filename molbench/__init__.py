@@ -1,5 +1,6 @@
 """molbench: versioned, audited Parquet datasets and benchmarks for molecular machine learning."""
 
+import os
 from importlib import metadata
 from typing import Any
 
@@ -36,8 +37,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'molbench' has no attribute {name!r}")
 
 
-def open_dataset(path: str, verify_files: bool = True) -> BuiltDataset:
-    """Open a built dataset directory; by default every file is checked against its sha256."""
+def open_dataset(path: str | os.PathLike[str], verify_files: bool = True) -> BuiltDataset:
+    """Open a built dataset directory: its manifest's digest, layout and row counts are
+    always checked; by default every file's sha256 too (``verify_files=False`` skips that)."""
     return BuiltDataset(path, verify_files=verify_files)
 
 

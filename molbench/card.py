@@ -81,9 +81,21 @@ def _yaml_header(info: DatasetInfo, manifest: Mapping[str, Any]) -> str:
             f'  description: "molbench {info.name} {info.version} {config}; '
             f'content {c["content_hash"]}"'
         )
-        lines.append("  data_files:")
-        for split in c["splits"]:
-            lines += [f"  - split: {split}", f"    path: {config}/{split}-*.parquet"]
+        lines.append("  data_files:")  # exact files, no glob: a stray file joins no split
+        for split, s in c["splits"].items():
+            lines += [f"  - split: {split}", "    path:", *(f"    - {rel}" for rel in s["files"])]
+    # load_dataset checks each split's num_examples (its files may not swap or grow); it
+    # reads the entry only with num_bytes, given here as the split's Parquet bytes
+    lines.append("dataset_info:")
+    for config, c in manifest["configs"].items():
+        lines += [f"- config_name: {config}", "  splits:"]
+        for split, s in c["splits"].items():
+            size = sum(manifest["files"][rel]["bytes"] for rel in s["files"])
+            lines += [
+                f"  - name: {split}",
+                f"    num_bytes: {size}",
+                f"    num_examples: {s['rows']}",
+            ]
     lines.append("---")
     return "\n".join(lines) + "\n"
 

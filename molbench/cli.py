@@ -234,8 +234,10 @@ def verify(path: str, deep: bool) -> None:
 @main.command("list")
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds to list.")
 def list_command(root: str | None) -> None:
-    """Show every complete build under the root."""
+    """Show every sound build under the root (damaged ones are named as warnings)."""
     base = store.resolve_root(root)
+    if root is not None and not base.is_dir():
+        raise DatasetNotFoundError(f"--root {base} does not exist or is not a directory")
     builds = store.list_builds(base)
     if not builds:
         click.echo(f"no builds under {base}; try: molbench build validity")
@@ -254,7 +256,7 @@ def list_command(root: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def info(path: str, as_json: bool) -> None:
     """Describe a build: parameters, configs, counts, audits, environment."""
-    m = store.read_manifest(_resolve(path))
+    m = store.read_checked_manifest(_resolve(path))
     if as_json:
         click.echo(json.dumps(m, indent=2, sort_keys=True))
         return
@@ -335,10 +337,11 @@ def _resolve(path: str) -> Path:
     "file_format",
     default=None,
     help="With --predictions: the file is a released output in this format, read by its "
-    "importer (opennmt, csv-wide, cbond; see `molbench import --help`).",
+    "importer (opennmt, csv-wide, cbond, molt5; see `molbench import --help`).",
 )
 @click.option("--n-best", type=click.IntRange(min=1), help="--format opennmt: lines per row.")
 @click.option("--keep", help="--format cbond: mixture (default) or a product rule.")
+@click.option("--replay", help="--format cbond: molbench (default) or authors (their scorer's).")
 @click.option(
     "--record",
     "record_dir",
@@ -362,6 +365,7 @@ def eval_command(
     file_format: str | None,
     n_best: int | None,
     keep: str | None,
+    replay: str | None,
     record_dir: str | None,
 ) -> None:
     """Score a model directory or a predictions file on one split."""
@@ -373,11 +377,11 @@ def eval_command(
         raise click.UsageError("--record needs --model (a recipe records its own predictions)")
     if outputs_file is not None and model_dir is None:
         raise click.UsageError("--outputs needs --model (the outputs of that model)")
-    options = _import_options(n_best, keep)
+    options = _import_options(n_best, keep, replay)
     if (file_format is not None or options) and predictions is None:
-        raise click.UsageError("--format, --n-best and --keep need --predictions FILE")
+        raise click.UsageError("--format, --n-best, --keep and --replay need --predictions FILE")
     if options and file_format is None:
-        raise click.UsageError("--n-best and --keep need --format")
+        raise click.UsageError("--n-best, --keep and --replay need --format")
     if model_dir is not None:
         result = evaluate_model(
             model_dir, dataset, config, split, device, root, outputs_file, rule=rule
@@ -415,9 +419,10 @@ def eval_command(
         click.echo(f"recorded as {Path(record_dir) / name}")
 
 
-def _import_options(n_best: int | None, keep: str | None) -> dict[str, Any]:
+def _import_options(n_best: int | None, keep: str | None, replay: str | None) -> dict[str, Any]:
     """The importer options given on the command line (only those set)."""
-    return {k: v for k, v in (("n_best", n_best), ("keep", keep)) if v is not None}
+    given = (("n_best", n_best), ("keep", keep), ("replay", replay))
+    return {k: v for k, v in given if v is not None}
 
 
 @main.command("import")
@@ -435,6 +440,12 @@ def _import_options(n_best: int | None, keep: str | None) -> dict[str, Any]:
     help="cbond: mixture (every molecule after the edits, for --rule subset; default), "
     "largest or reactants (a product rule, for --rule exact).",
 )
+@click.option(
+    "--replay",
+    default=None,
+    help="cbond: molbench (its valence repair; default) or authors (candidates rebuilt as "
+    "the WLDN authors' scorer does, with --keep mixture).",
+)
 def import_command(
     file_format: str,
     file: str,
@@ -445,12 +456,14 @@ def import_command(
     out: str,
     n_best: int | None,
     keep: str | None,
+    replay: str | None,
 ) -> None:
     """Turn a released prediction FILE in FORMAT into a standard predictions Parquet file.
 
     FORMAT: opennmt (Molecular Transformer: n_best space-tokenised lines per test row, in
     test order), csv-wide (id, prediction_1 ... prediction_k), cbond (WLDN/rexgen ranked
-    bond edits per test line).
+    bond edits per test line), molt5 (MolT5 caption2smiles TSV, matched by description;
+    --dataset text --config chebi20).
     """
     from molbench.builders import resolve_dataset
     from molbench.evaluate import task_for
@@ -459,7 +472,7 @@ def import_command(
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     config = config or task_for(built.manifest).default_config
     table = import_predictions(
-        file_format, Path(file), built.table(config, split), **_import_options(n_best, keep)
+        file_format, Path(file), built.table(config, split), **_import_options(n_best, keep, replay)
     )
     write_predictions(table, Path(out))
     click.echo(f"wrote {out}: {table.num_rows:,} rows of {config}/{split} from {file_format}")
@@ -485,6 +498,39 @@ def _print_result(result: dict[str, Any]) -> None:
         click.echo(f"  protocol: {json.dumps(result['protocol'], sort_keys=True)}")
     for warning in result.get("warnings", []):
         click.echo(f"  warning: {warning}")
+
+
+@main.command("compare")
+@click.argument("result_a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("result_b", type=click.Path(exists=True, dir_okay=False))
+def compare_command(result_a: str, result_b: str) -> None:
+    """Is RESULT_A better than RESULT_B? Paired tests on the same test rows."""
+    from molbench.compare import compare, load_result
+
+    a, b = load_result(Path(result_a)), load_result(Path(result_b))
+    report = compare(a, b, ("A", "B"))
+    d = a["dataset"]
+    click.echo(
+        f"{d['name']} {d['version']} / {d['config']} / {d['split']}: {report['metric']} on "
+        f"{report['n']:,} shared rows ({'higher' if report['higher_is_better'] else 'lower'} "
+        "is better)"
+    )
+    files = (result_a, result_b)
+    for label, path, result, mean in zip("AB", files, (a, b), report["means"], strict=True):
+        run = result.get("run") or {}
+        seed = run.get("seed")
+        who = f"{run.get('method', '?')}" + (f" seed {seed}" if seed is not None else "")
+        click.echo(f"  {label}  {mean:.4f}  {who}  ({path})")
+    for test in report["tests"]:
+        low, high = test.ci95
+        greater, two_sided = (  # a bootstrap cannot show a p below its resolution
+            f"≤ {floor:.2g}" if p <= floor else f"= {p:.4g}"
+            for p, floor in ((test.p_greater, test.p_floor), (test.p_two_sided, 2 * test.p_floor))
+        )
+        click.echo(
+            f"  {test.test}: A - B = {test.difference:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
+            f"one-sided p (A better) {greater}, two-sided p {two_sided}  [{test.detail}]"
+        )
 
 
 @main.command("predict")
@@ -569,8 +615,16 @@ def augment_reactions_command(
     show_default=True,
     help="Leaderboards directory holding results/<dataset>/*.json.",
 )
-def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
-    """Regenerate leaderboards/<dataset>.md and .png from committed result JSONs."""
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write the leaderboard website (every dataset) into this directory, e.g. "
+    "leaderboards/site; static pages that work from file://.",
+)
+def leaderboard(datasets: tuple[str, ...], directory: str, html_dir: str | None) -> None:
+    """Regenerate leaderboards/<dataset>.md and its figures from committed result JSONs."""
     from molbench.leaderboard import write_leaderboard
 
     base = Path(directory)
@@ -580,6 +634,11 @@ def leaderboard(datasets: tuple[str, ...], directory: str) -> None:
     for name in names:
         for path in write_leaderboard(name, base):
             click.echo(f"wrote {path}")
+    if html_dir is not None:
+        from molbench.site import write_site
+
+        files = write_site(base, Path(html_dir))
+        click.echo(f"wrote the site: {len(files)} files in {html_dir} (open index.html)")
 
 
 if __name__ == "__main__":

@@ -47,3 +47,7 @@ class DownloadError(MolbenchError):
 
 class SourceFormatError(MolbenchError):
     """A raw file that cannot be read as the format its source declares."""
+
+
+class ComparisonError(MolbenchError):
+    """Two results that cannot be compared row by row (other rows, or no per-row values)."""

@@ -44,11 +44,13 @@ def evaluate_table(
     source: str,
     context: dict[str, Any] | None = None,
     rule: str | None = None,
+    max_rows: int = 0,
 ) -> dict[str, Any]:
     """Score a predictions table on one split of a build (opened, and so verified, once).
 
     ``rule``: what counts as right, for tasks that offer several (reactions: ``exact``,
-    ``subset``); None is the task's default.
+    ``subset``); None is the task's default. ``max_rows``: score the split's first rows
+    only (a smoke run); the result says so.
     """
     started = time.perf_counter()
     task = task_for(built.manifest)
@@ -57,6 +59,9 @@ def evaluate_table(
         offered = f"one of {', '.join(rules)}" if rules else "none"
         raise ParameterError(f"--rule {rule!r}: the {task.dataset} task offers {offered}")
     truth = built.table(config, split)
+    split_rows = truth.num_rows
+    if max_rows:
+        truth = truth.slice(0, max_rows)
     aligned = align(
         predictions,
         truth["id"],
@@ -76,6 +81,12 @@ def evaluate_table(
         scored = task.score(truth, aligned, seed=BOOTSTRAP_SEED, context=context)
     except ValueError as e:  # a metric's contract: bad ground truth or inputs
         raise MolbenchError(f"cannot score {config}/{split}: {e}") from None
+    if truth.num_rows < split_rows:
+        scored["subset"] = {"first_rows": truth.num_rows, "split_rows": split_rows}
+        scored.setdefault("warnings", []).append(
+            f"scored on the first {truth.num_rows} of {split_rows} rows of {config}/{split} "
+            "(a smoke run): not comparable with the leaderboard"
+        )
     return {
         "format": RESULT_FORMAT,
         "task": task.dataset,
@@ -142,8 +153,11 @@ def evaluate_model(
     root: str | os.PathLike[str] | None = None,
     outputs_file: str | os.PathLike[str] | None = None,
     rule: str | None = None,
+    max_rows: int = 0,
 ) -> dict[str, Any]:
     """Run a model directory on a split and score it; the dataset defaults to its own.
+
+    ``max_rows``: run and score the split's first rows only (a smoke run).
 
     ``outputs_file``: the model's network outputs for this split, written where the network
     ran (a GPU machine without RDKit, see :mod:`molbench.outputs`); only the CPU half of the
@@ -156,6 +170,8 @@ def evaluate_model(
     config = config or card.task["config"]
     built = store.BuiltDataset(dataset_path)
     rows = built.table(config, split)
+    if max_rows:
+        rows = rows.slice(0, max_rows)
     outputs_about: dict[str, Any] | None = None
     if outputs_file is not None:  # checked before the clock starts: reading is not predicting
         outputs, outputs_about = read_outputs(
@@ -185,7 +201,9 @@ def evaluate_model(
         and group_of(built, trained_config) != group_of(built, config)
     )
     context = transfer_context(built, trained_config) if transfer else None
-    result = evaluate_table(table, built, config, split, f"model {card.path}", context, rule)
+    result = evaluate_table(
+        table, built, config, split, f"model {card.path}", context, rule, max_rows
+    )
     if transfer:
         result["transfer"] = transfer_record(built, trained_config, config, split)
     result["source"] = {
@@ -197,6 +215,7 @@ def evaluate_model(
         "method": card.provenance.get("method", card.architecture),
         "recipe": card.provenance.get("recipe"),
         "seed": card.provenance.get("seed"),
+        "world_size": card.provenance.get("world_size", 1),  # training processes (torchrun)
         "n_parameters": card.n_parameters,
         "train_seconds": card.provenance.get("train_seconds"),
         "train_cpu_seconds": card.provenance.get("train_cpu_seconds"),

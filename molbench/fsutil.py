@@ -7,20 +7,38 @@ One public home for what the store (builds), the source cache (downloads) and th
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Mapping
+import re
+import shlex
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+log = logging.getLogger(__name__)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON to a temporary name, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    write_text(tmp, json.dumps(data, indent=2) + "\n")
+    write_text(tmp, dumps_json(data) + "\n")
     os.replace(tmp, path)
+
+
+_SCALAR = r"(?:-?[0-9][0-9.eE+-]*|true|false|null|NaN|-?Infinity)"
+_SCALAR_LIST = re.compile(rf"\[\n\s+({_SCALAR}(?:,\n\s+{_SCALAR})*)\n\s*\]")
+
+
+def dumps_json(data: Mapping[str, Any]) -> str:
+    """Indented JSON with lists of numbers on one line (per-row values: one line, not 40,000)."""
+    text = json.dumps(data, indent=2)
+    return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\n\s+", m[1])) + "]", text)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -33,10 +51,15 @@ def write_text(path: Path, text: str) -> None:
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        return sha256_handle(f)
+
+
+def sha256_handle(f: BinaryIO) -> str:
+    """Hex sha256 of an open file from its position on (the handle a caller also fstat-ed)."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -75,3 +98,38 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextmanager
+def exclusive_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path``; while ``what`` holds it, say who and wait.
+
+    The holder writes its pid and command into the lock file, so a waiter can name it
+    (the kernel drops the lock of a dead process: a stale owner is never waited for).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for %s to finish (%s)", what, _lock_owner(fd))
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        owner = {"pid": os.getpid(), "command": shlex.join(sys.argv)}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _lock_owner(fd: int) -> str:
+    """Who holds a lock, as its holder wrote it down."""
+    try:
+        owner = json.loads(os.pread(fd, 65536, 0).decode())
+        return f"pid {int(owner['pid'])}: {owner['command']}"
+    except (ValueError, KeyError, TypeError):
+        return "its holder has not said who it is yet"

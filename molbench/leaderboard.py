@@ -1,12 +1,13 @@
 """Leaderboards generated from committed result JSONs: never typed by hand.
 
 ``leaderboards/results/<dataset>/*.json`` (written by recipes with ``--record``) →
-``leaderboards/<dataset>.md`` and ``leaderboards/<dataset>.png``. The output is a pure
-function of the result files, so a test can regenerate it and compare.
+``leaderboards/<dataset>.md`` and one figure per section in ``leaderboards/figures/``. The
+page is a pure function of the result files, so a test can regenerate it and compare.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -16,10 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from molbench import plots
+from molbench.compare import better_than_next, group_rows
 from molbench.errors import MolbenchError
+from molbench.stats import PairedTest
 from molbench.tasks import TASKS
 
 DEFAULT_SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "auroc")
+FIGURES = "figures"  # under the leaderboards directory
 
 
 def load_results(directory: Path) -> list[dict[str, Any]]:
@@ -61,6 +66,7 @@ def summarize(
         }
         seeds = sorted(r["run"]["seed"] for r in group if r["run"].get("seed") is not None)
         first = group[0]
+        per_row, no_per_row = group_rows(group)
         rows.append(
             {
                 "config": config,
@@ -94,6 +100,11 @@ def summarize(
                 "dataset": f"{first['dataset']['name']} {first['dataset']['version']}",
                 "content_hash": content_hash,
                 "split": first["dataset"]["split"],
+                "kind": (first.get("source") or {}).get("kind", ""),
+                "files": sorted(r["_file"] for r in group if "_file" in r),
+                "runs": group,
+                "per_row": per_row,  # the runs' per-row headline, seed-averaged (RowValues)
+                "no_per_row": no_per_row,  # why there are none
                 "protocol_notes": sorted(
                     {r["protocol"]["note"] for r in group if "note" in r.get("protocol", {})}
                 ),
@@ -129,15 +140,73 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return (float(np.mean(clean)), std)
 
 
+def sections(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The page's tables: one per (config, trained on, headline), titled, rows in order."""
+    keys = sorted({(row["config"], row["trained_on"], row["headline_metric"]) for row in rows})
+    several = {(c, t) for c, t, _ in keys if sum((c2, t2) == (c, t) for c2, t2, _ in keys) > 1}
+    out = []
+    for config, trained, headline in keys:
+        transfer = f" — trained on `{trained}` (transfer)" if trained else ""
+        out.append(
+            {
+                "config": config,
+                "trained_on": trained,
+                "headline": headline,
+                "title": f"`{config}`{transfer}"
+                + (f" — {headline}" if (config, trained) in several else ""),
+                "rows": [
+                    row
+                    for row in rows
+                    if (row["config"], row["trained_on"], row["headline_metric"])
+                    == (config, trained, headline)
+                ],
+            }
+        )
+    return out
+
+
+def figure_name(dataset: str, section: Mapping[str, Any], suffix: str = "png") -> str:
+    """``<dataset>__<config>[__from_<trained>]__<headline>.<suffix>``."""
+    trained = f"__from_{section['trained_on']}" if section["trained_on"] else ""
+    return f"{dataset}__{section['config']}{trained}__{section['headline']}.{suffix}"
+
+
+def p_next(rows: Sequence[Mapping[str, Any]]) -> list[PairedTest | None]:
+    """Per row, the one-sided paired test that it beats the next row (None: no data)."""
+    tests = [
+        better_than_next(upper["per_row"], lower["per_row"], bool(upper["higher_is_better"]))
+        for upper, lower in itertools.pairwise(rows)
+    ]
+    return [*tests, None]
+
+
+def format_p(test: PairedTest | None) -> str:
+    """ "0.031 (McNemar)", "< 0.001 (bootstrap)", or "—" without per-row data."""
+    if test is None:
+        return "—"
+    p = test.p_greater
+    name = "McNemar" if test.test.startswith("McNemar") else "bootstrap"
+    return ("< 0.001" if p < 0.001 else f"{p:.3f}") + f" ({name})"
+
+
+P_NOTE = (
+    "*better than next*: one-sided p that the row beats the row below it on the same test "
+    "rows — McNemar's exact test between two single runs scored right/wrong per row, else "
+    "a paired bootstrap (10,000 resamples, seed 0) of the per-row headline averaged over "
+    "each row's runs."
+)
+
+
 def render_markdown(
     dataset: str,
     rows: Sequence[Mapping[str, Any]],
     literature: Sequence[Mapping[str, str]],
-    picture: str | None,
+    figures: str | None,
     summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
     published: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The leaderboard page for one dataset; ``published`` rows from :func:`published_rows`."""
+    """The leaderboard page for one dataset (``figures``: their directory, None: none);
+    ``published`` rows from :func:`published_rows`."""
     lines = [
         f"# Leaderboard: `{dataset}`",
         "",
@@ -149,22 +218,10 @@ def render_markdown(
         "`molbench eval`; every number comes from a result JSON of a real run.",
         "",
     ]
-    sections = sorted({(row["config"], row["trained_on"], row["headline_metric"]) for row in rows})
-    several = {
-        (c, t) for c, t, _ in sections if sum(1 for c2, t2, _ in sections if (c2, t2) == (c, t)) > 1
-    }
-    for config, trained, headline in sections:
-        config_rows = [
-            row
-            for row in rows
-            if (row["config"], row["trained_on"], row["headline_metric"])
-            == (config, trained, headline)
-        ]
-        transfer = f" — trained on `{trained}` (transfer)" if trained else ""
-        title = f"## `{config}`{transfer}" + (
-            f" — {headline}" if (config, trained) in several else ""
-        )
-        lines += [title, ""]
+    for section in sections(rows):
+        config, trained, headline = section["config"], section["trained_on"], section["headline"]
+        config_rows = section["rows"]
+        lines += [f"## {section['title']}", ""]
         if trained:
             lines += [
                 f"Models trained on `{trained}` only, scored on `{config}` "
@@ -180,14 +237,19 @@ def render_markdown(
             for m in summary_metrics
             if m != headline and any(not math.isnan(r["metrics"][m][0]) for r in config_rows)
         ]
+        paired = len(config_rows) > 1
+        p_column = ["better than next"] if paired else []
+        columns = ["rank", "method", f"{headline} (test)", *shown, *p_column]
         lines += [
-            "| " + " | ".join(["rank", "method", f"{headline} (test)", *shown]) + " | "
-            "n | parameters | train time | hardware | recipe |",
-            "| " + " | ".join(["---:", "---", "---", *("---" for _ in shown)]) + " | "
+            "| " + " | ".join(columns) + " | n | parameters | train time | hardware | recipe |",
+            "| " + " | ".join(["---:", "---", *("---" for _ in columns[2:])]) + " | "
             "---: | ---: | ---: | --- | --- |",
         ]
-        for rank, row in enumerate(config_rows, 1):
-            others = "".join(f"{_fmt(row['metrics'][m])} | " for m in shown)
+        tests = p_next(config_rows)
+        for rank, (row, test) in enumerate(zip(config_rows, tests, strict=True), 1):
+            others = "".join(f"{format_mean_sd(row['metrics'][m])} | " for m in shown)
+            if paired:
+                others += f"{format_p(test) if rank < len(config_rows) else ''} | "
             params = f"{row['n_parameters']:,}" if row["n_parameters"] else "—"
             mean_time = float("nan") if trained else row["train_seconds"][0]
             time = "—" if math.isnan(mean_time) else f"{mean_time:,.0f} s"
@@ -196,11 +258,14 @@ def render_markdown(
                 time += f" (CPU {cpu_time:,.0f} s)"
             recipe = f"[{Path(row['recipe']).name}](../{row['recipe']})" if row["recipe"] else "—"
             lines.append(
-                f"| {rank} | {row['method']} | **{_fmt(row['headline'])}** | {others}"
+                f"| {rank} | {row['method']} | **{format_mean_sd(row['headline'])}** | {others}"
                 f"{row['n']} | {params} | {time} | {'; '.join(row['hardware'])} | {recipe} |"
             )
+        lines.append("")
+        if paired:
+            lines.append(P_NOTE + "".join(f" {line}" for line in _missing_lines(config_rows)))
         hashes = sorted({(row["dataset"], row["content_hash"]) for row in config_rows})
-        lines += [""] + [f"Dataset: {name}, content `{h}`." for name, h in hashes]
+        lines += [f"Dataset: {name}, content `{h}`." for name, h in hashes]
         commits = sorted({c for row in config_rows for c in row["commits"]})
         if commits:
             lines.append(
@@ -211,8 +276,8 @@ def render_markdown(
         notes = sorted({note for row in config_rows for note in row["protocol_notes"]})
         lines += [f"Note ({', '.join(_noted(config_rows, n))}): {n}" for n in notes]
         lines.append("")
-    if picture:
-        lines += [f"![{dataset} leaderboard]({picture})", ""]
+        if figures is not None:
+            lines += [f"![{dataset} {config}]({figures}/{figure_name(dataset, section)})", ""]
     if published:
         lines += render_published(published)
     lines += ["## Reported in the literature (not reproduced here)", ""]
@@ -231,6 +296,18 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _missing_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Why a row shows "—": which rows lack per-row values, and why."""
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["per_row"] is None:
+            reasons[row["no_per_row"]].append(row["method"])
+    return [
+        f"—: {', '.join(methods)}: {reason}; rerun to compare."
+        for reason, methods in reasons.items()
+    ]
+
+
 def _noted(rows: Sequence[Mapping[str, Any]], note: str) -> list[str]:
     """The methods of ``rows`` whose results carry ``note``."""
     return [row["method"] for row in rows if note in row["protocol_notes"]]
@@ -239,17 +316,22 @@ def _noted(rows: Sequence[Mapping[str, Any]], note: str) -> list[str]:
 PUBLISHED_TITLE = "Published models, rescored by molbench"
 
 
-def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def published_rows(
+    results: Sequence[Mapping[str, Any]], shown: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """One row per released-output result (``source.kind == "published"``), any dataset:
-    molbench's numbers for the metrics the paper printed (else the headline), beside them."""
+    molbench's numbers for the metrics the paper printed beside them (none printed: the
+    ``shown`` metrics, else the headline)."""
     rows = []
     for r in results:
         if (r.get("source") or {}).get("kind") != "published":
             continue
         about = r["source"]["published"]
         reported = dict(about.get("reported") or {})
-        names = list(reported) or [r["headline"]["metric"]]
+        names = list(reported) or [m for m in shown if m in r["metrics"]]
+        names = names or [r["headline"]["metric"]]
         protocol = r.get("protocol") or {}
+        imported = r["source"].get("format") or {}  # the importer and its options
         rows.append(
             {
                 "method": r["run"]["method"],
@@ -262,12 +344,14 @@ def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 "config": r["dataset"]["config"],
                 "split": r["dataset"]["split"],
                 "protocol": ", ".join(
-                    f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")
+                    [f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")]
+                    + [f"{k} {v}" for k, v in sorted(imported.get("options", {}).items())]
                 )
                 or "—",
                 "rule": protocol.get("rule", "—"),
                 "scores": {m: (r["metrics"].get(m, float("nan")), reported.get(m)) for m in names},
                 "note": about.get("note", ""),
+                "file": r.get("_file", ""),  # the result JSON, for links (the site)
                 "differs": {
                     m: r["metrics"][m] - v
                     for m, v in reported.items()
@@ -275,8 +359,16 @@ def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 },
             }
         )
-    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"]))
+    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"], row["protocol"]))
     return rows
+
+
+def _difference(metric: str, difference: float, printed: float) -> str:
+    """A gap in points where the paper printed a fraction, else in the metric's own units
+    (a Levenshtein distance of 16.07 is no percentage)."""
+    if 0 <= printed <= 1:
+        return f"{metric} {difference * 100:+.1f} points"
+    return f"{metric} {difference:+.2f}"
 
 
 def _printed_precision(value: float) -> float:
@@ -309,8 +401,10 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
-        where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
-        differs = "; ".join(f"{m} {d * 100:+.1f} points" for m, d in row["differs"].items())
+        where = f"{row['method']}, `{row['config']}`, {row['protocol']}"
+        differs = "; ".join(
+            _difference(m, d, row["scores"][m][1]) for m, d in row["differs"].items()
+        )
         if differs:
             notes.append(f"- {where}: differs from the paper by {differs}. {row['note']}")
         elif row["note"]:
@@ -327,7 +421,8 @@ def _overlap_lines(transfer: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _fmt(pair: tuple[float, float]) -> str:
+def format_mean_sd(pair: tuple[float, float]) -> str:
+    """ "0.8500 ± 0.0707", the mean alone for one run, "—" for none."""
     mean, std = pair
     if math.isnan(mean):
         return "—"
@@ -335,39 +430,88 @@ def _fmt(pair: tuple[float, float]) -> str:
 
 
 def write_leaderboard(dataset: str, leaderboards_dir: Path) -> list[Path]:
-    """Regenerate ``<dataset>.md`` (and its PNG) from ``results/<dataset>/``."""
+    """Regenerate ``<dataset>.md`` and its figures from ``results/<dataset>/``."""
     if dataset not in TASKS:
         raise MolbenchError(f"no task for dataset {dataset!r}; known: {', '.join(TASKS)}")
-    task = TASKS[dataset]
     directory = leaderboards_dir / "results" / dataset
     results = load_results(directory)
     if not results:
         raise MolbenchError(f"no result JSONs under {directory}")
     published = load_results(directory / PUBLISHED_DIR)
-    page, picture = leaderboards_dir / f"{dataset}.md", leaderboards_dir / f"{dataset}.png"
-    task.plot(results, picture)
-    page.write_text(render_page(dataset, results, picture.name, published), encoding="utf-8")
-    return [page, picture]
+    figures = leaderboards_dir / FIGURES
+    colours = plots.method_colours(page_methods(leaderboards_dir))
+    written = write_figures(dataset, our_runs(results), colours, figures, "png")
+    for stale in sorted(set(figures.glob(f"{dataset}__*.png")) - set(written)):
+        stale.unlink()
+    page = leaderboards_dir / f"{dataset}.md"
+    page.write_text(render_page(dataset, results, published), encoding="utf-8")
+    return [page, *written]
 
 
 PUBLISHED_DIR = "published"  # results/<dataset>/published/: released outputs, rescored
 
 
+def our_runs(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The results of our own runs: not those rescored from a paper's released outputs."""
+    return [r for r in results if (r.get("source") or {}).get("kind") != "published"]
+
+
 def render_page(
     dataset: str,
     results: Sequence[Mapping[str, Any]],
-    picture: str | None,
     published: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """The markdown page of ``dataset`` from its result JSONs, with its task's columns."""
     task = TASKS[dataset]
     metrics = task.summary_metrics
-    ours = [r for r in results if (r.get("source") or {}).get("kind") != "published"]
+    ours = our_runs(results)
     return render_markdown(
         dataset,
         summarize(ours, metrics),
         task.literature,
-        picture,
+        FIGURES,
         metrics,
-        published_rows([*published, *(r for r in results if r not in ours)]),
+        published_rows(
+            [*published, *(r for r in results if r not in ours)],
+            getattr(task, "published_metrics", ()),
+        ),
     )
+
+
+def page_methods(leaderboards_dir: Path) -> list[list[str]]:
+    """The methods of every dataset's page: the key to one colour per method everywhere."""
+    return [
+        sorted({r["run"]["method"] for r in load_results(directory)})
+        for directory in sorted((leaderboards_dir / "results").iterdir())
+        if directory.is_dir()
+    ]
+
+
+def write_figures(
+    dataset: str,
+    results: Sequence[Mapping[str, Any]],
+    colours: Mapping[str, str],
+    directory: Path,
+    suffix: str,
+) -> list[Path]:
+    """One figure per section of the page: headline bars and the task's curve beside."""
+    task = TASKS[dataset]
+    written = []
+    for section in sections(summarize(results, task.summary_metrics)):
+        rows = section["rows"]
+        curves = {
+            row["method"]: [c for c in map(task.curve, row["runs"]) if c is not None]
+            for row in rows
+        }
+        curves = {m: c for m, c in curves.items() if c}
+        path = directory / figure_name(dataset, section, suffix)
+        plots.section_figure(
+            f"{dataset} / {section['title'].replace('`', '')}",
+            section["headline"],
+            [(row["method"], [r["headline"]["value"] for r in row["runs"]]) for row in rows],
+            curves,
+            colours,
+            path,
+        )
+        written.append(path)
+    return written

@@ -170,9 +170,13 @@ def predict_split(
     device: str,
     weights_file: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    max_rows: int = 0,
 ) -> tuple[Path, float]:
-    """Run ``module``'s network half on one split and write the outputs file."""
+    """Run ``module``'s network half on one split (its first ``max_rows``: a smoke run)
+    and write the outputs file."""
     rows = built.table(config, split)
+    if max_rows:
+        rows = rows.slice(0, max_rows)
     started = time.perf_counter()
     try:
         outputs = network_outputs(module, rows, device)

@@ -9,7 +9,6 @@ complete, verifiable build and two builds of different groups never lose each ot
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import logging
 import os
@@ -148,6 +147,7 @@ def build(
                     )
         if not todo:
             assert existing is not None
+            store.verify(final)  # never "already built" for a damaged build
             return BuildResult(final, existing, skipped=True)
         if existing is not None:
             _check_kept_files(builder, final, existing, todo)
@@ -325,10 +325,11 @@ def _publish(
         tables[group] = _group_table(staging, manifest, group, columns)
     manifest["cross_audits"] = builder.cross_audit(tables)
     notes = {d.config: d.description for d in builder.split_definitions}
+    manifest["files"] = files  # the card names every split's exact files
     fsutil.write_text(staging / store.CARD_NAME, render_card(builder.info, manifest, notes))
     files[store.CARD_NAME] = _file_record(staging / store.CARD_NAME)
     manifest["files"] = dict(sorted(files.items()))
-    store.write_manifest(staging, manifest)
+    manifest = store.write_manifest(staging, manifest)
     # under the lock, after the checks of build(): an existing directory is replaced
     # (with --force even one whose manifest could not be read)
     store.publish(staging, final, replace=final.exists())
@@ -349,13 +350,14 @@ def _check_kept_files(
             path = final / rel
             if (
                 not path.is_file()
+                or path.resolve() != final.resolve() / rel  # a symlink: never linked across
                 or path.stat().st_size != record["bytes"]
                 or (fsutil.sha256_file(path) != record["sha256"])
             ):
                 configs = ",".join(existing["groups"][group]["configs"])
                 raise IntegrityError(
-                    f"{path} is missing or differs from the manifest; rebuild that group "
-                    f"first: molbench build {builder.info.name} --config {configs} --force"
+                    f"{path} is missing, a symlink or differs from the manifest; rebuild that "
+                    f"group first: molbench build {builder.info.name} --config {configs} --force"
                 )
 
 
@@ -399,7 +401,7 @@ def _requirements_hint(builder: Builder, configs: list[str]) -> str:
 def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:
     if not final.exists():
         return None
-    older = _older_format(final / store.MANIFEST_NAME)
+    older = store.older_format(final / store.MANIFEST_NAME)
     if older is not None:
         # written by an earlier molbench: same version, same rows; only the layout changed
         log.warning(
@@ -419,29 +421,15 @@ def _existing_manifest(final: Path, force: bool) -> dict[str, Any] | None:
     return manifest
 
 
-def _older_format(path: Path) -> int | None:
-    """The manifest format of a build written by an older molbench, else None."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    version = data.get("format") if isinstance(data, dict) else None
-    is_older = isinstance(version, int) and 0 < version < store.MANIFEST_FORMAT
-    return version if is_older and "name" in data else None
-
-
 @contextmanager
 def _locked(final: Path) -> Iterator[None]:
     """One build of a dataset version at a time (several groups may be built in turn)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     locks = final.parent.parent / ".locks"
     locks.mkdir(exist_ok=True)
-    with open(locks / f"{final.parent.name}-{final.name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = locks / f"{final.parent.name}-{final.name}.lock"
+    with fsutil.exclusive_lock(lock, f"another build of {final.parent.name} {final.name}"):
+        yield
 
 
 def _group_parameters(builder: Builder, params: Any, group: str) -> dict[str, Any]:

@@ -9,12 +9,15 @@ Layout of one build::
 
 A build is written into a hidden sibling directory and renamed into place only when
 complete, so a directory at ``<version>`` always holds a whole, verifiable build.
+
+Nothing on disk is trusted: every read checks the manifest's own content (digest, files
+hash, structure: ``molbench.manifest``) and refuses paths outside the version directory,
+symlinks and files the manifest does not list.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -41,15 +44,23 @@ from molbench.fsutil import (
     exchange_directories,
     fsync_dir,
     process_alive,
-    sha256_file,
+    sha256_handle,
     write_json,
+)
+from molbench.manifest import CARD_NAME as CARD_NAME
+from molbench.manifest import (
+    QUARANTINE_DIR,
+    is_plain,
+    manifest_digest,
+    seal,
+    structure_problem,
+    version_hash,
 )
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-CARD_NAME = "README.md"
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3  # 3: digest and files hash
 MAX_ROWS_PER_SHARD = 250_000
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -205,31 +216,75 @@ def _remove_stale_staging(final: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def version_hash(groups: dict[str, dict[str, Any]]) -> str:
-    """The version's content hash: its group's hash when there is one group, else a hash
-    over every group's hash (so one group's hash stays its identity whatever else is built)."""
-    if len(groups) == 1:
-        return next(iter(groups.values()))["content_hash"]
-    digest = hashlib.sha256(b"molbench-groups-v1\n")
-    for group in sorted(groups):
-        digest.update(f"{group}={groups[group]['content_hash']}\n".encode())
-    return "sha256:" + digest.hexdigest()
-
-
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a complete build, or a clear error saying why there is none."""
+    """The manifest of a complete build, refused unless its digest and its structure hold."""
     directory = Path(path).expanduser()
     manifest_path = directory / MANIFEST_NAME
     if not directory.is_dir():
         raise DatasetNotFoundError(f"{directory} is not a directory")
+    if manifest_path.is_symlink():
+        raise IntegrityError(f"{manifest_path} is a symlink; {rebuild_hint(directory, None)}")
     if not manifest_path.is_file():
         raise DatasetNotFoundError(
             f"{directory} holds no {MANIFEST_NAME}: not a complete molbench build"
         )
     try:
-        return read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
+        manifest = read_versioned_json(manifest_path, MANIFEST_FORMAT, IntegrityError, "manifest")
     except IntegrityError as e:
-        raise IntegrityError(f"{e}; rebuild it with --force") from None
+        older = older_format(manifest_path)
+        if older is None:
+            raise IntegrityError(f"{e}; {rebuild_hint(directory, None)}") from None
+        # refused, not trusted with a warning: an edited format-2 manifest cannot be told
+        # from a sound one, and rebuilding gives the same content hash
+        old_name = _json_or_none(manifest_path)["name"]
+        raise IntegrityError(
+            f"{directory} was written by an older molbench (manifest format {older}, without "
+            "a digest over its own content, so edits to it cannot be detected); rebuild it "
+            f"(no --force needed): molbench build {_plain_or(old_name)}"
+            f"{_out_option(directory, old_name)}"
+        ) from None
+    name = manifest.get("name")
+    if manifest.get("digest") != manifest_digest(manifest):
+        raise IntegrityError(
+            f"{manifest_path} does not match its digest: it was edited or damaged after the "
+            f"build; {rebuild_hint(directory, name)}"
+        )
+    problem = structure_problem(manifest)
+    if problem is not None:
+        raise IntegrityError(f"{manifest_path}: {problem}; {rebuild_hint(directory, name)}")
+    return manifest
+
+
+def older_format(path: Path) -> int | None:
+    """The manifest format of a build written by an older molbench, else None."""
+    data = _json_or_none(path)
+    version = data.get("format") if isinstance(data, dict) else None
+    is_older = isinstance(version, int) and 0 < version < MANIFEST_FORMAT
+    return version if is_older and "name" in data else None
+
+
+def _json_or_none(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def rebuild_hint(directory: Path, name: Any, configs: Iterable[str] = ()) -> str:
+    """The command that replaces a damaged build (its root when it sits in the layout)."""
+    chosen = f" --config {','.join(sorted(configs))}" if configs else ""
+    return (
+        f"rebuild it: molbench build {_plain_or(name)}{chosen} --force"
+        f"{_out_option(directory, name)}"
+    )
+
+
+def _plain_or(name: Any) -> str:
+    return name if is_plain(name) else "<dataset>"
+
+
+def _out_option(directory: Path, name: Any) -> str:
+    return f" --out {directory.parent.parent}" if directory.parent.name == name else ""
 
 
 def read_versioned_json(
@@ -245,8 +300,11 @@ def read_versioned_json(
     return data
 
 
-def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
-    write_json(directory / MANIFEST_NAME, manifest)
+def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Write the manifest sealed with its files hash and digest; returns what was written."""
+    sealed = seal(manifest)
+    write_json(directory / MANIFEST_NAME, sealed)
+    return sealed
 
 
 @dataclass(frozen=True)
@@ -258,45 +316,41 @@ class VerifyReport:
 
 
 def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
-    """Re-hash every recorded file; ``deep`` also recomputes the content hash from the data.
+    """Check a build against its manifest: digest and structure, layout, Parquet row counts
+    and every file's sha256; ``deep`` also recomputes the content hash from the data.
 
-    Raises :class:`IntegrityError` naming each missing, changed or unexpected file.
+    Raises :class:`IntegrityError` naming each missing, changed, unlisted or linked file.
     """
     directory = Path(path).expanduser()
     manifest = read_manifest(directory)
-    problems = []
-    damaged: set[str] = set()  # configs whose files are damaged: what to rebuild
+    return _verify(directory, manifest, deep)[0]
+
+
+_Identity = tuple[int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    """What tells one file from its replacement (a rebuild writes new inodes)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _verify(
+    directory: Path, manifest: Mapping[str, Any], deep: bool
+) -> tuple[VerifyReport, dict[str, _Identity]]:
+    """Verify and return the identity of every file hashed (what a reader pins)."""
+    problems, sound = _layout_problems(directory, manifest)
+    identities: dict[str, _Identity] = {}
     total = 0
-    for rel, recorded in sorted(manifest["files"].items()):
-        file = directory / rel
-        problem = None
-        if not file.is_file():
-            problem = f"{rel} is missing"
-        elif file.stat().st_size != recorded["bytes"]:
-            problem = f"{rel} has {file.stat().st_size} bytes, expected {recorded['bytes']}"
-        elif sha256_file(file) != recorded["sha256"]:
-            problem = f"{rel} sha256 differs from the manifest"
-        if file.is_file():
-            total += file.stat().st_size
-        if problem:
-            problems.append(problem)
-            damaged |= _configs_of_file(manifest, rel)
-    recorded_parquet = {rel for rel in manifest["files"] if rel.endswith(".parquet")}
-    extra = sorted(
-        str(p.relative_to(directory))
-        for p in directory.rglob("*.parquet")
-        if str(p.relative_to(directory)) not in recorded_parquet
-    )
-    problems += [f"{rel} is not in the manifest" for rel in extra]
+    for rel in sound:
+        with open(directory / rel, "rb") as f:
+            st = os.fstat(f.fileno())
+            identities[rel], sha = _identity(st), sha256_handle(f)
+        total += st.st_size
+        if sha != manifest["files"][rel]["sha256"]:
+            problems.append((rel, f"{rel} sha256 differs from the manifest"))
+    problems = problems or _row_count_problems(directory, manifest)
     if problems:
-        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        in_layout = directory.parent.name == manifest["name"]
-        where = f" --out {directory.parent.parent}" if in_layout else ""
-        configs = f" --config {','.join(sorted(damaged))}" if damaged else ""
-        raise IntegrityError(
-            f"{directory} failed verification: {'; '.join(problems[:3])}{more}; "
-            f"rebuild it: molbench build {manifest['name']}{configs} --force{where}"
-        )
+        raise _verification_error(directory, manifest, problems)
     if deep:
         recomputed = _recompute_content_hash(directory, manifest)
         if recomputed != manifest["content_hash"]:
@@ -304,7 +358,90 @@ def verify(path: str | os.PathLike[str], deep: bool = False) -> VerifyReport:
                 f"{directory}: content hash {recomputed} differs from the manifest's "
                 f"{manifest['content_hash']}"
             )
-    return VerifyReport(directory, len(manifest["files"]), total, manifest["content_hash"])
+    report = VerifyReport(directory, len(manifest["files"]), total, manifest["content_hash"])
+    return report, identities
+
+
+_Problem = tuple[str | None, str]  # (the file it is about, message)
+
+
+def _layout_problems(
+    directory: Path, manifest: Mapping[str, Any]
+) -> tuple[list[_Problem], list[str]]:
+    """Cheap checks of what is on disk (no hashing): no symlinks anywhere in the build, no
+    file it does not list, every listed file a regular file of its recorded size inside it.
+
+    Returns the problems and the listed files sound enough to hash.
+    """
+    problems: list[_Problem] = []
+    listed = set(manifest["files"])
+    linked: set[str] = set()
+    for base, dirs, names in os.walk(directory):
+        for name in sorted(dirs + names):
+            path = Path(base) / name
+            rel = path.relative_to(directory).as_posix()
+            if path.is_symlink():
+                linked.add(rel)
+                problems.append((rel, f"{rel} is a symlink (a build holds only its own files)"))
+            elif name in names and rel not in listed and rel != MANIFEST_NAME:
+                problems.append((rel, f"{rel} is not in the manifest"))
+    root = directory.resolve()
+    sound = []
+    for rel, record in sorted(manifest["files"].items()):
+        parts = rel.split("/")
+        if any("/".join(parts[: i + 1]) in linked for i in range(len(parts))):
+            continue  # reported above
+        path = directory / rel
+        if not path.exists():
+            problems.append((rel, f"{rel} is missing"))
+        elif not path.is_file() or not path.resolve().is_relative_to(root):
+            problems.append((rel, f"{rel} is not a regular file inside {directory}"))
+        elif path.stat().st_size != record["bytes"]:
+            size = path.stat().st_size
+            problems.append((rel, f"{rel} has {size} bytes, expected {record['bytes']}"))
+        else:
+            sound.append(rel)
+    return problems, sound
+
+
+def _cheap_problems(directory: Path, manifest: Mapping[str, Any]) -> list[_Problem]:
+    """What readers that do not hash check: the layout, then the Parquet row counts."""
+    problems = _layout_problems(directory, manifest)[0]
+    return problems or _row_count_problems(directory, manifest)
+
+
+def _row_count_problems(directory: Path, manifest: Mapping[str, Any]) -> list[_Problem]:
+    """Each split's rows per its Parquet footers (cheap) against the manifest's count."""
+    problems: list[_Problem] = []
+    for config, entry in manifest["configs"].items():
+        for split, info in entry["splits"].items():
+            try:
+                found = sum(pq.read_metadata(directory / rel).num_rows for rel in info["files"])
+            except (OSError, pa.ArrowException) as e:
+                problems.append((info["files"][0], f"{config}/{split} is not Parquet: {e}"))
+                continue
+            if found != info["rows"]:
+                message = f"{config}/{split} holds {found} rows, the manifest says {info['rows']}"
+                problems.append((info["files"][0], message))
+    return problems
+
+
+def _verification_error(
+    directory: Path, manifest: Mapping[str, Any], problems: list[_Problem]
+) -> IntegrityError:
+    """One line: the first problems and the command that rebuilds what they damaged."""
+    damaged: set[str] = set()  # configs whose files are damaged: what to rebuild
+    for rel, _ in problems:
+        if rel is None:
+            damaged |= set(manifest["configs"])
+        else:
+            damaged |= _configs_of_file(manifest, rel)
+    messages = [message for _, message in problems]
+    more = f" (+{len(messages) - 3} more)" if len(messages) > 3 else ""
+    return IntegrityError(
+        f"{directory} failed verification: {'; '.join(messages[:3])}{more}; "
+        f"{rebuild_hint(directory, manifest['name'], damaged)}"
+    )
 
 
 def _configs_of_file(manifest: Mapping[str, Any], rel: str) -> set[str]:
@@ -313,7 +450,7 @@ def _configs_of_file(manifest: Mapping[str, Any], rel: str) -> set[str]:
     group = None
     if head in manifest.get("configs", {}):
         group = manifest["configs"][head].get("group")
-    elif head == "quarantine":
+    elif head == QUARANTINE_DIR:
         group = Path(rel).stem
     return set(manifest.get("groups", {}).get(group, {}).get("configs", []))
 
@@ -322,22 +459,29 @@ def _recompute_content_hash(directory: Path, manifest: Mapping[str, Any]) -> str
     """Recompute every group's hash from its Parquet files; return the version's hash."""
     groups = {}
     for group, entry in manifest["groups"].items():
-        tables = {
-            config: {
-                split: _read_files(directory, info["files"])
-                for split, info in manifest["configs"][config]["splits"].items()
+        try:
+            tables = {
+                config: {
+                    split: _read_files(directory, info["files"])
+                    for split, info in manifest["configs"][config]["splits"].items()
+                }
+                for config in entry["configs"]
             }
-            for config in entry["configs"]
-        }
+        except (OSError, pa.ArrowException) as e:
+            raise IntegrityError(f"{directory}: group {group} is not readable: {e}") from None
         rows = pa.concat_tables(list(tables[entry["configs"][0]].values()))
         position = {v: i for i, v in enumerate(rows["id"].to_pylist())}
-        splits = {
-            config: {
-                split: np.array([position[v] for v in t["id"].to_pylist()], dtype=np.int64)
-                for split, t in by_split.items()
-            }
-            for config, by_split in tables.items()
-        }
+        splits = {}
+        for config, by_split in tables.items():
+            splits[config] = {}
+            for split, table in by_split.items():
+                ids = table["id"].to_pylist()
+                if not all(v in position for v in ids):
+                    raise IntegrityError(
+                        f"{directory}: {config}/{split} holds ids that "
+                        f"{entry['configs'][0]} does not; the group's configs disagree"
+                    )
+                splits[config][split] = np.array([position[v] for v in ids], dtype=np.int64)
         recomputed = content_hash(rows, splits)
         if recomputed != entry["content_hash"]:
             raise IntegrityError(
@@ -353,13 +497,24 @@ def _read_files(directory: Path, files: list[str], columns: list[str] | None = N
 
 
 class BuiltDataset:
-    """A complete build on disk: its manifest, configs and splits as Arrow or pandas."""
+    """A complete build on disk: its manifest, configs and splits as Arrow or pandas.
+
+    It pins the files it opened: a file replaced afterwards (a ``--force`` rebuild swaps
+    the whole directory) is refused on read, never read against the old manifest.
+    """
 
     def __init__(self, path: str | os.PathLike[str], verify_files: bool = True) -> None:
         self.path = Path(path).expanduser()
-        if verify_files:
-            verify(self.path)
         self.manifest = read_manifest(self.path)
+        if verify_files:
+            self._pinned = _verify(self.path, self.manifest, deep=False)[1]
+        else:
+            problems = _cheap_problems(self.path, self.manifest)
+            if problems:
+                raise _verification_error(self.path, self.manifest, problems)
+            self._pinned = {
+                rel: _identity(os.stat(self.path / rel)) for rel in self.manifest["files"]
+            }
 
     @property
     def name(self) -> str:
@@ -395,7 +550,26 @@ class BuiltDataset:
             raise DatasetNotFoundError(
                 f"config {config!r} has no split {split!r}; it has {', '.join(splits)}"
             )
-        return _read_files(self.path, splits[split]["files"], columns)
+        return pa.concat_tables([self._read(rel, columns) for rel in splits[split]["files"]])
+
+    def _read(self, rel: str, columns: list[str] | None) -> pa.Table:
+        """Read one file through the handle checked against the pinned identity (no race)."""
+        path = self.path / rel
+        replaced = IntegrityError(
+            f"{path} was replaced after {self.path} was opened (rebuilt with --force?); "
+            "open the dataset again to read the new build"
+        )
+        try:
+            with open(path, "rb") as f:
+                if _identity(os.fstat(f.fileno())) != self._pinned[rel]:
+                    raise replaced
+                return pq.read_table(f, columns=columns)
+        except FileNotFoundError:
+            raise replaced from None
+        except (OSError, pa.ArrowException) as e:  # opened without hashing, then damaged
+            raise IntegrityError(
+                f"{path} is not readable Parquet ({e}); check it: molbench verify {self.path}"
+            ) from None
 
     def to_pandas(self, config: str, split: str):  # -> pandas.DataFrame
         return self.table(config, split).to_pandas()
@@ -412,16 +586,32 @@ class BuiltDataset:
         return f"BuiltDataset({self.name} {self.version} at {self.path}, configs={self.configs})"
 
 
+def read_checked_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest after the checks that hash nothing (for ``list`` and ``info``): digest,
+    structure, layout, sizes and Parquet row counts. ``verify`` also hashes every byte."""
+    directory = Path(path).expanduser()
+    manifest = read_manifest(directory)
+    problems = _cheap_problems(directory, manifest)
+    if problems:
+        raise _verification_error(directory, manifest, problems)
+    return manifest
+
+
 def list_builds(root: Path) -> list[dict[str, Any]]:
-    """Every complete build under ``root`` (``<name>/<version>/manifest.json``), sorted."""
+    """Every sound build under ``root`` (``<name>/<version>/manifest.json``), sorted.
+
+    Checked cheaply (:func:`read_checked_manifest`): a damaged build is logged and left
+    out, never listed as complete.
+    """
     found = []
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")):
-        if manifest_path.parent.name.startswith("."):
+        directory = manifest_path.parent
+        if directory.name.startswith("."):
             continue
         try:
-            manifest = read_manifest(manifest_path.parent)
+            manifest = read_checked_manifest(directory)
         except (DatasetNotFoundError, IntegrityError) as e:
-            log.warning("skipping %s: %s", manifest_path.parent, e)
+            log.warning("not listed, damaged: %s", e)
             continue
-        found.append({"path": manifest_path.parent, **manifest})
+        found.append({"path": directory, **manifest})
     return found

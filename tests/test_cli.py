@@ -164,6 +164,32 @@ def test_reactions_build_and_eval_through_the_cli(raw_fixtures, tmp_path: Path) 
     assert result["metrics"]["top2"] == 0.9  # row 1's right answer is not among its guesses
     assert result["metrics"]["invalid_top1"] == 0.1
     assert result["dataset"]["content_hash"].startswith("sha256:")
+    assert result["protocol"]["rule"] == "exact" and result["per_row"]["n"] == 10
+
+    # the same guesses as Molecular Transformer writes them: tokenised, n_best 2 per row
+    lines = [" ".join(guess) for row in ranked for guess in [*row, ""][:2]]
+    (tmp_path / "pred.txt").write_text("\n".join(lines) + "\n")
+    code, out, err = run(
+        "import", "opennmt", str(tmp_path / "pred.txt"), "--dataset", str(path),
+        "--config", "uspto_15k", "--out", str(tmp_path / "imported.parquet"),
+    )  # fmt: skip
+    assert code == 0, err and "wrote" in out
+    assert pq.read_table(tmp_path / "imported.parquet")["predictions"].to_pylist()[1] == ranked[1]
+    code, out, err = run(
+        "eval", "--dataset", str(path), "--config", "uspto_15k", "--rule", "subset",
+        "--predictions", str(tmp_path / "pred.txt"), "--format", "opennmt", "--n-best", "2",
+        "--out", str(tmp_path / "r2.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    again = json.loads((tmp_path / "r2.json").read_text())
+    assert again["metrics"]["top2"] == 0.9 and again["protocol"]["rule"] == "subset"
+    assert again["source"]["format"] == {"name": "opennmt", "options": {"n_best": 2}}
+    assert "protocol:" in out and '"rule": "subset"' in out
+    code, _, err = run(
+        "eval", "--dataset", str(path), "--config", "uspto_15k", "--keep", "mixture",
+        "--predictions", str(tmp_path / "pred.txt"),
+    )  # fmt: skip
+    assert code == 2 and "--n-best, --keep and --replay need --format" in err
 
 
 def test_reactions_train_missing_is_one_line(raw_fixtures, tmp_path: Path) -> None:

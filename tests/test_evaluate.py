@@ -1,5 +1,6 @@
 """Scoring predictions files and model directories against a build."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 import molbench
 from molbench.builders import resolve_dataset
-from molbench.errors import DatasetNotFoundError, PredictionFormatError
+from molbench.errors import DatasetNotFoundError, ParameterError, PredictionFormatError
 from molbench.evaluate import evaluate_predictions
 
 
@@ -33,6 +34,21 @@ def test_perfect_predictions_score_one(small_build, tmp_path: Path) -> None:
     assert set(result["buckets"]["recall_by_error"].values()) == {1.0}
     assert result["dataset"]["content_hash"] == small_build.manifest["content_hash"]
     assert len(result["source"]["files"]["preds.parquet"]) == 64
+
+
+def test_result_keeps_per_row_correctness_with_the_row_ids_hash(small_build, tmp_path) -> None:
+    table = perfect_predictions(small_build)
+    labels = table["label"].to_pylist()
+    labels[0] = 1 - labels[0]  # one wrong row
+    path = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"id": table["id"], "label": labels}), path)
+    result = evaluate_predictions(path, str(small_build.path), "random", "test")
+    per_row = result["per_row"]
+    ids = "\n".join(map(str, table["id"].to_pylist())).encode()  # ids in split order
+    assert per_row["ids_sha256"] == hashlib.sha256(ids).hexdigest()
+    assert per_row["n"] == len(labels) == len(per_row["accuracy"])
+    assert per_row["accuracy"][:2] == [0, 1] and sum(per_row["accuracy"]) == len(labels) - 1
+    assert sum(per_row["accuracy"]) / len(labels) == result["headline"]["value"]
 
 
 def test_scores_are_thresholded_and_ranked(small_build, tmp_path: Path) -> None:
@@ -104,3 +120,12 @@ def test_cuda_without_a_gpu_is_a_clear_error(small_build, tmp_path: Path) -> Non
 
     with pytest.raises(MolbenchError, match="CUDA is not available"):
         evaluate_model(tmp_path, str(small_build.path), device="cuda")
+
+
+def test_a_rule_is_refused_by_a_task_that_has_none(small_build, tmp_path: Path) -> None:
+    path = tmp_path / "preds.parquet"
+    pq.write_table(perfect_predictions(small_build), path)
+    with pytest.raises(ParameterError, match="the validity task offers none"):
+        evaluate_predictions(path, str(small_build.path), "random", "test", rule="subset")
+    with pytest.raises(PredictionFormatError, match="unknown predictions format 'mt'"):
+        evaluate_predictions(path, str(small_build.path), "random", "test", format="mt")

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -67,10 +68,36 @@ def test_summary_mean_and_unbiased_std_sorted_by_headline() -> None:
 
 def test_markdown_has_a_section_per_config_and_marks_literature_separately() -> None:
     rows = summarize([result("a", "random", 0, 0.8), result("a", "size_ood", 0, 0.7)])
-    page = render_markdown("validity", rows, [], "validity.png")
+    page = render_markdown("validity", rows, [], "figures")
     assert "## `random`" in page and "## `size_ood`" in page
     assert "not reproduced here" in page and "0.8000" in page
     assert "[a.py](../recipes/validity/a.py)" in page
+    assert "![validity random](figures/validity__random__accuracy.png)" in page
+
+
+def with_rows(r: dict, correct: list[int]) -> dict:
+    r["per_row"] = {"ids_sha256": "f" * 64, "n": len(correct), "accuracy": correct}
+    r["headline"]["value"] = sum(correct) / len(correct)
+    return r
+
+
+def test_each_row_says_if_it_beats_the_next_and_why_not_when_it_cannot() -> None:
+    coin = [1, 0] * 50
+    rows = summarize(
+        [
+            with_rows(result("best", "random", None, 0), [1] * 100),
+            with_rows(result("coin", "random", None, 0), coin),
+            with_rows(result("same", "random", None, 0), coin),
+            result("old", "random", 0, 0.1),  # recorded without per-row values
+        ]
+    )
+    assert [r["method"] for r in rows] == ["best", "coin", "same", "old"]
+    page = render_markdown("validity", rows, [], None)
+    lines = {line.split(" | ")[1]: line for line in page.splitlines() if line.startswith("| ")}
+    assert "| < 0.001 (McNemar) |" in lines["best"]  # right on every row coin misses
+    assert "| 1.000 (McNemar) |" in lines["coin"]  # the same predictions: no evidence
+    assert "| — |" in lines["same"]  # the next row has no per-row values
+    assert "—: old: no per-row values (recorded before result JSONs kept them)" in page
 
 
 def test_write_leaderboard_from_result_files(tmp_path: Path) -> None:
@@ -80,9 +107,13 @@ def test_write_leaderboard_from_result_files(tmp_path: Path) -> None:
         (results / f"a__random__seed{seed}.json").write_text(
             json.dumps(result("a", "random", seed, 0.9))
         )
+    stale = tmp_path / "figures" / "validity__gone__accuracy.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"")
     written = write_leaderboard("validity", tmp_path)
-    assert [p.name for p in written] == ["validity.md", "validity.png"]
-    assert (tmp_path / "validity.png").read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in written] == ["validity.md", "validity__random__accuracy.png"]
+    assert written[1].read_bytes()[:4] == b"\x89PNG"
+    assert not stale.exists()  # a figure of a section that is gone goes too
 
 
 @pytest.mark.parametrize("dataset", sorted(TASKS))
@@ -91,10 +122,11 @@ def test_committed_leaderboards_equal_their_regeneration(dataset: str) -> None:
     if not any(results_dir.glob("*.json")):
         pytest.skip(f"no committed results for {dataset} yet")
     published = load_results(results_dir / "published")
-    page = render_page(dataset, load_results(results_dir), f"{dataset}.png", published)
+    page = render_page(dataset, load_results(results_dir), published)
     committed = (REPO / "leaderboards" / f"{dataset}.md").read_text(encoding="utf-8")
     assert committed == page, "run: molbench leaderboard (never edit the markdown by hand)"
-    assert (REPO / "leaderboards" / f"{dataset}.png").is_file()
+    for figure in re.findall(r"\]\((figures/[^)]+)\)", page):
+        assert (REPO / "leaderboards" / figure).is_file(), figure
 
 
 def test_transfer_results_get_their_own_labelled_section_with_the_overlap() -> None:
@@ -153,6 +185,15 @@ def test_published_rows_sit_beside_the_paper_in_their_own_section() -> None:
     assert any("differs from the paper by top3 +0.3 points" in line for line in lines)
     exact = published_rows([published("exact", 0.6, {})])[0]
     assert exact["scores"] == {"top1": (0.6, None)} and exact["differs"] == {}
+    shown = published_rows([published("exact", 0.6, {})], ("top1", "top3", "top5"))[0]
+    assert shown["scores"] == {"top1": (0.6, None), "top3": (0.88, None)}  # no top5 recorded
+
+
+def test_a_gap_in_a_distance_is_not_written_as_points() -> None:
+    r = published("exact", 0.6, {"levenshtein": 16.07, "exact_match": 0.311})
+    r["metrics"] = {"levenshtein": 15.9573, "exact_match": 0.3182, "top1": 0.6}
+    lines = render_published(published_rows([r]))
+    assert any("levenshtein -0.11; exact_match +0.7 points" in line for line in lines)
 
 
 def test_published_results_are_never_ranked_with_our_runs(tmp_path: Path) -> None:

@@ -67,3 +67,29 @@ def test_reading_files(tmp_path: Path) -> None:
         read_predictions(tmp_path / "p.txt")
     with pytest.raises(PredictionFormatError, match="does not exist"):
         read_predictions(tmp_path / "nope.csv")
+
+
+def _ranked_csv(tmp_path: Path, cells: list[str]) -> dict[str, np.ndarray]:
+    """Read a one-column reactions CSV (as written by hand or pandas) and align it."""
+    path = tmp_path / "ranked.csv"
+    body = "".join(f'r{i},"{c}"\n' for i, c in enumerate(cells))
+    path.write_text("id,predictions\n" + body)
+    ids = pa.array([f"r{i}" for i in range(len(cells))])
+    return align(read_predictions(path), ids, {"predictions": "ranked_text"}, "f", [])
+
+
+def test_csv_candidates_split_at_single_spaces_without_moving_up(tmp_path: Path) -> None:
+    ranked = _ranked_csv(tmp_path, ["CC  CCO", "CCO CC", ""])["predictions"]
+    # two spaces: an empty candidate in slot 2, so CCO stays third (not moved up to second)
+    assert ranked[0] == ["CC", "", "CCO"]
+    assert ranked[1] == ["CCO", "CC"] and ranked[2] == []
+
+
+def test_a_pandas_written_list_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(PredictionFormatError) as e:
+        _ranked_csv(tmp_path, ["['CCO', 'CC']", "CCO"])
+    message = str(e.value)
+    assert "1 predictions cell(s) look like a written list" in message and "r0" in message
+    assert "' '.join(candidates)" in message and "\n" not in message
+    with pytest.raises(PredictionFormatError, match="look like a written list"):
+        _ranked_csv(tmp_path, ['[""CCO""]'])  # JSON, CSV-quoted

@@ -72,7 +72,15 @@ def test_deep_verify_catches_a_manifest_whose_hash_was_edited(small_build, tmp_p
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["content_hash"] = "sha256:" + "0" * 64
     (path / "manifest.json").write_text(json.dumps(manifest))
-    store.verify(path)  # files still match
+    with pytest.raises(IntegrityError, match="does not match its digest"):
+        store.verify(path)
+    # forged consistently (every hash, files hash and digest recomputed): only --deep sees it
+    fake = "sha256:" + "0" * 64
+    manifest["groups"]["default"]["content_hash"] = fake
+    for config in manifest["configs"].values():
+        config["content_hash"] = fake
+    store.write_manifest(path, manifest)
+    store.verify(path)
     with pytest.raises(IntegrityError, match="content hash"):
         store.verify(path, deep=True)
 

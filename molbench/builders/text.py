@@ -243,10 +243,16 @@ INFO = DatasetInfo(
   `quarantine/chebi20.jsonl` with the reason and counted, never silently dropped.
 - **Backslashes:** the upstream files store a literal backslash doubled (`C/C=C\\\\C`). The
   builder un-escapes it before parsing; `smiles_as_published` keeps the un-escaped string.
-- `chebi20_molecules` holds every ChEBI-20 molecule (all three splits; train structures
-  from `train.txt` or, without it, from the CID + SMILES file) as the candidate pool of the
-  whole-corpus retrieval protocol (Text2Mol ranks each test description against all 33,008
-  molecules). It has one split, `corpus`.
+- `chebi20_molecules` holds every ChEBI-20 molecule of MolT5's files (all three splits;
+  train structures from `train.txt` or, without it, from the CID + SMILES file) as the
+  candidate pool of the whole-corpus retrieval protocol. It has one split, `corpus`.
+- **Whole-corpus pool: 33,008 here, 33,010 in Text2Mol.** Text2Mol ranks each test
+  description against 33,010 molecules: its pool also holds the two `*` structures that
+  MolT5's files drop. So a rank here is at most 2 better than Text2Mol's would be: Hits@k
+  is higher by at most the share of texts at rank k-1..k, MRR by at most the mean of
+  1/r - 1/(r+2). If the two `*` molecules score like any other candidate, the expected
+  difference is 0 in Hits@1 and below 2 / (6 x 33,009) = 1.0e-5 in MRR. Every whole-corpus
+  result records both numbers from its own ranks (`protocol.corpus`).
 - `chebi20_scaffold`: the 33,008 pairs regrouped by Bemis-Murcko scaffold, published sizes,
   seeded; built when the train file with descriptions is present.
 - Licence: the descriptions derive from ChEBI (CC BY 4.0) via PubChem; cite ChEBI (Hastings

@@ -35,6 +35,9 @@ class Side:
     smiles: tuple[str, ...]  # canonical SMILES without atom maps, aligned with fragments
     error: str  # '' when every molecule sanitises
     chiral: bool  # the SMILES has tetrahedral marks; without them every chiral tag is 0
+    # Each molecule's text as written (maps stripped) when the side sanitises and its
+    # '.'-pieces are its molecules in atom order; a key for work shared across reactions.
+    pieces: tuple[str, ...] | None = None
 
 
 def read_side(smiles: str, label: str) -> Side:
@@ -58,11 +61,39 @@ def read_side(smiles: str, label: str) -> Side:
         written = Chem.MolFromSmiles(smiles, sanitize=False)
         maps = tuple(a.GetAtomMapNum() for a in written.GetAtoms())
     fragments = Chem.GetMolFrags(mol, asMols=False, sanitizeFrags=False)
-    pieces = tuple(fragment_smiles(mol, fragments))
+    written = None if problems else _written_pieces(bare, fragments)
+    if written is not None and all(piece in _CANONICAL for piece in written):
+        pieces = tuple(_CANONICAL[piece] for piece in written)
+    else:
+        pieces = tuple(fragment_smiles(mol, fragments))
+        if written is not None:
+            if len(_CANONICAL) > _CACHE_LIMIT:
+                _CANONICAL.clear()
+            _CANONICAL.update(zip(written, pieces, strict=True))
     error = "; ".join(
         f"{label} molecule {k + 1} {pieces[k]}: {message}" for k, message in problems.items()
     )
-    return Side(mol, maps, fragments, pieces, error, "@" in smiles)
+    return Side(mol, maps, fragments, pieces, error, "@" in smiles, written)
+
+
+# Per process: canonical SMILES of each molecule as written (solvents, reagents and common
+# reactants recur across thousands of reactions). A molecule's canonical SMILES does not
+# depend on the other molecules of its side (see fragment_smiles), so the cache is exact.
+_CANONICAL: dict[str, str] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _written_pieces(bare: str, fragments: tuple[tuple[int, ...], ...]) -> tuple[str, ...] | None:
+    """The '.'-pieces of ``bare`` if they are exactly the molecules, in atom order."""
+    written = bare.split(".")
+    if len(written) != len(fragments):
+        return None  # a ring bond across a '.' (``C1.C1``): pieces are not molecules
+    start = 0
+    for fragment in fragments:
+        if fragment[0] != start or fragment[-1] != start + len(fragment) - 1:
+            return None
+        start += len(fragment)
+    return tuple(written)
 
 
 def atoms_of(mol: Chem.Mol) -> tuple[Chem.Atom, ...]:

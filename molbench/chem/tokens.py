@@ -38,19 +38,18 @@ _TOKEN = re.compile(SMILES_REGEX)
 
 def tokenize(smiles: str) -> list[str]:
     """Split SMILES into tokens that join back to the input; uncovered characters raise."""
-    tokens = []
+    tokens = _TOKEN.findall(smiles)
+    if "".join(tokens) == smiles:  # non-overlapping, in order, full length: contiguous
+        return tokens
     pos = 0
     for match in _TOKEN.finditer(smiles):
         if match.start() != pos:
             break
-        tokens.append(match.group())
         pos = match.end()
-    if pos != len(smiles):
-        raise ValueError(
-            f"cannot tokenize SMILES {smiles!r}: character {smiles[pos]!r} at position {pos} "
-            "is not covered by SMILES_REGEX"
-        )
-    return tokens
+    raise ValueError(
+        f"cannot tokenize SMILES {smiles!r}: character {smiles[pos]!r} at position {pos} "
+        "is not covered by SMILES_REGEX"
+    )
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,7 @@ class Vocabulary:
 
     tokens: tuple[str, ...]
     index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    _ids: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if tuple(self.tokens[: len(SPECIALS)]) != SPECIALS:
@@ -68,6 +68,7 @@ class Vocabulary:
             raise ValueError("a vocabulary must not repeat a token")
         object.__setattr__(self, "tokens", tuple(self.tokens))
         object.__setattr__(self, "index", MappingProxyType(index))
+        object.__setattr__(self, "_ids", index)  # a plain dict: encode's hot lookup
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -107,8 +108,9 @@ class Vocabulary:
         tokens = (
             tokenize(smiles_or_tokens) if isinstance(smiles_or_tokens, str) else smiles_or_tokens
         )
-        ids = [self.index.get(token, self.unk_id) for token in tokens]
-        n_unknown = ids.count(self.unk_id)
+        unk, lookup = self.unk_id, self._ids.get
+        ids = [lookup(token, unk) for token in tokens]
+        n_unknown = ids.count(unk)
         if add_bos_eos:
             ids = [self.bos_id, *ids, self.eos_id]
         return ids, n_unknown

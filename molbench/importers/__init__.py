@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from molbench import store
 from molbench.errors import ParameterError, PredictionFormatError
-from molbench.importers import cbond, csv_wide, opennmt
+from molbench.importers import cbond, csv_wide, molt5, opennmt
 
 Importer = Callable[..., pa.Table]  # (path, rows, **options) -> predictions table
 
@@ -27,6 +27,7 @@ IMPORTERS: dict[str, Importer] = {
     "opennmt": opennmt.read,
     "csv-wide": csv_wide.read,
     "cbond": cbond.read,
+    "molt5": molt5.read,
 }
 
 

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 BOOTSTRAP_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Curve:
+    """What a leaderboard draws beside a section's bars for one run (accuracy by size, top-k)."""
+
+    title: str
+    x_label: str
+    points: Mapping[str, float]  # x as the buckets write it ("4", "6+") -> value
+    train_up_to: int | None = None  # size OOD: x up to here was all the training data had
+    bucket: str = ""  # the result bucket it draws, if any (the site then skips that view)
 
 
 class Task(Protocol):
@@ -36,13 +47,15 @@ class Task(Protocol):
         seed: int,
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``{"metrics": {...}, "headline": {...}, "buckets": {...}}`` for one split.
+        """``{"metrics": {...}, "headline": {...}, "buckets": {...}, "per_row": {...}}``.
 
+        ``per_row`` maps names (the headline's among them) to one value per row in split
+        order, so two results can be compared row by row (``molbench compare``).
         ``context`` carries task-specific extra inputs (e.g. retrieval candidates)."""
         ...
 
-    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
-        """The leaderboard picture for this dataset from result JSONs."""
+    def curve(self, result: Mapping[str, Any]) -> Curve | None:
+        """The curve beside the leaderboard's bars for one result (None: bars only)."""
         ...
 
 

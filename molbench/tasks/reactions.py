@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -13,7 +12,7 @@ import pyarrow as pa
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES, per_row_record
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import (
     DEFAULT_KS,
     RULES,
@@ -48,6 +47,7 @@ class ReactionsTask:
     )
     higher_is_better = True
     rules = RULES  # --rule: what counts as a right prediction
+    published_metrics = ("top1", "top3", "top5")  # what papers print for rescored models
     prediction_columns = MappingProxyType({"predictions": "ranked_text"})
     required_columns = (("predictions",),)
     prediction_help = (
@@ -62,7 +62,7 @@ class ReactionsTask:
             "method": "WLDN",
             "metric": f"top-1, {MIT}",
             "value": "79.6",
-            "protocol": "by position over edit candidates, subset rule (rescored below)",
+            "protocol": "by position over edit candidates, subset rule (rescored above)",
             "citation": JIN_2017,
         },
         {
@@ -174,8 +174,13 @@ class ReactionsTask:
             "n_rows": n,
         }
 
-    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
-        plot_topk(results, path)
+    def curve(self, result: Mapping[str, Any]) -> Curve:
+        # among distinct guesses: every recorded run has those (by position, k > 1, only
+        # the runs scored since that protocol became the headline)
+        metrics = result["metrics"]
+        names = {str(k): f"top{k}_distinct" if k > 1 else "top1" for k in DEFAULT_KS}
+        points = {k: metrics[name] for k, name in names.items() if name in metrics}
+        return Curve("top-k among distinct guesses", "k", points)
 
 
 def protocol(rule: str) -> dict[str, Any]:
@@ -260,45 +265,3 @@ def _top1_by(keys: list[str], rank: np.ndarray) -> dict[str, float]:
     for i, key in enumerate(keys):
         groups[key].append(i)
     return {k: _mean(hits_at(rank[idx], 1)) for k, idx in sorted(groups.items())}
-
-
-def plot_topk(results: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Top-k accuracy curves per method (mean over seeds), one panel per config."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def panel(r: Mapping[str, Any]) -> tuple[str, str]:
-        return r["dataset"]["config"], (r.get("transfer") or {}).get("trained_on", "")
-
-    panels = sorted({panel(r) for r in results})
-    methods = sorted({r["run"]["method"] for r in results})
-    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for ax, (config, trained_on) in zip(axes[0], panels, strict=True):
-        for method in methods:
-            runs = [
-                r
-                for r in results
-                if panel(r) == (config, trained_on) and r["run"]["method"] == method
-            ]
-            if not runs:
-                continue
-            # by position only; a run recorded before that protocol has top-1 alone
-            ys = [np.mean([r["metrics"].get(f"top{k}", np.nan) for r in runs]) for k in DEFAULT_KS]
-            ax.plot(DEFAULT_KS, ys, marker="o", ms=3, color=colours[method], label=method)
-        trained = f"\n(trained on {trained_on})" if trained_on else ""
-        ax.set_title(f"reactions / {config}: top-k by position (test){trained}", fontsize=9)
-        ax.set_xlabel("k")
-        ax.set_ylabel("accuracy")
-        ax.set_xticks(DEFAULT_KS)
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], color=colours[m], marker="o", ms=3) for m in methods]
-    fig.legend(
-        handles, methods, loc="lower center", ncol=max(1, len(methods)), fontsize=8, frameon=False
-    )
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)

@@ -5,14 +5,14 @@ One predictions file may carry any of three things, each scored when present:
 - ``text_embedding`` + ``mol_embedding``: retrieval in both directions within the split's
   pool (and, with ``--candidates``, text-to-molecule against the whole corpus, Text2Mol's
   protocol);
-- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics);
+- ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics; BLEU
+  and Levenshtein against ``smiles_as_published`` where the config has it);
 - ``name``: the name generated from each molecule (``hydrocarbon_names`` only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -21,20 +21,44 @@ import pyarrow as pa
 
 from molbench.errors import PredictionFormatError
 from molbench.stats import bootstrap_ci
-from molbench.tasks.base import BOOTSTRAP_RESAMPLES
+from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import parse_smiles
 from molbench.tasks.text_metrics import (
+    extra_candidate_effect,
     generation_metrics,
     name_exact_match,
     retrieval_metrics,
     retrieval_ranks,
     same_molecule,
 )
+from molbench.tasks.validity import size_ood_boundary
 
 TEXT2MOL = "Edwards et al., EMNLP 2021 (Text2Mol)"
 MOLT5 = "Edwards et al., EMNLP 2022 (MolT5)"
 MOLECULESTM = "Liu et al., Nat. Mach. Intell. 2023, 5, 1447 (MoleculeSTM)"
 CHEBI_TEST = "ChEBI-20 test"
+
+# Text2Mol ranks against 33,010 molecules; MolT5's files, and so molbench's corpus, lack two
+# whose SMILES is `*` (see the dataset card). Each result says what they could change.
+CHEBI20_CORPUS_SIZE = 33_008
+TEXT2MOL_CORPUS_SIZE = 33_010
+TEXT2MOL_ONLY = ["CID 135476786 (SMILES *, Text2Mol test)", "CID 135476785 (SMILES *, train)"]
+TEXT2MOL_PROTOCOL = (
+    "33,010 candidates (molbench: 33,008, see the dataset card), ranked by numpy argsort "
+    "(ties fall in candidate order; here they count against the model)"
+)
+RETRIEVAL_PROTOCOL = {
+    "similarity": "cosine of the float32 embeddings, computed in float64",
+    "ties": "counted against the model: candidates within 4 float32 ulps of the true score",
+}
+GENERATION_PROTOCOL = {
+    "exact_match": "standard InChI equality (MolT5), canonical SMILES where InChI is empty",
+    "validity": "RDKit parses it to at least one atom, no whitespace inside; validity_molt5 "
+    "is MolT5's count (Chem.MolFromSmiles is not None: empty and 'SMILES words' count)",
+    "bleu": "MolT5: nltk corpus BLEU over characters, 4-grams, equal weights, unsmoothed",
+    "levenshtein": "MolT5: mean character edit distance",
+    "references": "smiles_as_published where the config has it, else smiles",
+}
 
 
 class TextTask:
@@ -50,7 +74,10 @@ class TextTask:
         "m2t_hits_at_1",
         "m2t_hits_at_10",
         "exact_match",
+        "bleu",
+        "levenshtein",
         "validity",
+        "validity_molt5",
         "maccs_fts",
         "morgan_fts",
         "name_exact_match",
@@ -79,54 +106,63 @@ class TextTask:
             "metric": f"text-to-molecule MRR / Hits@1 / Hits@10, whole corpus, {CHEBI_TEST}",
             "value": "0.372 / 22.4% / 68.6%",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "Text2Mol (All-Ensemble)",
             "metric": f"text-to-molecule MRR, whole corpus, {CHEBI_TEST}",
             "value": "0.499",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "Text2Mol (All-Ensemble)",
             "metric": f"text-to-molecule Hits@1, whole corpus, {CHEBI_TEST}",
             "value": "34.4%",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "Text2Mol (All-Ensemble)",
             "metric": f"text-to-molecule Hits@10, whole corpus, {CHEBI_TEST}",
             "value": "81.1%",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "MolT5-Large",
             "metric": f"text-to-molecule exact match, {CHEBI_TEST}",
             "value": "0.311",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
         {
             "method": "MolT5-Large",
             "metric": f"text-to-molecule validity, {CHEBI_TEST}",
             "value": "0.905",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
         {
             "method": "MolT5-Large",
             "metric": f"text-to-molecule MACCS / RDK / Morgan FTS, {CHEBI_TEST}",
             "value": "0.834 / 0.746 / 0.684",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
         {
             "method": "MoleculeSTM",
             "metric": "no ChEBI-20 numbers: its retrieval is zero-shot on DrugBank subsets",
             "value": "—",
             "citation": MOLECULESTM,
+            "protocol": "—",
         },
         {
             "method": "MolT5-Base",
             "metric": f"text-to-molecule exact match / validity, {CHEBI_TEST}",
             "value": "0.081 / 0.772",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
     )
 
@@ -146,12 +182,16 @@ class TextTask:
                 "--candidates ranks text embeddings against a corpus: the predictions need "
                 "`text_embedding` and `mol_embedding`"
             )
-        per_row: dict[str, np.ndarray] = {}  # the headline candidates, for a bootstrap CI
+        per_row: dict[str, np.ndarray] = {}  # the headline candidates: CI and paired tests
+        protocol: dict[str, Any] = {}
         if has_embeddings:
-            per_row |= _retrieval(predictions, metrics, context, truth, warnings)
+            per_row |= _retrieval(predictions, metrics, context, truth, warnings, protocol)
         if "smiles" in predictions:
+            protocol["generation"] = GENERATION_PROTOCOL
             smiles = [str(s) for s in predictions["smiles"]]
-            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles)
+            published = "smiles_as_published" in truth.column_names  # what MolT5 compares with
+            references = truth["smiles_as_published" if published else "smiles"].to_pylist()
+            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles, references)
             per_row["exact_match"] = _exact_per_row(truth["smiles"].to_pylist(), smiles)
         if "name" in predictions:
             if "name" not in truth.column_names:
@@ -186,11 +226,25 @@ class TextTask:
             },
             "buckets": _by_n_carbons(truth, per_row),
             "n_rows": truth.num_rows,
+            "protocol": protocol,
             "warnings": warnings,
+            "per_row": per_row_record(
+                truth["id"].to_pylist(),
+                **{
+                    name: (v.astype(int) if v.dtype == bool else v.astype(float)).tolist()
+                    for name, v in sorted(per_row.items())
+                },
+            ),
         }
 
-    def plot(self, results: Sequence[Mapping[str, Any]], path: Path) -> None:
-        _plot_headline(results, path)
+    def curve(self, result: Mapping[str, Any]) -> Curve | None:
+        metric = result["headline"]["metric"]
+        bucket = f"{metric}_by_n_carbons"
+        points = result.get("buckets", {}).get(bucket)
+        if points is None:
+            return None
+        title = f"{metric} by chain length"
+        return Curve(title, "carbons", points, size_ood_boundary(result), bucket)
 
 
 def _by_n_carbons(truth: pa.Table, per_row: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -212,6 +266,7 @@ def _retrieval(
     context: Mapping[str, Any],
     truth: pa.Table,
     warnings: list[str],
+    protocol: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     if not {"text_embedding", "mol_embedding"} <= set(predictions):
         raise PredictionFormatError("retrieval needs both `text_embedding` and `mol_embedding`")
@@ -227,6 +282,7 @@ def _retrieval(
     metrics |= {f"t2m_{k}": v for k, v in retrieval_metrics(t2m).items()}
     metrics |= {f"m2t_{k}": v for k, v in retrieval_metrics(m2t).items()}
     per_row = {"t2m_mrr": 1 / t2m}
+    protocol["retrieval"] = RETRIEVAL_PROTOCOL | {"pool": f"the split's {len(own):,} pairs"}
     corpus = context.get("candidates")
     if corpus is not None:
         ids, embeddings = corpus
@@ -250,7 +306,21 @@ def _retrieval(
         corpus_ranks = retrieval_ranks(text, embeddings, true_index)
         metrics |= {f"t2m_corpus_{k}": v for k, v in retrieval_metrics(corpus_ranks).items()}
         metrics["corpus_size"] = float(len(ids))
+        protocol["corpus"] = _corpus_protocol(corpus_ranks, len(ids))
     return per_row
+
+
+def _corpus_protocol(ranks: np.ndarray, size: int) -> dict[str, Any]:
+    """The whole-corpus pool against Text2Mol's, and what its two missing molecules could cost."""
+    extra = TEXT2MOL_CORPUS_SIZE - size if size == CHEBI20_CORPUS_SIZE else 0
+    about = {
+        "candidates": size,
+        "text2mol_candidates": TEXT2MOL_CORPUS_SIZE,
+        "not_in_molbench": TEXT2MOL_ONLY if extra else [],
+    }
+    if extra:
+        about["effect_of_text2mol_extra_candidates"] = extra_candidate_effect(ranks, size, extra)
+    return about
 
 
 def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
@@ -259,71 +329,3 @@ def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
         a, b = parse_smiles(t), parse_smiles(p)
         out[i] = a is not None and b is not None and same_molecule(a, b)
     return out
-
-
-def _plot_headline(results: Sequence[Mapping[str, Any]], path: Path) -> None:
-    """Headline per method and config as bars; beside them, the headline by chain length."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = sorted(
-        {(r["dataset"]["config"], r["headline"]["metric"], r["run"]["method"]) for r in results}
-    )
-    values = [
-        np.mean(
-            [
-                r["headline"]["value"]
-                for r in results
-                if (r["dataset"]["config"], r["headline"]["metric"], r["run"]["method"]) == key
-            ]
-        )
-        for key in keys
-    ]
-    panels = sorted(
-        {
-            (r["dataset"]["config"], r["headline"]["metric"])
-            for r in results
-            if f"{r['headline']['metric']}_by_n_carbons" in r.get("buckets", {})
-        }
-    )
-    height = max(0.45 * len(keys) + 1.2, 2.6 * len(panels))
-    fig, axes = plt.subplots(
-        1, 2 if panels else 1, figsize=(13 if panels else 7, height), squeeze=False
-    )
-    ax = axes[0, 0]
-    ax.barh([f"{c} · {m} · {method}" for c, m, method in keys], values, color="tab:blue")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("headline metric (test)")
-    ax.invert_yaxis()
-    ax.grid(alpha=0.3, axis="x")
-    if panels:
-        axes[0, 1].axis("off")
-        grid = axes[0, 1].get_subplotspec().subgridspec(len(panels), 1, hspace=0.6)
-        for i, (config, metric) in enumerate(panels):
-            _plot_by_n_carbons(fig.add_subplot(grid[i]), results, config, metric)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-
-
-def _plot_by_n_carbons(
-    ax: Any, results: Sequence[Mapping[str, Any]], config: str, metric: str
-) -> None:
-    """One line per method: the metric per number of carbons (mean over seeds)."""
-    key = f"{metric}_by_n_carbons"
-    chosen = [
-        r for r in results if r["dataset"]["config"] == config and key in r.get("buckets", {})
-    ]
-    for method in sorted({r["run"]["method"] for r in chosen}):
-        runs = [r["buckets"][key] for r in chosen if r["run"]["method"] == method]
-        carbons = sorted({int(n) for b in runs for n in b})
-        means = [np.mean([b[str(n)] for b in runs if str(n) in b]) for n in carbons]
-        ax.plot(carbons, means, marker="o", markersize=3, label=method)
-    ax.set_title(f"{config}: {metric} by chain length (test)", fontsize=8)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("carbons")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)

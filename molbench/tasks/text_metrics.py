@@ -2,16 +2,29 @@
 
 Retrieval follows Text2Mol (ChEBI-20): every query is ranked against every candidate by
 cosine similarity. Unlike Text2Mol's ``argsort``, ties are broken pessimistically, so a
-constant or degenerate embedding gets the worst rank instead of a lucky one.
+constant or degenerate embedding gets the worst rank instead of a lucky one. A tie is a tie
+at the embeddings' own precision (float32 in a predictions file): similarities computed in
+float64 from the float32 unit vectors, equal within ``TIE_ULPS`` float32 units in the last
+place of the true one. A fixed tolerance would rank a truly better candidate as tied.
 
-Generation follows MolT5's evaluation: exact match by InChI over all rows, validity, and
+Generation follows MolT5's evaluation (``mol_translation_metrics.py`` and
+``fingerprint_metrics.py``): exact match by InChI over all rows, validity, character-level
+corpus BLEU and mean Levenshtein distance against the reference SMILES strings, and
 fingerprint Tanimoto similarities (FTS) averaged over the rows whose prediction parses. The
 same similarities averaged over all rows (an invalid prediction scores 0) come alongside,
 because the valid-only mean rewards a model for leaving out the molecules it gets wrong.
+
+Validity is stricter than MolT5's: an empty prediction and a SMILES followed by words
+(``CCO is ethanol``: RDKit reads ``CCO`` titled ``is ethanol``) are invalid here, while
+MolT5's ``Chem.MolFromSmiles(out) is not None`` counts both; ``validity_molt5`` is MolT5's
+count, for comparison with published numbers.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,12 +33,16 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 from rdkit.rdBase import BlockLogs
 
+from molbench.errors import MolbenchError
 from molbench.tasks.reaction_metrics import parse_smiles
 
-# Candidates whose cosine similarity is within this of the true one's count as tied (and so
-# rank ahead of it): float32 rounding in the matrix product must not decide a tie.
-TIE_TOLERANCE = 1e-5
-_CHUNK_ELEMENTS = 1 << 24  # similarities held at once: 64 MiB of float32
+# Candidates whose similarity is within this many float32 ulps of the true one's are tied
+# with it (and so rank ahead of it): differences below the embeddings' precision are noise.
+TIE_ULPS = 4
+# The float64 product's own rounding for unit vectors (at most ~dim * 1.1e-16): the floor of
+# the tolerance, so a vector equal to the true one always ties, even at similarity ~0.
+_PRODUCT_ERROR = 1e-12
+_CHUNK_ELEMENTS = 1 << 23  # similarities held at once: 64 MiB of float64
 
 _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
@@ -48,6 +65,9 @@ HIGHER_IS_BETTER: Mapping[str, bool] = {
     "median_rank": False,
     "exact_match": True,
     "validity": True,
+    "validity_molt5": True,
+    "bleu": True,
+    "levenshtein": False,
     **{f"{name}_fts": True for name in FINGERPRINTS},
     **{f"{name}_fts_all_rows": True for name in FINGERPRINTS},
     "name_exact_match": True,
@@ -60,22 +80,28 @@ def retrieval_ranks(
     """1-based rank of each query's true candidate by cosine similarity, ties counted against it.
 
     rank = 1 + the number of other candidates whose similarity is at least the true one's
-    (less ``TIE_TOLERANCE``). A zero vector has similarity 0 with everything. Queries are
-    scored in chunks, so memory stays bounded for any number of queries.
+    less ``tie_tolerance(true)``. A zero vector has similarity 0 with everything. Queries
+    are scored in chunks, so memory stays bounded for any number of queries.
     """
     queries, candidates, true_index = map(np.asarray, (queries, candidates, true_index))
     _check_retrieval_inputs(queries, candidates, true_index)
     q = _unit_rows(queries)
-    c = _unit_rows(candidates)
+    c = _unit_rows(candidates).astype(np.float64)
     ranks = np.empty(len(q), dtype=np.int64)
     step = max(1, _CHUNK_ELEMENTS // len(c))
     for start in range(0, len(q), step):
-        sims = q[start : start + step] @ c.T
+        sims = q[start : start + step].astype(np.float64) @ c.T
         true = sims[np.arange(len(sims)), true_index[start : start + step]]
         ranks[start : start + step] = np.count_nonzero(
-            sims >= (true - TIE_TOLERANCE)[:, None], axis=1
+            sims >= (true - tie_tolerance(true))[:, None], axis=1
         )
     return ranks
+
+
+def tie_tolerance(similarity: np.ndarray) -> np.ndarray:
+    """How far below a similarity another one still ties: ``TIE_ULPS`` float32 ulps of it."""
+    ulp = np.spacing(np.abs(similarity).astype(np.float32)).astype(np.float64)
+    return np.maximum(TIE_ULPS * ulp, _PRODUCT_ERROR)
 
 
 def _check_retrieval_inputs(
@@ -99,9 +125,10 @@ def _check_retrieval_inputs(
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (normalised in float64, stored float32); zero rows stay zero."""
+    """Rows scaled to unit length (normalised in float64, kept at float32, the embeddings'
+    precision); zero rows stay zero."""
     out = np.empty(x.shape, dtype=np.float32)
-    step = max(1, _CHUNK_ELEMENTS // (2 * max(1, x.shape[1])))  # float64: same bytes as a chunk
+    step = max(1, _CHUNK_ELEMENTS // max(1, x.shape[1]))  # float64 blocks of one chunk
     for start in range(0, len(x), step):
         block = np.array(x[start : start + step], dtype=np.float64)  # a copy: divided in place
         norm = np.linalg.norm(block, axis=1, keepdims=True)
@@ -130,6 +157,31 @@ def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
     }
 
 
+def extra_candidate_effect(ranks: np.ndarray, n_candidates: int, extra: int) -> dict[str, Any]:
+    """What ``extra`` more candidates could do to MRR and Hits@1/10, from this run's ranks.
+
+    Each rank can grow by at most ``extra``: ``worst_drop`` assumes every extra candidate
+    outranks the true one; ``expected_drop`` assumes each scores like a random other
+    candidate of the pool (above the true one with probability (rank - 1) / (n - 1)).
+    """
+    r = np.asarray(ranks, dtype=np.float64)
+    if len(r) == 0 or n_candidates < 2:
+        return {}
+    p = (r - 1) / (n_candidates - 1)
+    above = [
+        (k, math.comb(extra, k) * p**k * (1 - p) ** (extra - k)) for k in range(extra + 1)
+    ]  # how many extra candidates land above the true one, and how likely
+    worst = {"mrr": float(np.mean(1 / r - 1 / (r + extra)))}
+    expected = {"mrr": float(np.mean(1 / r - sum(w / (r + k) for k, w in above)))}
+    for hits in (1, 10):
+        inside = r <= hits
+        worst[f"hits_at_{hits}"] = float(np.mean(inside & (r + extra > hits)))
+        expected[f"hits_at_{hits}"] = float(
+            np.mean(inside * sum(w * (r + k > hits) for k, w in above))
+        )
+    return {"extra_candidates": extra, "worst_drop": worst, "expected_drop": expected}
+
+
 def same_molecule(truth: Chem.Mol, prediction: Chem.Mol) -> bool:
     """Standard-InChI equality, as MolT5 scores exact match; canonical SMILES where InChI fails.
 
@@ -145,16 +197,24 @@ def same_molecule(truth: Chem.Mol, prediction: Chem.Mol) -> bool:
 
 
 def generation_metrics(
-    truth_smiles: Sequence[str], predicted_smiles: Sequence[str]
+    truth_smiles: Sequence[str],
+    predicted_smiles: Sequence[str],
+    reference_strings: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Exact match and validity over all rows; per fingerprint, FTS over valid and over all rows.
+    """Exact match, validity, BLEU and Levenshtein over all rows; per fingerprint, FTS.
 
     ``<fp>_fts`` averages over rows whose prediction parses (MolT5's number; ``nan`` when none
     does); ``<fp>_fts_all_rows`` averages over every row with an invalid prediction as 0.
+    BLEU and Levenshtein compare the prediction strings with ``reference_strings`` (the SMILES
+    as published, which is what MolT5 compares with; default ``truth_smiles``).
     Raises ``ValueError`` when lengths differ or a truth SMILES does not parse.
     """
-    if len(truth_smiles) != len(predicted_smiles):
-        raise ValueError(f"{len(truth_smiles)} truth rows but {len(predicted_smiles)} predictions")
+    references = truth_smiles if reference_strings is None else reference_strings
+    if not len(truth_smiles) == len(predicted_smiles) == len(references):
+        raise ValueError(
+            f"{len(truth_smiles)} truth rows, {len(references)} reference strings but "
+            f"{len(predicted_smiles)} predictions"
+        )
     truth = [parse_smiles(s) for s in truth_smiles]
     bad = [i for i, m in enumerate(truth) if m is None]
     if bad:
@@ -170,6 +230,9 @@ def generation_metrics(
     metrics = {
         "exact_match": float(np.mean(exact)) if n else nan,
         "validity": float(np.mean(valid)) if n else nan,
+        "validity_molt5": validity_molt5(predicted_smiles),
+        "bleu": character_bleu(references, predicted_smiles),
+        "levenshtein": float(np.mean(levenshtein(references, predicted_smiles))) if n else nan,
     }
     pairs = [(t, p) for t, p in zip(truth, predicted, strict=True) if p is not None]
     for name, fingerprint in FINGERPRINTS.items():
@@ -177,6 +240,56 @@ def generation_metrics(
         metrics[f"{name}_fts"] = float(np.mean(sims)) if sims else nan
         metrics[f"{name}_fts_all_rows"] = float(np.sum(sims)) / n if n else nan
     return metrics
+
+
+def character_bleu(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    """MolT5's text-to-molecule BLEU: nltk corpus BLEU over characters, one reference each.
+
+    Default nltk settings, as MolT5 calls it: up to 4-grams, equal weights, no smoothing
+    (0.0 when some n-gram order has no match anywhere in the corpus); ``nan`` for no rows.
+    """
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    if not references:
+        return float("nan")
+    corpus_bleu = _text_extra("nltk.translate.bleu_score").corpus_bleu
+    with warnings.catch_warnings():  # nltk warns on a 0.0 BLEU; documented above
+        warnings.simplefilter("ignore", UserWarning)
+        return float(corpus_bleu([[list(r)] for r in references], [list(h) for h in hypotheses]))
+
+
+def levenshtein(references: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
+    """Per row, the character edit distance between prediction and reference (MolT5's)."""
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    distance = _text_extra("Levenshtein").distance
+    return np.array(
+        [distance(h, r) for r, h in zip(references, hypotheses, strict=True)],
+        dtype=np.int64,
+    )
+
+
+def _text_extra(module: str) -> Any:
+    """A string-metric library of the ``text`` extra, imported when a generation is scored."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MolbenchError(
+            f"scoring generated SMILES needs {module.split('.')[0]}: pip install 'molbench[text]'"
+        ) from None
+
+
+def validity_molt5(predicted_smiles: Sequence[str]) -> float:
+    """Share of predictions MolT5 counts valid: ``Chem.MolFromSmiles`` returns a molecule.
+
+    That includes the empty string (a molecule without atoms) and a SMILES followed by
+    words; molbench's ``validity`` counts neither. ``nan`` for no rows.
+    """
+    if not predicted_smiles:
+        return float("nan")
+    with BlockLogs():
+        parsed = [Chem.MolFromSmiles(s) is not None for s in predicted_smiles]
+    return float(np.mean(parsed))
 
 
 def name_exact_match(truth_names: Sequence[str], predicted_names: Sequence[str]) -> float:

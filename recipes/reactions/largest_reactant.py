@@ -2,6 +2,7 @@
 
     python recipes/reactions/largest_reactant.py --config=uspto_15k --record=true \
         --transfer-config=uspto_mit
+    python recipes/reactions/largest_reactant.py --max-eval-rows=20   # smoke
 
 One prediction per reaction: the reactant molecule with the most heavy atoms (ties: the
 first in canonical order), unchanged. It is right only when the recorded product is a
@@ -23,14 +24,10 @@ RDLogger.DisableLog("rdApp.*")
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(recipe.RecipeSettings):
     config: str = "uspto_15k"
     transfer_config: str = ""  # also score on this config's test split ("" = none)
     input_column: str = "reactants"  # reactants (separated) | precursors_mixed
-    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
-    data: str = ""  # a build directory to use instead of the default build under root
-    out: str = ""  # run directory ("" = runs/reactions/<method>/<config>/deterministic)
-    record: bool = False  # write the test results into leaderboards/results/reactions/
 
 
 METHOD = "largest_reactant"
@@ -48,7 +45,7 @@ def largest(reactants: str) -> list[str]:
 
 
 def predict(config: str, split: str) -> pa.Table:
-    table = built.table(config, split, ["id", s.input_column])
+    table = built.table(config, split, ["id", s.input_column]).slice(0, s.max_eval_rows or None)
     ranked = [largest(r) for r in table[s.input_column].to_pylist()]
     predictions = pa.table(
         {"id": table["id"], "predictions": pa.array(ranked, type=pa.list_(pa.string()))}
@@ -78,7 +75,8 @@ for split in ("validation", "test"):
         "train_seconds": 0.0,
         "settings": {k: v for k, v in asdict(s).items() if k not in ("root", "data", "out")},
     }
-    result = recipe.evaluate_rows(predict(s.config, split), built, s.config, split, info)
+    predictions = predict(s.config, split)
+    result = recipe.evaluate_rows(predictions, built, s.config, split, info, s.max_eval_rows)
     result["predict_seconds"] = round(time.perf_counter() - started, 1)
     fsutil.write_json(out_dir / f"{split}.json", result)
     print(summary(f"{s.config}/{split}", result))
@@ -95,6 +93,7 @@ if s.transfer_config:
         "test",
         s.record,
         out_dir,
+        s.max_eval_rows,
     )
     print(summary(f"{s.transfer_config}/test", result))
 print(f"results in {out_dir}")

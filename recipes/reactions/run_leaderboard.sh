@@ -30,4 +30,4 @@ done | xargs -P "$jobs" -L 1 bash -c \
   "$py recipes/reactions/wldn.py --seed=\$0 \$@ --center-steps=2000 --rank-steps=1500 \
     --record=true > runs/log-reactions-wldn-seed\$0-\${*//[^a-z0-9]/}.txt 2>&1 \
     && echo done wldn \$0 \$@"
-$py -m molbench.cli leaderboard --dataset reactions
+$py -m molbench.cli leaderboard --dataset reactions --html leaderboards/site

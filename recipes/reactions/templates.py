@@ -2,6 +2,7 @@
 
     python recipes/reactions/templates.py --config=uspto_15k --record=true \
         --transfer-config=uspto_mit
+    python recipes/reactions/templates.py --max-train-rows=200 --max-eval-rows=20   # smoke
 
 Extract one forward template per training reaction (rdchiral's retro template read
 reactants >> product; see molbench.chem.templates), count them, apply them to each test
@@ -28,18 +29,14 @@ from molbench.parallel import ordered_map
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(recipe.RecipeSettings):
     config: str = "uspto_15k"  # templates come from this config's train split
     transfer_config: str = ""  # also score on this config's test split ("" = none)
     input_column: str = "reactants"  # reactants (separated) | precursors_mixed
     min_count: int = 1  # use templates seen at least this many times in train
     top_k: int = 10
     workers: int = 2  # processes for extraction and application
-    max_train_rows: int = 0  # 0 = all; fewer for smoke tests
-    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
-    data: str = ""  # a build directory to use instead of the default build under root
-    out: str = ""  # run directory ("" = runs/reactions/<method>/<config>/deterministic)
-    record: bool = False  # write the test results into leaderboards/results/reactions/
+    max_train_rows: recipe.NonNegative = 0  # 0 = all; fewer for smoke tests
 
 
 TRAIN_COLUMNS = ["mapped_rxn", "edits", "reactants", "products"]
@@ -103,7 +100,7 @@ fsutil.write_json(
 
 def predict(config: str, split: str) -> pa.Table:
     """Top-k products for every reaction of a split, in the split's order."""
-    table = built.table(config, split, ["id", s.input_column])
+    table = built.table(config, split, ["id", s.input_column]).slice(0, s.max_eval_rows or None)
     inputs = table[s.input_column].to_pylist()
     ranked = list(
         tqdm(
@@ -132,7 +129,8 @@ def run_info() -> dict:
 # --- evaluate ----------------------------------------------------------------------------
 for split in ("validation", "test"):
     started = time.perf_counter()
-    result = recipe.evaluate_rows(predict(s.config, split), built, s.config, split, run_info())
+    predictions = predict(s.config, split)
+    result = recipe.evaluate_rows(predictions, built, s.config, split, run_info(), s.max_eval_rows)
     result["predict_seconds"] = round(time.perf_counter() - started, 1)
     fsutil.write_json(out_dir / f"{split}.json", result)
     m = result["metrics"]
@@ -148,8 +146,9 @@ if s.transfer_config:
     started = time.perf_counter()
     predictions = predict(s.transfer_config, "test")
     result = recipe.evaluate_transfer(
-        predictions, run, built, s.config, s.transfer_config, "test", s.record, out_dir
-    )
+        predictions, run, built, s.config, s.transfer_config, "test", s.record, out_dir,
+        s.max_eval_rows,
+    )  # fmt: skip
     m = result["metrics"]
     print(
         f"{s.transfer_config}/test (templates from {s.config}): top1 {m['top1']:.4f} "

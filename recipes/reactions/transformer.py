@@ -10,7 +10,9 @@ the top-10 candidates come from a length-normalised beam search.
         --d-model=256 --heads=8 --encoder-layers=4 --decoder-layers=4 --d-ff=2048 \\
         --dropout=0.1 --batch-size=128 --lr=5e-4 --steps=40000 --warmup-steps=2000 \\
         --transfer-config=uspto_mit
-    python recipes/reactions/transformer.py --steps=5 --max-train-rows=50 --beam-size=2  # smoke
+    python recipes/reactions/transformer.py --steps=5 --max-train-rows=50 --beam-size=2 \
+        --max-eval-rows=20                                                          # smoke
+    torchrun --nproc-per-node=8 recipes/reactions/transformer.py --device=cuda ...   # 8 GPUs
 
 ``--inputs=separated`` reads ``reactants>reagents`` (``src_tokens_separated``), ``mixed``
 all precursors together. ``--augmented`` adds the randomised-SMILES rows that ``molbench
@@ -22,6 +24,9 @@ not). The final scoring beam-searches every validation and test row; a ``--beam-
 below 10 shortens it on a CPU. ``--eval-every`` / ``--eval-rows``: greedy estimates on a few
 validation rows while training (no RDKit needed).
 ``--transfer-config=uspto_mit`` also scores the saved model on that config's test split.
+Under torchrun each rank trains on its shard of every batch (``--batch-size`` per rank) and
+rank 0 saves, evaluates and records. ``--max-output-length=0`` (default) decodes at most a
+quarter more tokens than the longest training product.
 Reads top to bottom: settings → data → model → training loop → save + evaluate.
 """
 
@@ -36,9 +41,9 @@ import pyarrow.compute as pc
 import torch
 from tqdm.auto import tqdm
 
-from molbench import recipe
+from molbench import distributed, recipe
 from molbench.chem.augment import read_augmented
-from molbench.errors import MolbenchError
+from molbench.errors import ParameterError
 from molbench.nn.reaction_transformer import PAD, ReactionTransformer
 from molbench.nn.seq2seq import pad
 
@@ -52,29 +57,29 @@ class Settings(recipe.RunSettings):
     encoder_layers: int = 3
     decoder_layers: int = 3
     d_ff: int = 512
-    dropout: float = 0.0  # short CPU budgets learn faster without; 0.1 for long GPU runs
-    label_smoothing: float = 0.0
+    dropout: recipe.Fraction = 0.0  # short CPU budgets learn faster without; 0.1 for long GPU runs
+    label_smoothing: recipe.Fraction = 0.0
     steps: int = 20000  # at most; --max-minutes may end training earlier
     max_minutes: float = 0.0  # wall-time budget of the training loop (0 = none)
-    batch_size: int = 32  # reactions per step
+    batch_size: int = 32  # reactions per step (per rank under torchrun)
     lr: float = 2e-3  # peak; linear warmup, then cosine to zero
     warmup_steps: int = 100
     weight_decay: float = 0.01
     augmented: str = ""  # Parquet file from `molbench augment reactions` (this build, train)
     beam_size: int = 10  # candidates per reaction at evaluation (the task scores 10)
     length_penalty: float = 1.0  # beam scores are log-probability / length**length_penalty
-    max_output_length: int = 200  # tokens; beam search stops here at the latest
-    eval_every: int = 0  # steps between greedy estimates on validation (0 = at the end only)
+    max_output_length: recipe.NonNegative = 0  # beam search stops here (0 = from train targets)
+    eval_every: recipe.NonNegative = 0  # steps between greedy validation estimates (0 = at the end)
     eval_rows: int = 300  # validation rows of those estimates
     transfer_config: str = ""  # e.g. uspto_mit: also score the saved model on its test split
 
 
 s = recipe.parse_overrides(Settings())
-if s.steps < 1 or s.warmup_steps < 1:
-    raise SystemExit("error: --steps and --warmup-steps must be at least 1")
-torch.manual_seed(s.seed)
-rng = np.random.default_rng(s.seed)
-run = recipe.Run(f"molecular_transformer_{s.inputs}", __file__, s.seed, s.device)
+world = distributed.start(s.device)
+device = world.device
+torch.manual_seed(world.torch_seed(s.seed))
+rng = np.random.default_rng(s.seed)  # the same batches on every rank
+run = recipe.Run(f"molecular_transformer_{s.inputs}", __file__, s.seed, device, world=world)
 
 # model
 hyperparameters = {
@@ -90,9 +95,9 @@ hyperparameters = {
     "max_output_length": s.max_output_length,
 }
 try:
-    model = ReactionTransformer.from_hyperparameters(hyperparameters).to(s.device)
+    model = ReactionTransformer.from_hyperparameters(hyperparameters).to(device)
 except ValueError as e:  # inputs, beam size or shape that does not exist
-    raise SystemExit(f"error: {e}") from None
+    raise ParameterError(str(e)) from None
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 # data: source and target ids (<bos> … <eos>), the augmented copies after the rows themselves
@@ -105,14 +110,11 @@ if s.max_train_rows:
 source_lists = train_table[model.source_column].to_pylist()
 target_lists = train_table["tgt_tokens"].to_pylist()
 if s.augmented:
-    try:
-        augmented, made_from = read_augmented(s.augmented)
-    except MolbenchError as e:
-        raise SystemExit(f"error: {e}") from None
+    augmented, made_from = read_augmented(s.augmented)
     expected = (built.config_hash(s.config), s.config, "train")
     if (made_from["content_hash"], made_from["config"], made_from["split"]) != expected:
-        raise SystemExit(
-            f"error: {s.augmented} was made from {made_from['config']}/{made_from['split']} "
+        raise ParameterError(
+            f"{s.augmented} was made from {made_from['config']}/{made_from['split']} "
             f"of content {made_from['content_hash']}, not from {s.config}/train of this build "
             f"({expected[0]}); rerun molbench augment reactions on it"
         )
@@ -124,18 +126,20 @@ if s.augmented:
     )
 sources, source_lengths = pad(source_lists, torch.int16)
 targets, target_lengths = pad(target_lists, torch.int16)
+model.max_output_length = recipe.decode_length(s.max_output_length, target_lengths.tolist())
+hyperparameters["max_output_length"] = model.max_output_length
 validation = built.table(s.config, "validation", [model.source_column, "tgt_tokens"])
-validation = validation.slice(0, s.eval_rows)
+validation = validation.slice(0, min(s.eval_rows, s.max_eval_rows or s.eval_rows))
 
 
 def epoch_batches() -> list[np.ndarray]:
     """One pass over the rows in shuffled batches of similar source length (less padding)."""
     order = rng.permutation(len(sources))
-    chunks = np.array_split(order, max(1, len(order) // (50 * s.batch_size)))
+    chunks = np.array_split(order, max(1, len(order) // (50 * batch_size)))
     by_length = np.concatenate(
         [c[np.argsort(source_lengths[c].numpy(), kind="stable")] for c in chunks]
     )
-    batches = np.array_split(by_length, max(1, len(by_length) // s.batch_size))
+    batches = np.array_split(by_length, max(1, len(by_length) // batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -154,7 +158,7 @@ def greedy_exact_match(rows: pa.Table, batch_size: int = 64) -> float:
         chunk = rows.slice(start, batch_size)
         source, _ = pad(chunk[model.source_column].to_pylist())
         with autocast:
-            out = model.greedy(source.to(s.device)).cpu().tolist()
+            out = model.greedy(source.to(device)).cpu().tolist()
         for ids, target in zip(out, chunk["tgt_tokens"].to_pylist(), strict=True):
             hits += [i for i in ids if i != PAD] == list(target[1:])
     model.train()
@@ -165,46 +169,52 @@ def greedy_exact_match(rows: pa.Table, batch_size: int = 64) -> float:
 optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
 autocast = (
     torch.autocast("cuda", dtype=torch.bfloat16)
-    if s.device.startswith("cuda")
+    if device.startswith("cuda")
     else contextlib.nullcontext()
 )
+trainer = world.wrap(model)
+batch_size = s.batch_size * world.size  # reactions per step, all ranks together
 budget = s.max_minutes * 60
 model.train()
 queue: list[np.ndarray] = []
 started = time.perf_counter()
-bar = tqdm(total=s.steps, desc=f"transformer {s.inputs} {s.config} seed {s.seed}")
+bar = tqdm(
+    total=s.steps, desc=f"transformer {s.inputs} {s.config} seed {s.seed}", disable=not run.main
+)
 step = 0
 progress = 0.0
 while progress < 1.0:
     if not queue:
         queue = epoch_batches()
-    rows = torch.from_numpy(queue.pop())
-    source = sources[rows][:, : int(source_lengths[rows].max())].to(s.device).long()
-    target = targets[rows][:, : int(target_lengths[rows].max())].to(s.device).long()
+    rows = torch.from_numpy(world.shard(queue.pop()))
+    source = sources[rows][:, : int(source_lengths[rows].max())].to(device).long()
+    target = targets[rows][:, : int(target_lengths[rows].max())].to(device).long()
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(step, progress)
     with autocast:
-        loss = model.loss(source, target, s.label_smoothing)
+        loss = trainer(ReactionTransformer.loss, source, target, s.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
     step += 1
     elapsed = time.perf_counter() - started
-    progress = max(step / s.steps, elapsed / budget if budget else 0.0)
+    progress = world.agree(max(step / s.steps, elapsed / budget if budget else 0.0))
     bar.update(1)
     bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{learning_rate(step, progress):.1e}")
-    if s.eval_every and step % s.eval_every == 0:
+    if s.eval_every and step % s.eval_every == 0 and run.main:
         bar.write(
             f"step {step}: validation greedy exact match {greedy_exact_match(validation):.4f}"
         )
 bar.close()
+world.finish()
 seconds = time.perf_counter() - started
-print(f"{step} steps in {seconds:.0f} s ({seconds / step:.3f} s/step; --steps={s.steps})")
-estimate = greedy_exact_match(validation)
-print(f"validation greedy exact match ({validation.num_rows} rows): {estimate:.4f}")
+if run.main:
+    print(f"{step} steps in {seconds:.0f} s ({seconds / step:.3f} s/step; --steps={s.steps})")
+    estimate = greedy_exact_match(validation)
+    print(f"validation greedy exact match ({validation.num_rows} rows): {estimate:.4f}")
 
-# save + evaluate (beam search, top-k over RDKit-canonical products)
+# save + evaluate on rank 0 (beam search, top-k over RDKit-canonical products)
 results = recipe.save_and_evaluate(
     model, "reaction_transformer", hyperparameters, run, built, s, s.transfer_config
 )

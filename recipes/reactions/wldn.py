@@ -9,7 +9,9 @@ ablation of the budgeted mixture graph:
     python recipes/reactions/wldn.py --max-minutes=15                        # CPU, uspto_15k
     python recipes/reactions/wldn.py --context=budget --k=4 --seed=1
     python recipes/reactions/wldn.py --device=cuda --transfer-config=uspto_mit --record=true
-    python recipes/reactions/wldn.py --center-steps=3 --rank-steps=3 --max-train-rows=30  # smoke
+    python recipes/reactions/wldn.py --center-steps=3 --rank-steps=3 --max-train-rows=30 \
+        --max-eval-rows=20                                                           # smoke
+    torchrun --nproc-per-node=4 recipes/reactions/wldn.py --device=cuda    # 4 GPUs
 
 Method names: ``wldn`` (global) and ``wldn_budget_k<k>``. ``--max-minutes`` bounds both
 training loops together (``--center-share`` of it for stage 1): the learning rate follows
@@ -17,6 +19,8 @@ whichever of steps or time is further along, and a stage ends when either runs o
 budget makes the step count, so the result, depend on the machine). Training reads Parquet
 columns only; evaluation turns edit sets into SMILES with RDKit on the CPU.
 ``--transfer-config=uspto_mit`` also scores the saved model on that config's test split.
+Under torchrun each rank trains on its shard of every batch (batch sizes per rank) and rank
+0 saves, evaluates and records. ``--max-eval-rows`` also bounds the validation coverage check.
 Reads top to bottom: settings → data → model → stage 1 → candidates → stage 2 → save +
 evaluate.
 """
@@ -29,7 +33,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molbench import recipe
+from molbench import distributed, recipe
+from molbench.errors import ParameterError
 from molbench.nn.reaction_wln import ReactionWLDN, rank_batch
 
 
@@ -37,7 +42,7 @@ from molbench.nn.reaction_wln import ReactionWLDN, rank_batch
 class Settings(recipe.RunSettings):
     config: str = "uspto_15k"
     context: str = "global"  # global (attention over the mixture) | budget (k cross edges)
-    k: int = 4  # cross-molecule edges per atom with --context=budget
+    k: recipe.NonNegative = 4  # cross-molecule edges per atom with --context=budget
     hidden: int = 96
     depth: int = 3
     rank_hidden: int = 64
@@ -46,23 +51,23 @@ class Settings(recipe.RunSettings):
     max_edits: int = 5  # changes per candidate at most
     candidates: int = 150  # candidates ranked per reaction at evaluation
     train_candidates: int = 24  # per reaction in stage 2 training (the true one included)
-    batch_size: int = 32  # reactions per stage-1 step
-    rank_batch_size: int = 8  # reactions per stage-2 step
+    batch_size: int = 32  # reactions per stage-1 step (per rank under torchrun)
+    rank_batch_size: int = 8  # reactions per stage-2 step (per rank)
     lr: float = 1e-3  # peak of both stages; cosine to zero over each stage
     center_steps: int = 4000  # at most; --max-minutes may end a stage earlier
     rank_steps: int = 3000
     max_minutes: float = 0.0  # wall-time budget of both training loops (0 = none)
-    center_share: float = 0.5  # of --max-minutes for stage 1
+    center_share: recipe.Fraction = 0.5  # of --max-minutes for stage 1
     transfer_config: str = ""  # e.g. uspto_mit: also score the saved model on its test split
 
 
 s = recipe.parse_overrides(Settings())
-if s.center_steps < 1 or s.rank_steps < 1:
-    raise SystemExit("error: --center-steps and --rank-steps must be at least 1")
-torch.manual_seed(s.seed)
-rng = np.random.default_rng(s.seed)
+world = distributed.start(s.device)
+device = world.device
+torch.manual_seed(world.torch_seed(s.seed))
+rng = np.random.default_rng(s.seed)  # the same batches on every rank
 method = "wldn" if s.context == "global" else f"wldn_budget_k{s.k}"
-run = recipe.Run(method, __file__, s.seed, s.device)
+run = recipe.Run(method, __file__, s.seed, device, world=world)
 
 # model
 hyperparameters = {
@@ -77,9 +82,10 @@ hyperparameters = {
     "candidates": s.candidates,
 }
 try:
-    model = ReactionWLDN.from_hyperparameters(hyperparameters).to(s.device)
+    model = ReactionWLDN.from_hyperparameters(hyperparameters).to(device)
 except ValueError as e:
-    raise SystemExit(f"error: {e}") from None
+    raise ParameterError(str(e)) from None
+trainer = world.wrap(model, find_unused=True)  # each stage trains half of the model
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 # data: mixture graphs with every atom pair's features (and the context's pairs) precomputed
@@ -90,7 +96,8 @@ train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
 graphs = model.graphs(train_table)
-validation = model.graphs(built.table(s.config, "validation"))
+validation_table = built.table(s.config, "validation")
+validation = model.graphs(validation_table.slice(0, s.max_eval_rows or None))
 print(f"{len(graphs):,} training reactions, {int(graphs.pair_offsets[-1]):,} atom pairs")
 
 
@@ -103,7 +110,7 @@ def train_stage(name: str, steps: int, minutes: float, step_fn) -> int:
     budget = minutes * 60
     started = time.perf_counter()
     step, progress = 0, 0.0
-    bar = tqdm(total=steps, desc=f"{name} {method} {s.config} seed {s.seed}")
+    bar = tqdm(total=steps, desc=f"{name} {method} {s.config} seed {s.seed}", disable=not run.main)
     while progress < 1.0:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(progress)
@@ -113,7 +120,8 @@ def train_stage(name: str, steps: int, minutes: float, step_fn) -> int:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         step += 1
-        progress = max(step / steps, (time.perf_counter() - started) / budget if budget else 0)
+        elapsed = time.perf_counter() - started
+        progress = world.agree(max(step / steps, elapsed / budget if budget else 0))
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
@@ -133,12 +141,17 @@ def shuffled(n: int, batch_size: int):
 # stage 1: reaction centre
 model.train()
 optimizer = torch.optim.Adam(model.center.parameters(), lr=s.lr)
-center_batches = shuffled(len(graphs), min(s.batch_size, len(graphs)))
+center_batches = shuffled(len(graphs), min(s.batch_size * world.size, len(graphs)))
+
+
+def center_loss(m: ReactionWLDN, batch: dict) -> torch.Tensor:
+    return m.center.loss(m.center(batch), batch)
 
 
 def center_step(_step: int) -> torch.Tensor:
-    batch = {k: v.to(s.device) for k, v in graphs.batch(next(center_batches)).items()}
-    return model.center.loss(model.center(batch), batch)
+    rows = world.shard(next(center_batches))
+    batch = {k: v.to(device) for k, v in graphs.batch(rows).items()}
+    return trainer(center_loss, batch)
 
 
 train_stage("centre", s.center_steps, s.max_minutes * s.center_share, center_step)
@@ -151,10 +164,10 @@ proposals = []
 checks = []
 for start in range(0, len(graphs), 64):
     rows = np.arange(start, min(start + 64, len(graphs)))
-    proposals += model.propose(graphs, rows, s.device, s.train_candidates - 1, truth=True)
+    proposals += model.propose(graphs, rows, device, s.train_candidates - 1, truth=True)
 for start in range(0, len(validation), 64):
     rows = np.arange(start, min(start + 64, len(validation)))
-    found = model.propose(validation, rows, s.device, s.candidates, truth=False)
+    found = model.propose(validation, rows, device, s.candidates, truth=False)
     truths = [validation.true_edits(r) for r in rows.tolist()]
     checks += [t in f.edits for f, t in zip(found, truths, strict=True)]
 usable = np.array([i for i, f in enumerate(proposals) if f.true_index >= 0 and len(f.edits) > 1])
@@ -164,27 +177,32 @@ print(
     "for stage 2"
 )
 if not len(usable):
-    raise SystemExit(
-        "error: no training reaction has its recorded edit set among several stage-1 "
+    raise ParameterError(
+        "no training reaction has its recorded edit set among several stage-1 "
         "candidates, so stage 2 has nothing to rank; train stage 1 longer (--center-steps)"
     )
 
 # stage 2: candidate ranking
 model.train()
 optimizer = torch.optim.Adam(model.ranker.parameters(), lr=s.lr)
-rank_batches = shuffled(len(usable), min(s.rank_batch_size, len(usable)))
+rank_batches = shuffled(len(usable), min(s.rank_batch_size * world.size, len(usable)))
+
+
+def rank_loss(m: ReactionWLDN, batch: dict) -> torch.Tensor:
+    return m.ranker.loss(m.ranker(batch), batch)
 
 
 def rank_step(_step: int) -> torch.Tensor:
-    rows = usable[next(rank_batches)]
+    rows = usable[world.shard(next(rank_batches))]
     batch = rank_batch(graphs, rows, [proposals[r] for r in rows])
-    batch = {k: v.to(s.device) for k, v in batch.items()}
-    return model.ranker.loss(model.ranker(batch), batch)
+    batch = {k: v.to(device) for k, v in batch.items()}
+    return trainer(rank_loss, batch)
 
 
 train_stage("ranking", s.rank_steps, s.max_minutes * (1 - s.center_share), rank_step)
+world.finish()
 
-# save + evaluate (RDKit turns the ranked edit sets into product SMILES)
+# save + evaluate on rank 0 (RDKit turns the ranked edit sets into product SMILES)
 results = recipe.save_and_evaluate(
     model, "reaction_wldn", hyperparameters, run, built, s, s.transfer_config
 )

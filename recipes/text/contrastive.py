@@ -1,19 +1,27 @@
 """Contrastive structure-text retrieval (Text2Mol / MoleculeSTM style) on the text dataset.
 
-A GINE molecule encoder and attention pooling of frozen all-MiniLM-L6-v2 token states
+A GINE molecule encoder and attention pooling of a frozen text encoder's token states
 (``--text-input=sentence``: a projection of the pooled sentence embedding instead) are
-trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space.
+trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space. The
+encoder is all-MiniLM-L6-v2 from its wheel, or any local BERT-family directory with
+``model.safetensors`` (``--text-encoder=DIR``, e.g. SciBERT), loaded by ``transformers``.
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
-    python recipes/text/contrastive.py --steps=5 --max-train-rows=200   # a quick smoke run
+    python recipes/text/contrastive.py --steps=5 --max-train-rows=200 --max-eval-rows=100  # smoke
+    torchrun --nproc-per-node=2 recipes/text/contrastive.py --batch-size=256   # 2 ranks
+    python recipes/text/contrastive.py --config chebi20 --text-encoder ../scibert_scivocab_uncased
 
 The frozen text features are computed once on the CPU and cached under the molbench root
 (``embeddings/``), so later runs, and a GPU machine given that folder, skip the encoder.
+Under torchrun each rank encodes its shard of every batch and the loss gathers all ranks'
+embeddings, so the in-batch negatives are the whole global batch (``--batch-size`` per
+rank); rank 0 saves, evaluates and records.
 Reads top to bottom: settings → data → model → training loop → save + evaluate.
 """
 
 import contextlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +30,10 @@ import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
-from molbench import fsutil, recipe
-from molbench.nn.minilm import SHA256
+from molbench import distributed, fsutil, recipe
+from molbench.errors import ParameterError
 from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
+from molbench.nn.text_encoder import MINILM, identify
 
 
 @dataclass(frozen=True)
@@ -33,37 +42,29 @@ class Settings(recipe.RunSettings):
     hidden: int = 128
     layers: int = 6
     dim: int = 128  # shared embedding dimension
-    text_input: str = "tokens"  # frozen MiniLM token states (order kept) | sentence (pooled)
+    text_input: str = "tokens"  # frozen encoder token states (order kept) | sentence (pooled)
     text_heads: int = 8  # attention-pooling heads over the token states
     text_hidden: int = 1024
     text_layers: int = 3  # linear layers of the text projection head
     pool: str = "sum"  # sum | mean_max
     steps: int = 1200
-    batch_size: int = 512  # in-batch negatives
+    batch_size: int = 512  # in-batch negatives (per rank: all ranks' rows are negatives)
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    text_encoder: str = ""  # all-MiniLM-L6-v2 directory ("" = the installed package)
+    text_encoder: str = ""  # local encoder directory ("" = all-MiniLM-L6-v2 from its wheel)
 
 
 s = recipe.parse_overrides(Settings())
-torch.manual_seed(s.seed)
-rng = np.random.default_rng(s.seed)
-run = recipe.Run("contrastive_gin", __file__, s.seed, s.device)
+world = distributed.start(s.device)
+device = world.device
+torch.manual_seed(world.torch_seed(s.seed))
+rng = np.random.default_rng(s.seed)  # the same batches on every rank
+encoder = identify(s.text_encoder)  # weights and config sha256: the model records them
+# another encoder is another leaderboard method, e.g. contrastive_gin_scibert_scivocab_uncased
+suffix = "" if encoder == MINILM else "_" + re.sub(r"\W+", "_", encoder.name)
+run = recipe.Run(f"contrastive_gin{suffix}", __file__, s.seed, device, world=world)
 
-# data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
-CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
-chebi = s.config.startswith("chebi20")
-built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
-train_table = built.table(s.config, "train")
-if s.max_train_rows:
-    train_table = train_table.slice(0, s.max_train_rows)
-graphs = MoleculeGraphs(train_table)
-encoder = s.text_encoder or None
-text_features = TextFeatures(texts(train_table), s.text_input, encoder, s.device, progress=True)
-for split in ("validation", "test"):  # into the cache now; predict reads them back
-    TextFeatures(texts(built.table(s.config, split)), s.text_input, encoder, progress=True)
-
-# model
+# model (first: a shape or pooling that does not exist fails before any data work)
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,
@@ -73,55 +74,83 @@ hyperparameters = {
     "pool": s.pool,
     "text_input": s.text_input,
     "text_heads": s.text_heads,
-    "text_encoder": "all-MiniLM-L6-v2",
-    "text_encoder_sha256": SHA256["model.safetensors"],
+    **encoder.as_hyperparameters(),
 }
-model = ContrastiveGIN.from_hyperparameters(hyperparameters).to(s.device)
+try:
+    model = ContrastiveGIN.from_hyperparameters(hyperparameters).to(device)
+except ValueError as e:  # a pooling or text input that does not exist
+    raise ParameterError(str(e)) from None
+trainer = world.wrap(model)
+
+
+def encode(m: ContrastiveGIN, molecules: object, text_inputs: tuple) -> tuple:
+    return m.encode_molecules(molecules), m.encode_texts(*text_inputs)
+
+
+# data: graph columns → flat arrays; texts → frozen encoder features (computed once, cached)
+CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
+chebi = s.config.startswith("chebi20")
+built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
+train_table = built.table(s.config, "train")
+if s.max_train_rows:
+    train_table = train_table.slice(0, s.max_train_rows)
+graphs = MoleculeGraphs(train_table)
+text_features = TextFeatures(texts(train_table), s.text_input, encoder, device, progress=True)
+for split in ("validation", "test"):  # into the cache now; predict reads them back
+    rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
+    TextFeatures(texts(rows), s.text_input, encoder, progress=True)
 
 # training loop (bf16 autocast on GPU; the loss itself in float32)
 optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
 schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=s.lr, total_steps=s.steps)
 autocast = (
     torch.autocast("cuda", dtype=torch.bfloat16)
-    if s.device.startswith("cuda")
+    if device.startswith("cuda")
     else contextlib.nullcontext()
 )
-batch_size = min(s.batch_size, len(graphs))
+batch_size = min(s.batch_size * world.size, len(graphs))  # rows per step, all ranks together
 model.train()
 order, cursor = rng.permutation(len(graphs)), 0
-for _step in (bar := tqdm(range(s.steps), desc=f"contrastive_gin {s.config} seed {s.seed}")):
+bar = tqdm(range(s.steps), desc=f"contrastive_gin {s.config} seed {s.seed}", disable=not run.main)
+for _step in bar:
     if cursor + batch_size > len(order):
         order, cursor = rng.permutation(len(graphs)), 0
-    rows = order[cursor : cursor + batch_size]
+    rows = world.shard(order[cursor : cursor + batch_size])
     cursor += batch_size
     with autocast:
-        molecules = model.encode_molecules(graphs.batch(rows).to(s.device))
-        projected = model.encode_texts(*(t.to(s.device) for t in text_features.batch(rows)))
-    loss = model.loss(molecules, projected)
+        molecules, projected = trainer(
+            encode,
+            graphs.batch(rows).to(device),
+            tuple(t.to(device) for t in text_features.batch(rows)),
+        )
+    loss = model.loss(world.gather(molecules), world.gather(projected))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
     schedule.step()
     bar.set_postfix(loss=f"{loss.item():.4f}", scale=f"{model.logit_scale.exp().item():.1f}")
+world.finish()
 
-# save + evaluate (predict embeds the validation / test names through the cache too)
+# save + evaluate on rank 0 (predict embeds the validation / test names through the cache too)
 results = recipe.save_and_evaluate(model, "text_contrastive_gin", hyperparameters, run, built, s)
 recipe.print_summary(results)
 
 # ChEBI-20 also has Text2Mol's protocol: rank each test text against all 33,008 molecules
 if chebi and CORPUS_CONFIG not in built.configs:
     print(f"whole-corpus ranking skipped: {built.path} has no {CORPUS_CONFIG}")
-if chebi and CORPUS_CONFIG in built.configs and results:
+if chebi and s.max_eval_rows and results:
+    print("whole-corpus ranking skipped: a smoke run (--max-eval-rows)")
+if chebi and CORPUS_CONFIG in built.configs and results and not s.max_eval_rows:
     from molbench.evaluate import evaluate_predictions  # scoring needs RDKit: not on a GPU box
 
     corpus = built.table(CORPUS_CONFIG, "corpus")
     candidates = pa.table(
-        {"id": corpus["id"], "mol_embedding": model.embed_molecules(corpus, s.device)}
+        {"id": corpus["id"], "mol_embedding": model.embed_molecules(corpus, device)}
     )
     out_dir = s.run_dir(built.name, run.method)
     pq.write_table(candidates, out_dir / "corpus_embeddings.parquet")
-    predictions = model.predict(built.table(s.config, "test"), s.device)
+    predictions = model.predict(built.table(s.config, "test"), device)
     table = pa.table({"id": built.table(s.config, "test")["id"], **predictions})
     pq.write_table(table, out_dir / "test_predictions.parquet")
     corpus_result = evaluate_predictions(

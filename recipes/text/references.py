@@ -1,6 +1,7 @@
 """Reference rows of the text leaderboard: the floor and the rule-based ceiling.
 
     python recipes/text/references.py --config=hydrocarbon_names --record=true
+    python recipes/text/references.py --seeds=0 --max-eval-rows=50   # smoke
 
 - `random_embeddings` (seeded): text and molecule embeddings drawn at random — the
   retrieval floor every learned model must clear.
@@ -23,19 +24,15 @@ from molbench.hardware import describe
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(recipe.RecipeSettings):
     config: str = "hydrocarbon_names"
     seeds: str = "0,1,2"  # random_embeddings runs
     dim: int = 128
-    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
-    data: str = ""  # a build directory to use instead of the default build under root
-    out: str = ""  # directory for the predictions ("" = runs/text/references/<config>)
-    record: bool = False  # write results into leaderboards/results/text/
 
 
 s = recipe.parse_overrides(Settings())
 built = recipe.dataset("text", s.root, s.data, [s.config])
-test = built.table(s.config, "test")
+test = built.table(s.config, "test").slice(0, s.max_eval_rows or None)
 text_column = "name" if "name" in test.column_names else "description"
 
 
@@ -57,7 +54,7 @@ def score(method: str, seed: int | None, columns: dict) -> None:
         "hardware": describe("cpu"),
         "git_commit": run.commit,
     }
-    result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info)
+    result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info, s.max_eval_rows)
     h = result["headline"]
     print(f"{method:<18} seed {seed}: test {h['metric']} {h['value']:.4f}")
     if s.record:

@@ -25,4 +25,4 @@ for config in hydrocarbon_names hydrocarbon_names_size_ood; do
 done | xargs -P "$jobs" -L 1 bash -c \
   "$py recipes/text/\$0.py --config=\$1 --seed=\$2 \${3:-} --device=$device --record=true \
     > runs/log-text-\$0-\$1-\$2\${3#--direction=}.txt 2>&1 && echo done \$0 \$1 \$2 \${3:-}"
-$py -m molbench.cli leaderboard --dataset text
+$py -m molbench.cli leaderboard --dataset text --html leaderboards/site

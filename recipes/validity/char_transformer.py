@@ -1,7 +1,11 @@
 """A small character-level transformer on the validity dataset's explicit-H SMILES.
 
     python recipes/validity/char_transformer.py --config random --seed 0 --device cuda
-    python recipes/validity/char_transformer.py --steps=20 --max-train-rows=2000   # smoke run
+    python recipes/validity/char_transformer.py --steps=20 --max-train-rows=2000 \
+        --max-eval-rows=500                                                        # smoke run
+    torchrun --nproc-per-node=2 recipes/validity/char_transformer.py --batch-size=64  # 2 ranks
+
+Under torchrun each rank trains on its shard of every batch (``--batch-size`` per rank).
 
 Reads top to bottom: settings → data → model → training loop → save + evaluate.
 """
@@ -13,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from molbench import recipe
+from molbench import distributed, recipe
 from molbench.nn.validity import CharTransformer
 
 
@@ -23,7 +27,7 @@ class Settings(recipe.RunSettings):
     heads: int = 4
     layers: int = 2
     max_length: int = 256  # longest SMILES (+1 for [CLS]) the position table covers
-    dropout: float = 0.0
+    dropout: recipe.Fraction = 0.0
     pool: str = "max"  # max over characters | cls
     steps: int = 2000
     batch_size: int = 128
@@ -32,9 +36,11 @@ class Settings(recipe.RunSettings):
 
 
 s = recipe.parse_overrides(Settings())
-torch.manual_seed(s.seed)
-rng = np.random.default_rng(s.seed)
-run = recipe.Run("char_transformer", __file__, s.seed, s.device)
+world = distributed.start(s.device)
+device = world.device
+torch.manual_seed(world.torch_seed(s.seed))
+rng = np.random.default_rng(s.seed)  # the same batches on every rank
+run = recipe.Run("char_transformer", __file__, s.seed, device, world=world)
 
 # model (first: it owns the vocabulary and the position table)
 hyperparameters = {
@@ -45,10 +51,10 @@ hyperparameters = {
     "dropout": s.dropout,
     "pool": s.pool,
 }
-model = CharTransformer.from_hyperparameters(hyperparameters).to(s.device)
+model = CharTransformer.from_hyperparameters(hyperparameters).to(device)
 
 # data: SMILES characters → ids, padded per batch to its longest row
-built = recipe.dataset("validity", s.root, s.data)
+built = recipe.dataset("validity", s.root, s.data, [s.config])
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
@@ -60,22 +66,25 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight
 schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=s.lr, total_steps=s.steps)
 autocast = (
     torch.autocast("cuda", dtype=torch.bfloat16)
-    if s.device.startswith("cuda")
+    if device.startswith("cuda")
     else contextlib.nullcontext()
 )
+trainer = world.wrap(model)
 model.train()
+batch_size = s.batch_size * world.size  # rows per step, all ranks together
 order = rng.permutation(len(ids))
 cursor = 0
-for _step in (bar := tqdm(range(s.steps), desc=f"char_transformer {s.config} seed {s.seed}")):
-    if cursor + s.batch_size > len(order):
+bar = tqdm(range(s.steps), desc=f"char_transformer {s.config} seed {s.seed}", disable=not run.main)
+for _step in bar:
+    if cursor + batch_size > len(order):
         order, cursor = rng.permutation(len(ids)), 0
-    rows = torch.from_numpy(order[cursor : cursor + s.batch_size])
-    cursor += s.batch_size
-    batch = ids[rows][:, : int(lengths[rows].max())].to(s.device)
+    rows = torch.from_numpy(world.shard(order[cursor : cursor + batch_size]))
+    cursor += batch_size
+    batch = ids[rows][:, : int(lengths[rows].max())].to(device)
     with autocast:
-        logits = model(batch)
+        logits = trainer(CharTransformer.__call__, batch)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        logits.float(), labels[rows].to(s.device)
+        logits.float(), labels[rows].to(device)
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -83,8 +92,9 @@ for _step in (bar := tqdm(range(s.steps), desc=f"char_transformer {s.config} see
     optimizer.step()
     schedule.step()
     bar.set_postfix(loss=f"{loss.item():.4f}")
+world.finish()
 
-# save + evaluate
+# save + evaluate (rank 0)
 results = recipe.save_and_evaluate(
     model, "validity_char_transformer", hyperparameters, run, built, s
 )

@@ -23,4 +23,4 @@ for method in gin char_transformer; do
   done
 done | xargs -P "$jobs" -L 1 bash -c \
   "$py recipes/validity/\$0.py --config=\$1 --seed=\$2 --device=$device --record=true > runs/log-\$0-\$1-\$2.txt 2>&1 && echo done \$0 \$1 \$2"
-$py -m molbench.cli leaderboard --dataset validity
+$py -m molbench.cli leaderboard --dataset validity --html leaderboards/site

@@ -1,6 +1,7 @@
 """The shortcut baselines as leaderboard rows: majority class, length-only, bag of characters.
 
     python recipes/validity/shortcuts.py --config=random --record=true
+    python recipes/validity/shortcuts.py --max-eval-rows=500   # smoke
 
 Deterministic (no seed): fit on train, predict test, score with molbench's evaluator.
 They show what a model gets without learning valence.
@@ -18,17 +19,14 @@ from molbench.shortcuts import bag_of_characters, length_only, majority_class, u
 
 
 @dataclass(frozen=True)
-class Settings:
-    config: str = "random"
+class Settings(recipe.RecipeSettings):
     text_column: str = "condensed"  # what length-only and bag-of-characters read
-    root: str = ""  # dataset root ("" = $MOLBENCH_HOME or ~/.cache/molbench)
-    data: str = ""  # a build directory to use instead of the default build under root
-    record: bool = False  # write results into leaderboards/results/validity/
 
 
 s = recipe.parse_overrides(Settings())
-built = recipe.dataset("validity", s.root, s.data)
-train, test = built.table(s.config, "train"), built.table(s.config, "test")
+built = recipe.dataset("validity", s.root, s.data, [s.config])
+train = built.table(s.config, "train")
+test = built.table(s.config, "test").slice(0, s.max_eval_rows or None)
 train_text, test_text = train[s.text_column].to_pylist(), test[s.text_column].to_pylist()
 train_y = train["label"].to_numpy()
 
@@ -55,7 +53,7 @@ for method, fit_predict in baselines.items():
         "hardware": describe("cpu"),
         "git_commit": run.commit,
     }
-    result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info)
+    result = recipe.evaluate_rows(predictions, built, s.config, "test", run_info, s.max_eval_rows)
     print(f"{method:<26} test accuracy {result['headline']['value']:.4f}")
     if s.record:
         recipe.record_result(result, run, "validity", s.config)

@@ -309,3 +309,38 @@ def test_edit_states_prefer_neutral_atoms() -> None:
     # as pyridine-type, so its options are the pyrrole-type n and the pyridinium n+
     pyridine_n = Chem.MolFromSmiles("c1ccncc1").GetAtomWithIdx(3)
     assert {(q, h) for _, q, h in atom_states(pyridine_n, -1.0, 1.0, 2)} >= {(0, 0), (1, 0)}
+
+
+def _uncached(side_smiles: str):
+    """The side as read with the per-molecule caches empty (and so bypassed)."""
+    from molbench.chem import reaction_graph, reaction_smiles
+
+    reaction_smiles._CANONICAL.clear()
+    reaction_graph._MOLECULE_FEATURES.clear()
+    side = reaction_smiles.read_side(side_smiles, "reactants")
+    return side, reaction_graph.graph_arrays(side, [True] * len(side.fragments), [], [])
+
+
+@pytest.mark.parametrize(
+    ("warm", "side_smiles"),
+    [
+        # the same molecules written alike, in other positions and with other maps
+        ("[CH3:1][OH:2].[Na+:3].c1cc[cH:4]cc1", "[Na+:7].[cH:9]1ccccc1.[CH3:5][OH:6]"),
+        # chirality present in one molecule only; ring closures numbered across molecules
+        ("C[C@H](N)O.C1CC1", "C1CC1.C2CC2.C[C@H](N)O"),
+        # every molecule cached: no writer call for the side at all
+        ("[OH:1][CH2:2]C.C1CC1", "C1CC1.[OH:8][CH2:9]C"),
+        # a ring bond across '.' is one molecule: no per-piece caching at all
+        ("C1CC1.CCO", "C1.C1CCO"),
+    ],
+)
+def test_per_molecule_caches_are_exact(warm: str, side_smiles: str) -> None:
+    """Canonical SMILES and graph arrays from the per-molecule caches equal a cold read."""
+    from molbench.chem import reaction_graph, reaction_smiles
+
+    cold_side, cold_arrays = _uncached(side_smiles)
+    _uncached(warm)  # fills the caches with the warm side's molecules
+    hot_side = reaction_smiles.read_side(side_smiles, "reactants")
+    hot_arrays = reaction_graph.graph_arrays(hot_side, [True] * len(hot_side.fragments), [], [])
+    assert hot_side.smiles == cold_side.smiles
+    assert hot_arrays == cold_arrays

@@ -8,11 +8,15 @@ from rdkit import Chem
 
 import molbench.tasks.text_metrics as tm
 from molbench.tasks.text_metrics import (
+    character_bleu,
+    extra_candidate_effect,
     generation_metrics,
+    levenshtein,
     name_exact_match,
     retrieval_metrics,
     retrieval_ranks,
     same_molecule,
+    validity_molt5,
 )
 
 IDENTITY = np.eye(4, dtype=np.float32)
@@ -42,13 +46,72 @@ def test_ties_are_pessimistic() -> None:
     assert retrieval_ranks(zeros, zeros, np.arange(3)).tolist() == [3] * 3
 
 
-def test_near_ties_within_tolerance_count_against_the_true_candidate() -> None:
-    # Candidate 1 trails the true candidate 0 by ~1.1e-6 in cosine (above float32 resolution,
-    # below the tolerance): a tie. Candidate 2 trails by ~5e-3: ranked behind.
-    candidates = np.array([[1.0, 0.0], [1.0, 1.5e-3], [1.0, 0.1]])
+def test_near_ties_count_only_below_float32_precision() -> None:
+    # Candidate 1 trails the true candidate 0 by ~1.1e-6 in cosine: ~9 float32 ulps at 1.0,
+    # a real difference, ranked behind. Candidate 2 trails by ~5e-9, below float32
+    # resolution (its unit vector rounds to the true one's): a tie, counted against.
+    candidates = np.array([[1.0, 0.0], [1.0, 1.5e-3], [1.0, 1e-4]])
     query = np.array([[1.0, 0.0]])
+    assert retrieval_ranks(query, candidates[:2], np.array([0])).tolist() == [1]
+    assert retrieval_ranks(query, candidates[[0, 2]], np.array([0])).tolist() == [2]
     assert retrieval_ranks(query, candidates, np.array([0])).tolist() == [2]
-    assert retrieval_ranks(query, candidates[[0, 2]], np.array([0])).tolist() == [1]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def test_a_5e_6_margin_at_64_dimensions_ranks_first() -> None:
+    # The fixed 1e-5 tolerance of molbench <= 0.1 ranked this truly better candidate 2nd.
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.normal(size=(64, 3)))  # three orthonormal directions
+    query = basis[:, 0]
+    true = 0.8 * basis[:, 0] + 0.6 * basis[:, 1]
+    close = 0.8 - 5e-6
+    behind = close * basis[:, 0] + np.sqrt(1 - close**2) * basis[:, 2]
+    assert query @ true - query @ behind == pytest.approx(5e-6, rel=1e-6)
+    candidates = np.stack([true, behind]).astype(np.float32)
+    queries = query[None].astype(np.float32)
+    assert retrieval_ranks(queries, candidates, np.array([0])).tolist() == [1]
+    assert retrieval_ranks(queries, candidates, np.array([1])).tolist() == [2]
+    # An exact copy of the true candidate is a real tie: rank 2, whatever its position.
+    copied = np.stack([true, behind, true]).astype(np.float32)
+    assert retrieval_ranks(queries, copied, np.array([0])).tolist() == [2]
+    assert retrieval_ranks(queries, copied, np.array([2])).tolist() == [2]
+
+
+def test_random_embeddings_get_their_exact_rank() -> None:
+    # No two random similarities tie: each rank must be 1 + the number of candidates that
+    # are strictly more similar (float64). The 1e-5 tolerance added ~1.8 to the mean rank here.
+    rng = np.random.default_rng(3)
+    queries = rng.normal(size=(50, 512)).astype(np.float32)
+    candidates = rng.normal(size=(20_000, 512)).astype(np.float32)
+    truth = rng.integers(0, 20_000, 50)
+    q = queries / np.linalg.norm(queries.astype(np.float64), axis=1, keepdims=True)
+    c = candidates / np.linalg.norm(candidates.astype(np.float64), axis=1, keepdims=True)
+    sims = q @ c.T
+    exact = 1 + np.count_nonzero(sims > sims[np.arange(50), truth][:, None], axis=1)
+    ranks = retrieval_ranks(queries, candidates, truth)
+    assert ranks.tolist() == exact.tolist()
+    assert ranks.mean() == exact.mean()
+
+
+def test_effect_of_extra_candidates_by_hand() -> None:
+    # Ranks 1, 2, 10 among 11 candidates; 2 extra candidates. Worst case: each rank + 2.
+    effect = extra_candidate_effect(np.array([1, 2, 10]), 11, 2)
+    worst, expected = effect["worst_drop"], effect["expected_drop"]
+    assert worst["mrr"] == pytest.approx((2 / 3 + 1 / 4 + 1 / 60) / 3)
+    assert worst["hits_at_1"] == pytest.approx(1 / 3) and worst["hits_at_10"] == pytest.approx(
+        1 / 3
+    )
+    # Expected: an extra candidate is above rank r with p = (r-1)/10 (0, .1, .9), so the
+    # number above is Binomial(2, p): rank 2 -> E[1/r'] = .81/2 + .18/3 + .01/4 = .4675;
+    # rank 10 -> .01/10 + .18/11 + .81/12. Rank 1 stays first.
+    e10 = 0.01 / 10 + 0.18 / 11 + 0.81 / 12
+    assert expected["mrr"] == pytest.approx((0.5 - 0.4675 + 0.1 - e10) / 3)
+    assert expected["hits_at_1"] == 0.0
+    assert expected["hits_at_10"] == pytest.approx(0.99 / 3)
+    assert extra_candidate_effect(np.array([]), 11, 2) == {}
 
 
 def test_zero_vectors_have_similarity_zero() -> None:
@@ -149,6 +212,39 @@ def test_same_molecule_uses_inchi_with_a_smiles_fallback() -> None:
     # '*' has no InChI: two different dummy-atom molecules must not match on empty InChIs.
     assert not same_molecule(mol("*CC"), mol("*CCC"))
     assert same_molecule(mol("*CC"), mol("CC*"))
+
+
+def test_bleu_is_character_level_corpus_bleu_by_hand() -> None:
+    # Every character n-gram (n <= 4) of both hypotheses is in its reference: all four
+    # corpus precisions are 1 and only the brevity penalty is left. Hypothesis length
+    # 5 + 8 = 13 characters, reference 6 + 8 = 14: BP = exp(1 - 14/13).
+    refs, hyps = ["CCCCCC", "c1ccccc1"], ["CCCCC", "c1ccccc1"]
+    assert character_bleu(refs, hyps) == pytest.approx(math.exp(1 - 14 / 13))
+    # Corpus, not mean of sentences: the first pair alone is exp(1 - 6/5).
+    assert character_bleu(refs[:1], hyps[:1]) == pytest.approx(math.exp(-0.2))
+    # "CCCCCN" against "CCCCCO": the n-grams ending in N miss, precisions 5/6, 4/5, 3/4,
+    # 2/3 (product 1/3), same length so BP = 1.
+    assert character_bleu(["CCCCCO"], ["CCCCCN"]) == pytest.approx((1 / 3) ** 0.25)
+    assert math.isnan(character_bleu([], []))
+
+
+def test_levenshtein_and_molt5_validity_by_hand() -> None:
+    assert levenshtein(["CCO", "CCO", "CCO"], ["CCN", "OCC", ""]).tolist() == [1, 2, 3]
+    # MolT5 counts an empty string and "SMILES plus words" valid; molbench counts neither.
+    predicted = ["", "CCO is ethanol", "C(C", "CCO"]
+    assert validity_molt5(predicted) == 3 / 4
+    m = generation_metrics(["CCO"] * 4, predicted)
+    assert m["validity"] == 1 / 4 and m["validity_molt5"] == 3 / 4
+    assert m["exact_match"] == 1 / 4  # "CCO is ethanol" is no exact match here
+    assert m["levenshtein"] == pytest.approx((3 + 11 + 2 + 0) / 4)
+
+
+def test_string_metrics_compare_with_the_reference_strings() -> None:
+    # The truth parses from canonical SMILES; BLEU and Levenshtein read the published string.
+    m = generation_metrics(["CCCCCCO"], ["OCCCCCC"], reference_strings=["OCCCCCC"])
+    assert m["bleu"] == 1.0 and m["levenshtein"] == 0.0 and m["exact_match"] == 1.0
+    m = generation_metrics(["CCCCCCO"], ["OCCCCCC"])
+    assert m["levenshtein"] == 2.0 and m["exact_match"] == 1.0
 
 
 def test_generation_rejects_bad_truth_and_lengths() -> None:

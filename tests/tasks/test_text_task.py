@@ -44,6 +44,29 @@ def test_whole_corpus_ranking_uses_the_candidates() -> None:
     assert scored["metrics"]["corpus_size"] == 5
 
 
+def test_results_state_their_protocol_and_the_text2mol_corpus_gap() -> None:
+    eye = np.eye(4, dtype=np.float32)
+    # ChEBI-20's corpus size: the result says Text2Mol's has two more molecules.
+    corpus = np.vstack([np.full((33_004, 4), -1.0, dtype=np.float32), eye])
+    ids = [f"x{i}" for i in range(33_004)] + [f"m{i}" for i in range(4)]
+    scored = TextTask().score(
+        _truth(),
+        {"text_embedding": eye, "mol_embedding": eye, "smiles": np.array(SMILES, dtype=object)},
+        seed=0,
+        context={"candidates": (ids, corpus)},
+    )
+    protocol = scored["protocol"]
+    assert set(protocol) == {"retrieval", "corpus", "generation"}
+    assert protocol["corpus"]["candidates"] == 33_008
+    assert protocol["corpus"]["text2mol_candidates"] == 33_010
+    assert len(protocol["corpus"]["not_in_molbench"]) == 2
+    effect = protocol["corpus"]["effect_of_text2mol_extra_candidates"]
+    assert effect["worst_drop"]["hits_at_1"] == 1.0  # every text at rank 1 could lose it
+    assert effect["expected_drop"]["mrr"] == 0.0  # a typical candidate never beats rank 1
+    small = TextTask().score(_truth(), {"text_embedding": eye, "mol_embedding": eye}, seed=0)
+    assert set(small["protocol"]) == {"retrieval"}
+
+
 def test_generation_and_names() -> None:
     preds = {
         "smiles": np.array(["OCC", "C1=CC=CC=C1", "not a smiles", "CCC"], dtype=object),
@@ -55,6 +78,25 @@ def test_generation_and_names() -> None:
     assert m["validity"] == pytest.approx(0.75)
     assert m["name_exact_match"] == pytest.approx(0.75)
     assert scored["headline"]["metric"] == "exact_match"
+    # per-row values, split order, whose means are the metrics (molbench compare pairs them)
+    per_row = scored["per_row"]
+    assert per_row["exact_match"] == [1, 1, 0, 0] and per_row["name_exact_match"] == [1, 1, 0, 1]
+    assert per_row["n"] == 4 and len(per_row["ids_sha256"]) == 64
+
+
+def test_per_row_reciprocal_ranks_average_to_the_mrr() -> None:
+    text = np.eye(4, dtype=np.float32)
+    mol = text.copy()
+    mol[2:, 2:] = [[0.6, 0.8], [0.8, 0.6]]  # texts 2 and 3 find the other's molecule first
+    scored = TextTask().score(_truth(), {"text_embedding": text, "mol_embedding": mol}, seed=0)
+    assert scored["per_row"]["t2m_mrr"] == [1.0, 1.0, 0.5, 0.5]
+    assert np.mean(scored["per_row"]["t2m_mrr"]) == pytest.approx(scored["metrics"]["t2m_mrr"])
+
+
+def test_string_metrics_read_the_smiles_as_published() -> None:
+    truth = pa.table({"id": ["a"], "smiles": ["CCCCCCO"], "smiles_as_published": ["OCCCCCC"]})
+    m = TextTask().score(truth, {"smiles": np.array(["OCCCCCC"], dtype=object)}, seed=0)
+    assert m["metrics"]["levenshtein"] == 0.0 and m["metrics"]["bleu"] == 1.0
 
 
 def test_mismatched_dimensions_and_half_retrieval_are_errors() -> None:

@@ -1,0 +1,480 @@
+"""The leaderboard website: static HTML pages from the same result JSONs as the Markdown.
+
+``molbench leaderboard --html DIR`` writes ``index.html``, one page per dataset and config
+(``<dataset>/<config>.html``) with sortable tables and SVG figures, a stylesheet and a small
+script. No server, no CDN: it works opened from ``file://``. Our runs, published models
+rescored by molbench and numbers reported in papers sit in visibly separate tables. The
+output is a pure function of the results (no dates, fixed SVG ids), so a test regenerates
+the committed site and compares bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from molbench import fsutil, plots
+from molbench.errors import MolbenchError
+from molbench.leaderboard import (
+    PUBLISHED_DIR,
+    figure_name,
+    format_mean_sd,
+    format_p,
+    load_results,
+    our_runs,
+    p_next,
+    page_methods,
+    published_rows,
+    sections,
+    summarize,
+    write_figures,
+)
+from molbench.stats import PairedTest
+from molbench.tasks import TASKS
+
+ASSETS = ("site.css", "site.js")  # package data in molbench/data/
+
+
+def write_site(leaderboards_dir: Path, out_dir: Path, link_root: Path | None = None) -> list[Path]:
+    """Write the site for every dataset with results into ``out_dir``, replacing it whole.
+
+    Links to recipes and result JSONs are relative to ``link_root`` (default ``out_dir``):
+    where the pages will be opened from. Written to a sibling directory first and swapped
+    in, so a reader never sees half a site.
+    """
+    leaderboards_dir, out_dir = Path(leaderboards_dir).resolve(), Path(out_dir).resolve()
+    link_root = Path(link_root).resolve() if link_root else out_dir
+    datasets = sorted(
+        p.name
+        for p in (leaderboards_dir / "results").glob("*")
+        if p.is_dir() and p.name in TASKS and any(p.glob("*.json"))
+    )
+    if not datasets:
+        raise MolbenchError(f"no result JSONs under {leaderboards_dir / 'results'}")
+    staging = out_dir.with_name(out_dir.name + ".incomplete")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    pages = page_methods(leaderboards_dir)
+    colours = plots.method_colours(pages)
+    site = _Site(leaderboards_dir, link_root, colours)
+    index: list[tuple[str, str, list[dict[str, Any]]]] = []
+    for dataset in datasets:
+        ours, published = split_published(leaderboards_dir / "results" / dataset)
+        for config in sorted({r["dataset"]["config"] for r in [*ours, *published]}):
+            chosen = [r for r in ours if r["dataset"]["config"] == config]
+            theirs = [r for r in published if r["dataset"]["config"] == config]
+            page = site.page(dataset, config, chosen, theirs, staging)
+            (staging / dataset).mkdir(exist_ok=True)
+            fsutil.write_text(staging / dataset / f"{config}.html", page)
+            index.append((dataset, config, sections(summarize(chosen, _metrics(dataset)))))
+    fsutil.write_text(staging / "index.html", _index(index))
+    for asset in ASSETS:
+        text = (resources.files("molbench") / "data" / asset).read_text(encoding="utf-8")
+        fsutil.write_text(staging / asset, text)
+    if not out_dir.exists():
+        staging.rename(out_dir)
+    elif fsutil.exchange_directories(staging, out_dir):  # one atomic swap where supported
+        shutil.rmtree(staging)
+    else:
+        old = out_dir.with_name(out_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+        staging.rename(out_dir)
+        shutil.rmtree(old)
+    return sorted(p for p in out_dir.rglob("*") if p.is_file())
+
+
+def split_published(directory: Path) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+    """Our runs, and results rescored from released outputs (``source.kind`` published,
+    filed under ``published/``), which are never ranked with ours."""
+    results = load_results(directory)
+    published = load_results(directory / PUBLISHED_DIR)
+    for r in published:
+        r["_file"] = f"{PUBLISHED_DIR}/{r['_file']}"
+    ours = our_runs(results)
+    return ours, [*(r for r in results if r not in ours), *published]
+
+
+def _metrics(dataset: str) -> Sequence[str]:
+    return TASKS[dataset].summary_metrics
+
+
+def _head(title: str, root: str) -> list[str]:
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f'<link rel="stylesheet" href="{root}site.css">',
+        f'<script src="{root}site.js"></script>',
+        "</head>",
+        "<body>",
+        "<!-- Generated by `molbench leaderboard --html` from leaderboards/results/*/*.json."
+        " Do not edit. -->",
+    ]
+
+
+def _index(entries: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """The front page: every dataset and config, and who leads each table."""
+    lines = [
+        *_head("molbench leaderboards", ""),
+        "<header><h1>molbench leaderboards</h1>",
+        "<p>Every number comes from a result JSON of a real run, scored on the test split by "
+        "<code>molbench eval</code>: mean ± unbiased standard deviation over runs (seeds). "
+        "One page per dataset and config.</p></header>",
+        "<main>",
+    ]
+    current = None
+    for dataset, config, config_sections in entries:
+        if dataset != current:
+            if current is not None:
+                lines.append("</ul>")
+            lines += [f"<h2>{html.escape(dataset)}</h2>", '<ul class="pages">']
+            current = dataset
+        leaders = []
+        for section in config_sections:
+            if section["rows"]:
+                best = section["rows"][0]
+                trained = section["trained_on"]
+                leaders.append(
+                    (f"trained on {html.escape(trained)}: " if trained else "")
+                    + f"{html.escape(best['method'])} {html.escape(section['headline'])} "
+                    f"{format_mean_sd(best['headline'])}"
+                )
+        lines.append(
+            f'<li><a href="{dataset}/{config}.html">{html.escape(config)}</a>'
+            '<span class="leaders">'
+            + (f"best: {'; '.join(leaders)}" if leaders else "published models, rescored")
+            + "</span></li>"
+        )
+    lines += ["</ul>", "</main>", "</body>", "</html>"]
+    return "\n".join(lines) + "\n"
+
+
+def _plain(title: str) -> str:
+    return title.replace("`", "")
+
+
+def _num(value: float | None) -> str:
+    """A sort key for a cell: repr of the number, "" for none (sorted last)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return repr(float(value))
+
+
+class _Site:
+    """What every page shares: where links point from, and one colour per method."""
+
+    def __init__(self, leaderboards_dir: Path, link_root: Path, colours: Mapping[str, str]):
+        self.leaderboards = leaderboards_dir
+        self.repo = leaderboards_dir.parent
+        self.link_root = link_root
+        self.colours = colours
+
+    def link(self, target: Path, dataset: str) -> str:
+        """A link from a page of ``dataset`` (``<link_root>/<dataset>/``) to ``target``."""
+        return Path(os.path.relpath(target, self.link_root / dataset)).as_posix()
+
+    def page(
+        self,
+        dataset: str,
+        config: str,
+        results: Sequence[Mapping[str, Any]],
+        published: Sequence[Mapping[str, Any]],
+        out: Path,
+    ) -> str:
+        """One dataset-and-config page: a table and figures per section, published models
+        rescored by molbench, then the literature."""
+        task = TASKS[dataset]
+        rows = summarize(results, task.summary_metrics)
+        figures = out / dataset / config
+        written = plots_for_page(dataset, results, self.colours, figures) if results else []
+        lines = [
+            *_head(f"molbench · {dataset} / {config}", "../"),
+            '<header><p><a href="../index.html">molbench leaderboards</a></p>',
+            f"<h1>{html.escape(dataset)} / {html.escape(config)}</h1>",
+            "<p>One row per method: mean ± unbiased standard deviation over its runs (seeds), "
+            "scored on the test split by <code>molbench eval</code>. Click a column header to "
+            "sort (or open the page with <code>#sort=COLUMN</code> or "
+            "<code>#sort=COLUMN:desc</code>).</p></header>",
+            "<main>",
+        ]
+        for section in sections(rows):
+            lines += self.section(dataset, config, section, task.summary_metrics)
+            name = figure_name(dataset, section, "svg")
+            lines.append(
+                f'<figure><img src="{config}/{name}" alt="{html.escape(_plain(section["title"]))}'
+                ' bars and curve"></figure>'
+            )
+        buckets = [p for p in written if not p.name.startswith(f"{dataset}__")]
+        if buckets:
+            lines += ['<section class="buckets">', "<h2>Test metrics by bucket</h2>"]
+            lines += [
+                f'<figure><img src="{config}/{p.name}" alt="{html.escape(p.stem)}"></figure>'
+                for p in buckets
+            ]
+            lines.append("</section>")
+        if published:
+            lines += self.published(dataset, published)
+        lines += _literature(task.literature)
+        lines += ["</main>", "</body>", "</html>"]
+        return "\n".join(lines) + "\n"
+
+    def section(
+        self, dataset: str, config: str, section: Mapping[str, Any], metrics: Sequence[str]
+    ) -> list[str]:
+        """A section of our runs: the table, how to read its p column, the dataset."""
+        title = html.escape(_plain(section["title"]))
+        out = [f'<section class="board"><h2>{title}</h2>']
+        if section["trained_on"]:
+            out.append(
+                f"<p>Models trained on <code>{html.escape(section['trained_on'])}</code> only, "
+                f"scored on <code>{html.escape(config)}</code>: a transfer. Their training "
+                "times are on the training config's page.</p>"
+            )
+        out += self.table(dataset, section, metrics)
+        rows = section["rows"]
+        missing = sorted({r["method"] for r in rows if r["per_row"] is None})
+        if len(rows) > 1:  # the key to the p column
+            why = (
+                f" —: no per-row values in the result JSONs of {html.escape(', '.join(missing))}"
+                " (recorded before molbench kept them)."
+                if missing
+                else ""
+            )
+            out.append(
+                '<p class="note"><em>better than next</em>: one-sided p that a row beats the '
+                "row below it on the same test rows (McNemar's exact test between two single "
+                "runs right or wrong per row, else a paired bootstrap of the per-row headline "
+                f"averaged over each row's runs, 10,000 resamples, seed 0).{why}</p>"
+            )
+        hashes = sorted({(r["dataset"], r["content_hash"]) for r in rows})
+        out += [
+            f'<p class="note">Dataset: {html.escape(n)}, content <code>{html.escape(h)}</code>.</p>'
+            for n, h in hashes
+        ]
+        out.append("</section>")
+        return out
+
+    def table(
+        self,
+        dataset: str,
+        section: Mapping[str, Any],
+        metrics: Sequence[str],
+    ) -> list[str]:
+        """A sortable table of our runs: every cell carries the value it sorts by."""
+        headline, rows = section["headline"], section["rows"]
+        shown = [
+            m
+            for m in metrics
+            if m != headline and any(not math.isnan(r["metrics"][m][0]) for r in rows)
+        ]
+        columns = [
+            ("rank", "num", "rank"),
+            ("method", "text", "method"),
+            (headline, "num", f"{headline} (test)"),
+            *((m, "num", m) for m in shown),
+            *([("p", "num", "better than next")] if len(rows) > 1 else []),
+            ("n", "num", "n"),
+            ("parameters", "num", "parameters"),
+            ("time", "num", "train time"),
+            ("hardware", "text", "hardware"),
+            ("commit", "text", "commit"),
+            ("recipe", "text", "recipe"),
+            ("results", "text", "result JSONs"),
+        ]
+        out = [
+            '<div class="scroll">',
+            '<table class="board ours">',
+            "<caption>Our runs</caption>",
+            "<thead><tr>"
+            + "".join(
+                f'<th data-key="{key}" data-type="{kind_}" scope="col">{html.escape(label)}</th>'
+                for key, kind_, label in columns
+            )
+            + "</tr></thead>",
+            "<tbody>",
+        ]
+        tests = p_next(rows)
+        for rank, (row, test) in enumerate(zip(rows, tests, strict=True), 1):
+            out.append(self.row(dataset, rank, row, test, headline, shown, len(rows), section))
+        out += ["</tbody>", "</table>", "</div>"]
+        return out
+
+    def row(
+        self,
+        dataset: str,
+        rank: int,
+        row: Mapping[str, Any],
+        test: PairedTest | None,
+        headline: str,
+        shown: Sequence[str],
+        n_rows: int,
+        section: Mapping[str, Any],
+    ) -> str:
+        def cell(value: str, text: str, cls: str = "") -> str:
+            attr = f' class="{cls}"' if cls else ""
+            return f'<td data-value="{html.escape(value)}"{attr}>{text}</td>'
+
+        colour = self.colours.get(row["method"], "#999999")
+        method = f'<span class="swatch" style="background:{colour}"></span>' + html.escape(
+            row["method"]
+        )
+        cells = [
+            cell(str(rank), str(rank), "num"),
+            cell(row["method"], method),
+            cell(_num(row["headline"][0]), f"<strong>{format_mean_sd(row['headline'])}</strong>"),
+            *(cell(_num(row["metrics"][m][0]), format_mean_sd(row["metrics"][m])) for m in shown),
+        ]
+        if rank == n_rows and n_rows > 1:
+            cells.append(cell("", ""))
+        elif n_rows > 1:
+            cells.append(cell(_num(test.p_greater if test else None), html.escape(format_p(test))))
+        params = row["n_parameters"]
+        cells.append(cell(str(row["n"]), str(row["n"]), "num"))
+        cells.append(cell(_num(params), f"{params:,}" if params else "—", "num"))
+        seconds = float("nan") if section["trained_on"] else row["train_seconds"][0]
+        cpu = float("nan") if section["trained_on"] else row["train_cpu_seconds"][0]
+        time = "—" if math.isnan(seconds) else f"{seconds:,.0f} s"
+        if not math.isnan(cpu):
+            time += f" (CPU {cpu:,.0f} s)"
+        cells.append(cell(_num(seconds), time, "num"))
+        hardware = "; ".join(row["hardware"])
+        cells.append(cell(hardware, html.escape(hardware), "wrap"))
+        commits = [c[:12] + ("+dirty" if c.endswith("+dirty") else "") for c in row["commits"]]
+        cells.append(cell(" ".join(commits), " ".join(f"<code>{c}</code>" for c in commits) or "—"))
+        recipe = row["recipe"]
+        if recipe:
+            href = self.link(self.repo / recipe, dataset)
+            cells.append(cell(recipe, f'<a href="{href}">{html.escape(Path(recipe).name)}</a>'))
+        else:
+            cells.append(cell("", "—"))
+        links = []
+        for result in sorted(row["runs"], key=lambda r: r["_file"]):
+            seed = result["run"].get("seed")
+            label = f"seed {seed}" if seed is not None else "run"
+            href = self.link(self.leaderboards / "results" / dataset / result["_file"], dataset)
+            links.append(f'<a class="result" href="{href}">{label}</a>')
+        cells.append(cell(" ".join(row["files"]), " ".join(links)))
+        return f'<tr data-rank="{rank}">' + "".join(cells) + "</tr>"
+
+    def published(self, dataset: str, results: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Released outputs of published models scored by molbench: beside ours, not ranked
+        with them; each score with the number the paper printed, where one is pinned."""
+        out = [
+            '<section class="published">',
+            "<h2>Published models, rescored by molbench</h2>",
+            "<p>Outputs the authors released, scored here by <code>molbench eval</code> "
+            "through an importer (the released files are read in place, never committed). "
+            "Each cell: molbench's number, the paper's printed number in brackets.</p>",
+            '<div class="scroll">',
+            '<table class="board published">',
+            "<caption>Published models, rescored by molbench — not our runs</caption>",
+            "<thead><tr>"
+            + "".join(
+                f'<th data-key="{key}" data-type="{kind}" scope="col">{label}</th>'
+                for key, kind, label in (
+                    ("rank", "num", "#"),
+                    ("method", "text", "method"),
+                    ("model", "text", "model"),
+                    ("scores", "num", "scores (paper)"),
+                    ("protocol", "text", "protocol"),
+                    ("released", "text", "released file"),
+                    ("paper", "text", "paper"),
+                    ("results", "text", "result JSON"),
+                )
+            )
+            + "</tr></thead>",
+            "<tbody>",
+        ]
+        for rank, row in enumerate(published_rows(results), 1):
+            scores = "; ".join(
+                f"{m} <strong>{ours:.4f}</strong> ({'—' if paper is None else f'{paper:.3f}'})"
+                for m, (ours, paper) in row["scores"].items()
+            )
+            released = f"{row['repository']} {row['path']} @ {row['commit'][:12]}"
+            href = self.link(self.leaderboards / "results" / dataset / row["file"], dataset)
+            first = next(iter(row["scores"].values()))[0]
+            cells = [
+                (str(rank), str(rank)),
+                (row["method"], html.escape(row["method"])),
+                (row["model"], html.escape(row["model"])),
+                (_num(first), scores),
+                (row["protocol"], html.escape(row["protocol"])),
+                (released, f"<code>{html.escape(released)}</code>"),
+                (row["paper"], html.escape(row["paper"])),
+                (row["file"], f'<a class="result" href="{href}">json</a>'),
+            ]
+            out.append(
+                f'<tr data-rank="{rank}">'
+                + "".join(f'<td data-value="{html.escape(v)}">{t}</td>' for v, t in cells)
+                + "</tr>"
+            )
+        out += ["</tbody>", "</table>", "</div>", "</section>"]
+        return out
+
+
+def _literature(literature: Sequence[Mapping[str, str]]) -> list[str]:
+    """Numbers from papers: a table of their own, never ranked with ours."""
+    out = [
+        '<section class="literature">',
+        "<h2>Reported in the literature (not reproduced here)</h2>",
+    ]
+    if not literature:
+        out.append("<p>None: this dataset is new in molbench, so there are no published numbers.")
+        out.append("</p>")
+    else:
+        protocol = ("protocol",) if any("protocol" in ref for ref in literature) else ()
+        keys = ("method", "metric", "value", *protocol, "citation")
+        out += [
+            '<table class="literature">',
+            "<thead><tr>"
+            + "".join(f"<th>{'source' if k == 'citation' else k}</th>" for k in keys)
+            + "</tr></thead>",
+            "<tbody>",
+            *(
+                "<tr>"
+                + "".join(f"<td>{html.escape(str(ref.get(k, '—')))}</td>" for k in keys)
+                + "</tr>"
+                for ref in literature
+            ),
+            "</tbody>",
+            "</table>",
+        ]
+    out.append("</section>")
+    return out
+
+
+def plots_for_page(
+    dataset: str,
+    results: Sequence[Mapping[str, Any]],
+    colours: Mapping[str, str],
+    directory: Path,
+) -> list[Path]:
+    """The page's SVGs: each section's bars-and-curve figure, then one per bucket view."""
+    written = write_figures(dataset, results, colours, directory, "svg")
+    drawn = {c.bucket for c in map(TASKS[dataset].curve, results) if c is not None}
+    by_bucket: dict[str, dict[str, list[Mapping[str, float]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in sorted(results, key=lambda r: r["_file"]):
+        trained = (r.get("transfer") or {}).get("trained_on", "")
+        for bucket, values in sorted(r.get("buckets", {}).items()):
+            if bucket in drawn:  # already beside the bars
+                continue
+            key = f"{bucket}__from_{trained}" if trained else bucket
+            by_bucket[key][r["run"]["method"]].append(values)
+    for key, runs in sorted(by_bucket.items()):
+        path = directory / f"{key}.svg"
+        plots.bucket_figure(key.replace("__from_", " — trained on "), runs, colours, path)
+        written.append(path)
+    return written
