@@ -315,7 +315,12 @@ def _resolve(path: str) -> Path:
     "--config", default=None, help="Config [default: the model's, else the task's default]."
 )
 @click.option("--split", default="test", show_default=True, help="Split to score.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (models only).")
+@click.option(
+    "--device",
+    default=None,
+    help="With --model: cpu or cuda [default: cpu]. Scoring a predictions file runs no "
+    "network, so --device is refused there.",
+)
 @click.option("--root", type=click.Path(file_okay=False), help="Root of builds.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the result JSON here.")
 @click.option(
@@ -357,7 +362,7 @@ def eval_command(
     dataset: str | None,
     config: str | None,
     split: str,
-    device: str,
+    device: str | None,
     root: str | None,
     out: str | None,
     candidates: str | None,
@@ -382,6 +387,10 @@ def eval_command(
         )
     if outputs_file is not None and model_dir is None:
         raise click.UsageError("--outputs needs --model (the outputs of that model)")
+    if device is not None and model_dir is None:
+        raise click.UsageError(
+            "--device applies only to --model: scoring a predictions file runs no network"
+        )
     options = _import_options(n_best, keep, replay)
     if (file_format is not None or options) and predictions is None:
         raise click.UsageError("--format, --n-best, --keep and --replay need --predictions FILE")
@@ -389,7 +398,7 @@ def eval_command(
         raise click.UsageError("--n-best, --keep and --replay need --format")
     if model_dir is not None:
         result = evaluate_model(
-            model_dir, dataset, config, split, device, root, outputs_file, rule=rule
+            model_dir, dataset, config, split, device or "cpu", root, outputs_file, rule=rule
         )
     else:
         result = evaluate_predictions(

@@ -16,11 +16,17 @@ from typing import Any
 import pyarrow as pa
 
 from molbench import __version__, fsutil, store
-from molbench.builders import resolve_dataset
-from molbench.errors import DatasetNotFoundError, MolbenchError, ParameterError
+from molbench.builders import BUILDERS, resolve_dataset
+from molbench.errors import (
+    DatasetNotFoundError,
+    ModelFormatError,
+    MolbenchError,
+    ParameterError,
+    PredictionFormatError,
+)
 from molbench.hardware import check_device, describe
 from molbench.importers import import_predictions
-from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
+from molbench.models import CARD_FILE, WEIGHTS_FILE, ModelCard, load_model
 from molbench.outputs import predictions_from_outputs, read_outputs
 from molbench.predictions import align, read_predictions
 from molbench.tasks import TASKS, Task
@@ -125,10 +131,13 @@ def evaluate_predictions(
     ``import_options`` (e.g. ``{"n_best": 5}``).
     """
     file = Path(path)
-    table = read_predictions(file) if format is None else None  # a bad file fails first
+    if not file.is_file():  # before the build: the first thing to fix
+        raise PredictionFormatError(f"predictions file {file} does not exist")
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     config = config or task_for(built.manifest).default_config
-    if table is None:
+    if format is None:
+        table = read_predictions(file, max_rows=built.table(config, split, ["id"]).num_rows)
+    else:
         rows = built.table(config, split)
         table = import_predictions(format, file, rows, **(import_options or {}))
     context = {}
@@ -166,7 +175,11 @@ def evaluate_model(
 
     check_device(device)
     module, card = load_model(model_dir, device=device)
-    dataset_path = resolve_dataset(dataset or card.task["dataset"], root)
+    _check_card_task(card)
+    if dataset:
+        dataset_path = resolve_dataset(dataset, root)
+    else:
+        dataset_path = resolve_dataset(card.task["dataset"], root, str(card.path / CARD_FILE))
     config = config or card.task["config"]
     built = store.BuiltDataset(dataset_path)
     rows = built.table(config, split)
@@ -249,6 +262,19 @@ def evaluate_model(
     return result
 
 
+def _check_card_task(card: ModelCard) -> None:
+    """The dataset and config a card was trained on must be registered ones, even when
+    ``--dataset`` overrides where it is scored: they decide transfers and recorded names."""
+    builder = BUILDERS.get(card.task["dataset"])
+    configs = [d.config for d in builder.split_definitions] if builder else []
+    if card.task["config"] not in configs:
+        what = f"config {card.task['config']!r}" if builder else f"dataset {card.task['dataset']!r}"
+        raise ModelFormatError(
+            f"{card.path / CARD_FILE}: task names unknown {what}; known: "
+            f"{', '.join(configs or BUILDERS)}"
+        )
+
+
 def group_of(built: store.BuiltDataset, config: str) -> str:
     """The group (set of rows) a config splits; configs of one group share their rows."""
     return built.manifest["configs"][config]["group"]
@@ -298,7 +324,7 @@ def _read_candidates(path: Path, built: store.BuiltDataset) -> tuple[list[Any], 
         )
     corpus_ids = built.table(CORPUS_CONFIG, "corpus")["id"]
     aligned = align(
-        read_predictions(path),
+        read_predictions(path, max_rows=len(corpus_ids)),
         corpus_ids,
         {"mol_embedding": "embedding"},
         str(path),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,6 +26,27 @@ def describe(device: str = "cpu") -> str:
         except (ImportError, RuntimeError, AssertionError):
             return "GPU: unknown"
     return f"CPU: {_cpu_model()} ({default_workers()} cores)"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new job can use without swapping (Linux MemAvailable), if known."""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def free_disk(path: Path) -> int:
+    """Free bytes on the filesystem that holds ``path`` (or its nearest existing parent)."""
+    existing = path.expanduser().absolute()
+    while not existing.exists():
+        existing = existing.parent
+    return shutil.disk_usage(existing).free
 
 
 def _cpu_model() -> str:

@@ -200,11 +200,17 @@ def predict_to_file(
     out: str | os.PathLike[str],
 ) -> tuple[Path, float]:
     """``molbench predict``: a saved model's outputs on a split (default: its own dataset)."""
-    from molbench.models import WEIGHTS_FILE, load_model
+    from molbench.models import CARD_FILE, WEIGHTS_FILE, load_model
 
     check_device(device)
     module, card = load_model(model_dir, device=device)
-    built = store.BuiltDataset(_build_path(dataset or card.task["dataset"], root))
+    if dataset:
+        built = store.BuiltDataset(_build_path(dataset, root))
+    else:
+        from molbench.builders import resolve_dataset
+
+        named_by = str(card.path / CARD_FILE)
+        built = store.BuiltDataset(resolve_dataset(card.task["dataset"], root, named_by))
     config = config or card.task["config"]
     if config not in built.configs or split not in built.splits(config):
         raise MolbenchError(f"{built.path} has no {config}/{split}")

@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -41,6 +41,7 @@ from molbench.errors import (
     MolbenchError,
     ParameterError,
 )
+from molbench.hardware import available_memory, free_disk
 from molbench.parallel import dask_cluster, default_workers
 from molbench.settings import param_types
 from molbench.spill import RowSpill
@@ -121,8 +122,11 @@ def build(
     typed = make_params(builder, params)
     groups = requested_groups(builder, configs)
     explicit = set(configs or ())
-    final = store.version_dir(store.resolve_root(out), name, builder.info.version)
-    with _locked(final):
+    _check_planned_splits(builder, typed, explicit)
+    root = store.resolve_root(out)
+    _check_footprint(builder, typed, groups, root)
+    final = store.version_dir(root, name, builder.info.version)
+    with _no_empty_directory(final.parent), _locked(final):
         store.recover_interrupted_swap(final)
         existing = _existing_manifest(final, force)
         todo = []
@@ -178,6 +182,62 @@ def build(
                 }
                 manifest = _publish(builder, final, existing, built, staging)
     return BuildResult(final, manifest, skipped=False, groups=tuple(todo))
+
+
+def _check_planned_splits(builder: Builder, params: Any, explicit: set[str]) -> None:
+    """A requested config whose required splits the parameters exclude fails before any work."""
+    planned = getattr(builder, "planned_splits", None)
+    if planned is None:
+        return
+    for definition in builder.split_definitions:
+        if definition.config not in explicit:
+            continue
+        missing = [
+            s for s in definition.requires_splits if s not in planned(params, definition.group)
+        ]
+        if missing:
+            raise BuildError(
+                f"config {definition.config} needs the {', '.join(missing)} split(s), which "
+                f"these parameters do not build; add them, e.g. --splits train,validation,test"
+            )
+
+
+def _check_footprint(builder: Builder, params: Any, groups: list[str], root: Path) -> None:
+    """Refuse, before any work, a build whose rows cannot fit in free memory or disk."""
+    footprint = getattr(builder, "footprint", None)
+    sizes = [f for f in (footprint(params, g) for g in groups) if f] if footprint else []
+    if not sizes:
+        return
+    rows = sum(f.rows for f in sizes)
+    options = ", ".join(dict.fromkeys(f.parameter for f in sizes))
+    for what, need, have in (
+        ("memory", sum(f.rows * f.memory_bytes_per_row for f in sizes), available_memory()),
+        ("disk space", sum(f.rows * f.disk_bytes_per_row for f in sizes), free_disk(root)),
+    ):
+        if have is not None and need > have:
+            raise ParameterError(
+                f"{builder.info.name}: {rows:,} rows need about {_size(need)} of {what}, "
+                f"{_size(have)} is free{' under ' + str(root) if what == 'disk space' else ''}; "
+                f"lower {options}"
+            )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:,.0f} PB"
+
+
+@contextmanager
+def _no_empty_directory(directory: Path) -> Iterator[None]:
+    """A failed first build leaves no empty ``<root>/<name>`` behind (the lock stays)."""
+    try:
+        yield
+    finally:
+        with suppress(OSError):
+            directory.rmdir()  # only succeeds when empty
 
 
 @dataclass

@@ -6,6 +6,7 @@ offending ids, so a user fixes the file in one go.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,23 +24,81 @@ SHOW = 3  # offending ids named per problem
 CSV_SEPARATOR = " "
 
 
-def read_predictions(path: str | os.PathLike[str]) -> pa.Table:
-    """A Parquet or CSV predictions file as an Arrow table."""
+def read_predictions(path: str | os.PathLike[str], max_rows: int | None = None) -> pa.Table:
+    """A Parquet or CSV predictions file as an Arrow table, checked before it is loaded.
+
+    ``max_rows``: the evaluated split's row count. A file with more rows holds extra or
+    duplicated ids and is refused after reading one row more than that (a Parquet file:
+    from its footer), so a 30-million-row file costs no more memory than a right one.
+    """
     file = Path(path)
     if not file.is_file():
         raise PredictionFormatError(f"predictions file {file} does not exist")
     suffix = file.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise PredictionFormatError(f"{file}: predictions must be .parquet or .csv, not {suffix!r}")
     try:
         if suffix == ".parquet":
+            parquet = pq.ParquetFile(file)
+            _check_header(file, parquet.schema_arrow.names, parquet.metadata.num_rows, max_rows)
             return pq.read_table(file)
-        if suffix == ".csv":
-            return pacsv.read_csv(file)
+        names, rows = _scan_csv(file, max_rows)
+        _check_header(file, names, rows, max_rows)
+        return pacsv.read_csv(file, read_options=_CSV_READ)
     except (pa.ArrowInvalid, OSError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "straddling" in first_line:  # pyarrow: a row does not fit in one block
+            first_line = (
+                f"a row is longer than {MAX_CSV_ROW_BYTES >> 20} MiB (or a quote is never "
+                "closed); a predictions row is far shorter"
+            )
         raise PredictionFormatError(
             f"{file} cannot be read as {suffix[1:]}: {first_line}"
         ) from None
-    raise PredictionFormatError(f"{file}: predictions must be .parquet or .csv, not {suffix!r}")
+
+
+# pyarrow reads CSV in blocks and a row must fit in one: 1 MiB, 25 times the longest
+# valid row (10 candidates of 4,096 characters)
+MAX_CSV_ROW_BYTES = 1 << 20
+_CSV_READ = pacsv.ReadOptions(block_size=MAX_CSV_ROW_BYTES)
+
+
+def _scan_csv(file: Path, max_rows: int | None) -> tuple[list[str], int]:
+    """Column names and the row count (up to ``max_rows + 1``), a line at a time.
+
+    Python's csv reader holds one row and refuses a field over its size limit (128 Ki
+    characters unless changed), so neither a 30-million-row file nor a 200 MB cell costs
+    memory here; pyarrow reads the file only once it passed.
+    """
+    with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            names = next(reader, [])
+            rows = 0
+            for row in reader:
+                rows += bool(row)  # pyarrow skips empty lines too
+                if max_rows is not None and rows > max_rows:
+                    break
+        except csv.Error as e:
+            raise PredictionFormatError(
+                f"{file} cannot be read as csv: line {reader.line_num}: {e}; a predictions "
+                "field is far shorter (10 SMILES of at most 4,096 characters)"
+            ) from None
+    return names, rows
+
+
+def _check_header(file: Path, names: list[str], rows: int, max_rows: int | None) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise PredictionFormatError(
+            f"{file}: column name(s) {', '.join(map(repr, repeated))} appear more than once "
+            f"(columns: {names}); keep one column per name"
+        )
+    if max_rows is not None and rows > max_rows:
+        raise PredictionFormatError(
+            f"{file} has more than {max_rows:,} rows, but the evaluated split has {max_rows:,} "
+            "ids: it holds extra or duplicated ids; expected exactly one row per id"
+        )
 
 
 def align(

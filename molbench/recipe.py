@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypeVar
 from molbench import __version__, fsutil, store
 from molbench.errors import MolbenchError, ParameterError
 from molbench.hardware import check_device, describe, git_commit
+from molbench.hyperparameters import is_plain_name
 from molbench.settings import param_types
 
 # Building and scoring need RDKit, training does not: those imports wait until used, so a
@@ -216,6 +217,8 @@ class Run:
     world: Any = None  # the molbench.distributed.World of a torchrun run (None: one process)
 
     def __post_init__(self) -> None:
+        if not is_plain_name(self.method):  # it names run directories and result files
+            raise MolbenchError(f"method {self.method!r} is not a plain name ([A-Za-z0-9_.-])")
         self.commit = git_commit(self.repo_root)
 
     @property
@@ -396,7 +399,19 @@ def evaluate_transfer(
 
 
 def result_file_name(method: str, config: str, seed: int | None, trained_on: str = "") -> str:
-    """``<method>__<config>[__from_<trained config>]__seed<k>|deterministic.json``."""
+    """``<method>__<config>[__from_<trained config>]__seed<k>|deterministic.json``.
+
+    Every part must be a plain name: a method read from a model card must not place the
+    file outside the results directory (``/abs``, ``../x``) or in a new subdirectory.
+    """
+    for what, name in (("method", method), ("config", config), ("trained-on config", trained_on)):
+        if (name or what == "method") and not is_plain_name(name):
+            raise MolbenchError(
+                f"{what} {name!r} is not a plain name (letters, digits, '_', '.', '-'; no '..' "
+                "or '/'): it cannot name a result file"
+            )
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise MolbenchError(f"seed {seed!r} is not an integer: it cannot name a result file")
     suffix = f"seed{seed}" if seed is not None else "deterministic"
     scored = f"{config}__from_{trained_on}" if trained_on else config
     return f"{method}__{scored}__{suffix}.json"

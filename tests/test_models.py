@@ -62,6 +62,7 @@ def test_unknown_architecture_and_bad_files_are_clear_errors(tmp_path: Path) -> 
         load_model(path)
     (path / WEIGHTS_FILE).write_bytes(b"\x80\x04pickle?")
     card["hyperparameters"]["hidden"] = 8
+    del card["weights_sha256"]  # an unpinned (older) card: the file itself is checked
     (path / CARD_FILE).write_text(json.dumps(card))
     with pytest.raises(ModelFormatError, match="not a readable safetensors"):
         load_model(path)
@@ -77,3 +78,19 @@ def test_card_validation(tmp_path: Path) -> None:
     (tmp_path / CARD_FILE).write_text(json.dumps({"format": 1, "architecture": "x"}))
     with pytest.raises(ModelFormatError, match="'task' must be a dict"):
         read_card(tmp_path)
+
+
+def test_every_recorded_model_card_passes_the_schema_of_its_architecture() -> None:
+    """The bounds must admit every model the leaderboards were made from."""
+    from molbench.hyperparameters import check_hyperparameters
+
+    registry = architectures()
+    cards = [
+        json.loads(path.read_text())["model"]
+        for path in sorted(Path(__file__).parents[1].glob("leaderboards/results/**/*.json"))
+        if "model" in json.loads(path.read_text())
+    ]
+    assert len({c["architecture"] for c in cards}) >= 5
+    for card in cards:
+        schema = registry[card["architecture"]].load().hyperparameter_schema
+        check_hyperparameters(schema, card["hyperparameters"], card["architecture"])

@@ -17,10 +17,21 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def resolve_dataset(dataset: str, root: str | os.PathLike[str] | None = None) -> Path:
-    """A build directory from a path, or from a dataset name under the root."""
+def resolve_dataset(
+    dataset: str, root: str | os.PathLike[str] | None = None, named_by: str = ""
+) -> Path:
+    """A build directory from a path, or from a dataset name under the root.
+
+    ``named_by``: the file the name was read from (a model card): only a registered name is
+    accepted then, never a path, so a card cannot point evaluation at arbitrary files.
+    """
+    if named_by and dataset not in BUILDERS:
+        raise DatasetNotFoundError(
+            f"{named_by} names dataset {dataset!r}, which is not a known dataset "
+            f"({', '.join(BUILDERS)}); pass --dataset to choose a build"
+        )
     given = Path(dataset)
-    if (given / store.MANIFEST_NAME).is_file():
+    if not named_by and (given / store.MANIFEST_NAME).is_file():
         return given
     if dataset in BUILDERS:
         path = store.version_dir(store.resolve_root(root), dataset, BUILDERS[dataset].info.version)

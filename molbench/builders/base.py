@@ -60,6 +60,21 @@ class Quarantined:
     text: str  # the raw record as read
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """What building one group will hold at its peak, from its parameters, before any work.
+
+    Builders whose size is a parameter declare it (``footprint(params, group)``), with the
+    bytes per row measured on a real build, so an impossible size is refused in one line
+    instead of running until the machine kills it.
+    """
+
+    rows: int
+    memory_bytes_per_row: int  # peak resident memory of the build per row
+    disk_bytes_per_row: int  # Parquet on disk per row
+    parameter: str  # the option that sets the size, for the message
+
+
 @dataclass
 class BuildContext:
     """What a running build may use and report: workers, progress, sources, counters."""
@@ -76,6 +91,11 @@ class BuildContext:
 
 
 class Builder(Protocol):
+    """Optional hooks, found with ``getattr``: ``parameters_for(params, group)``,
+    ``derive(table, params, group)``, ``footprint(params, group) -> Footprint | None`` and
+    ``planned_splits(params, group)`` (the splits a build will have, checked against the
+    configs' ``requires_splits`` before any work)."""
+
     info: DatasetInfo
     params_type: type  # a frozen dataclass whose fields are the typed build parameters
     schemas: Mapping[str, pa.Schema]  # group -> Arrow schema of its rows

@@ -322,6 +322,10 @@ class ReactionsBuilder:
         )
     )
 
+    def planned_splits(self, params: ReactionsParams, group: str) -> list[str]:
+        """The published splits a build reads (what ``--splits`` asks for)."""
+        return params.split_list
+
     def parameters_for(self, params: ReactionsParams, group: str) -> dict[str, Any]:
         """The seed only shapes the scaffold split of USPTO-MIT."""
         chosen = {"splits": ",".join(s for s in SPLIT_NAMES if s in params.split_list)}
@@ -530,7 +534,8 @@ def _token_columns(
         out: list[int] = []
         for k, molecule in enumerate(smiles.split(".") if smiles else ()):
             if molecule not in cache:
-                cache[molecule] = vocab.encode(molecule, add_bos_eos=False)
+                encoded = vocab.encode(molecule, add_bos_eos=False)
+                cache[molecule] = (encoded, vocab.n_unknown(encoded))
             molecule_ids, n_unknown = cache[molecule]
             if k:
                 out.append(dot)

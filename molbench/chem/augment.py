@@ -80,7 +80,7 @@ class _Writer:
                 self.unsanitizable += 1
                 random = [smiles] * self.copies
             for c, text in enumerate(random):
-                if self.vocabulary.encode(text)[1]:
+                if self.vocabulary.n_unknown(self.vocabulary.encode(text)):
                     self.out_of_vocabulary += 1
                     random[c] = smiles
             out.append(random)
@@ -125,11 +125,9 @@ def augment_reactions(table: pa.Table, copies: int, seed: int) -> tuple[pa.Table
             "id": pa.array(table["id"].to_pylist() * copies, pa.string()),
             "copy": pa.array(np.repeat(np.arange(copies, dtype=np.int32), n)),
             "src_tokens_separated": pa.array(
-                [encode(s)[0] for rows in by_copy for s, _ in rows], TOKENS
+                [encode(s) for rows in by_copy for s, _ in rows], TOKENS
             ),
-            "src_tokens_mixed": pa.array(
-                [encode(m)[0] for rows in by_copy for _, m in rows], TOKENS
-            ),
+            "src_tokens_mixed": pa.array([encode(m) for rows in by_copy for _, m in rows], TOKENS),
             "tgt_tokens": pa.array(table["tgt_tokens"].to_pylist() * copies, TOKENS),
         },
         schema=SCHEMA,

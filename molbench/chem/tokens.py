@@ -97,23 +97,22 @@ class Vocabulary:
     def mask_id(self) -> int:
         return self.index["<mask>"]
 
-    def encode(
-        self, smiles_or_tokens: str | Sequence[str], add_bos_eos: bool = True
-    ) -> tuple[list[int], int]:
-        """Ids of a SMILES string (or its tokens), and how many tokens became ``<unk>``.
+    def encode(self, smiles_or_tokens: str | Sequence[str], add_bos_eos: bool = True) -> list[int]:
+        """Ids of a SMILES string (or its tokens): ``decode(encode(s)) == s`` for covered s.
 
-        The count is returned, not hidden, so builders can report how much of a source the
-        fixed vocabulary does not cover.
+        Tokens outside the vocabulary become ``<unk>``; :meth:`n_unknown` counts them, so
+        builders can report how much of a source the fixed vocabulary does not cover.
         """
         tokens = (
             tokenize(smiles_or_tokens) if isinstance(smiles_or_tokens, str) else smiles_or_tokens
         )
         unk, lookup = self.unk_id, self._ids.get
         ids = [lookup(token, unk) for token in tokens]
-        n_unknown = ids.count(unk)
-        if add_bos_eos:
-            ids = [self.bos_id, *ids, self.eos_id]
-        return ids, n_unknown
+        return [self.bos_id, *ids, self.eos_id] if add_bos_eos else ids
+
+    def n_unknown(self, ids: Sequence[int]) -> int:
+        """How many of ``ids`` are ``<unk>``: tokens the vocabulary does not cover."""
+        return list(ids).count(self.unk_id)
 
     def decode(self, ids: Iterable[int]) -> str:
         """SMILES from ids: special tokens are dropped and ``<eos>`` ends the string."""

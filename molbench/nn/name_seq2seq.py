@@ -22,6 +22,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from torch.nn import functional as F
 
 from molbench.chem.notation import parse_condensed, write
 from molbench.chem.tokens import SPECIALS, load_vocabulary
+from molbench.hyperparameters import Choice, Float, Int
 from molbench.nn.seq2seq import Block, cross_memory, encode_source, pad, teacher_forced
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,19 @@ def condensed_smiles(condensed: str) -> str:
 
 class NameSeq2Seq(nn.Module):
     """Encoder-decoder transformer between IUPAC names and SMILES, in either ``direction``."""
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "direction": Choice(DIRECTIONS),
+            "d_model": Int(1, 4096),
+            "heads": Int(1, 64),
+            "encoder_layers": Int(1, 64),
+            "decoder_layers": Int(1, 64),
+            "dropout": Float(0, 1, False),
+            "max_output_length": Int(1, 4096, False),
+            "smiles_order": Choice(SMILES_ORDERS, False),
+        }
+    )
 
     def __init__(
         self,
@@ -157,7 +172,7 @@ class NameSeq2Seq(nn.Module):
         """What the decoder learns to write per row, between ``<bos>`` and ``<eos>``."""
         if self.direction == "name2smiles" and self.smiles_order == "condensed":
             encode = self.smiles_vocabulary.encode
-            return [encode(condensed_smiles(c))[0] for c in table["condensed"].to_pylist()]
+            return [encode(condensed_smiles(c)) for c in table["condensed"].to_pylist()]
         if self.direction == "name2smiles":
             return table["smiles_tokens"].to_pylist()
         ids, unknown = encode_names(table["name"].to_pylist())

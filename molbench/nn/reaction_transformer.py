@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from molbench.chem.tokens import SPECIALS, load_vocabulary
+from molbench.hyperparameters import Choice, Float, Int
 from molbench.nn.seq2seq import (
     Block,
     KVCache,
@@ -46,6 +48,21 @@ _BANNED = [i for i, t in enumerate(SPECIALS) if t != "<eos>"]
 
 class ReactionTransformer(nn.Module):
     """Encoder-decoder transformer from precursor tokens to product tokens, with beam search."""
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "inputs": Choice(INPUTS),
+            "d_model": Int(1, 4096),
+            "heads": Int(1, 64),
+            "encoder_layers": Int(1, 64),
+            "decoder_layers": Int(1, 64),
+            "d_ff": Int(1, 65536),
+            "dropout": Float(0, 1, False),
+            "beam_size": Int(1, 100, False),
+            "length_penalty": Float(0, 10, False),
+            "max_output_length": Int(1, 4096, False),
+        }
+    )
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
+from molbench.hyperparameters import Choice, Int
 from molbench.nn.atom_features import AtomFeatureEmbedding
 from molbench.nn.mixture_graph import budget_edges
 from molbench.nn.reaction_candidates import (
@@ -451,6 +453,20 @@ _RANK_KEYS = (
 
 class ReactionWLDN(nn.Module):
     """Both stages, saved together; ``predict`` returns ranked product SMILES."""
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "hidden": Int(1, 4096),
+            "depth": Int(1, 64),
+            "rank_hidden": Int(1, 4096),
+            "rank_depth": Int(1, 64),
+            "context": Choice(CONTEXTS),
+            "k": Int(0, 1000),
+            "top_k": Int(1, 1000),
+            "max_edits": Int(1, 64),
+            "candidates": Int(1, 100_000),
+        }
+    )
 
     def __init__(
         self,

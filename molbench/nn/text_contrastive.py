@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
+from molbench.hyperparameters import SHA256_HEX, Choice, Int, Text
 from molbench.nn.atom_features import AtomFeatureEmbedding
 from molbench.nn.text_encoder import MINILM, EncoderId, embed_text_tokens, embed_texts
 from molbench.torch_data import GraphBatch, _ranges
@@ -159,6 +161,26 @@ def _mlp(width_in: int, hidden: int, width_out: int, layers: int) -> nn.Sequenti
 
 class ContrastiveGIN(nn.Module):
     """GINE molecule encoder + projection of frozen text-encoder features, CLIP-trained."""
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "hidden": Int(1, 4096),
+            "layers": Int(1, 64),
+            "dim": Int(1, 4096),
+            "text_hidden": Int(1, 16384),
+            "text_layers": Int(1, 64),
+            "pool": Choice(("sum", "mean_max")),
+            "text_encoder_sha256": SHA256_HEX,
+            # the encoder's identity (text_encoder.EncoderId); absent on cards before it
+            "text_encoder": Text(r"[^\x00-\x1f]{1,200}", False),
+            "text_encoder_config_sha256": Text(SHA256_HEX.pattern, False),
+            "text_encoder_path": Text(r"[^\x00-\x1f]{0,4096}", False),
+            "text_dimension": Int(1, 16384, False),
+            "text_max_length": Int(1, 8192, False),
+            "text_input": Choice(TEXT_INPUTS, False),
+            "text_heads": Int(1, 64, False),
+        }
+    )
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ the contract of the ``molbench.models`` registry.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
+from molbench.hyperparameters import Choice, Float, Int
 from molbench.torch_data import GraphBatcher, encode_strings
 
 MAX_H = 7  # hydrogen counts are clipped here for the embedding (invalid rows reach 5)
@@ -22,6 +24,10 @@ SMILES_VOCABULARY = ["[PAD]", "[CLS]", "[UNK]", *"[]()=#CH0123456789"]
 
 class GINE(nn.Module):
     """GIN with edge features (Hu et al. 2020), max-pooled: invalid if any atom is."""
+
+    hyperparameter_schema = MappingProxyType(
+        {"hidden": Int(1, 4096), "layers": Int(1, 64), "dropout": Float(0, 1, False)}
+    )
 
     def __init__(self, hidden: int = 64, layers: int = 3, dropout: float = 0.0) -> None:
         super().__init__()
@@ -72,6 +78,17 @@ class CharTransformer(nn.Module):
     character that sees a broken valence can flag the molecule, as in the GINE readout;
     ``pool="cls"`` classifies the [CLS] state.
     """
+
+    hyperparameter_schema = MappingProxyType(
+        {
+            "d_model": Int(1, 4096),
+            "heads": Int(1, 64),
+            "layers": Int(1, 64),
+            "max_length": Int(1, 8192),
+            "dropout": Float(0, 1, False),
+            "pool": Choice(("max", "cls"), False),
+        }
+    )
 
     def __init__(
         self,

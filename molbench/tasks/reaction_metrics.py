@@ -34,6 +34,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
+from molbench.chem.untrusted import smiles_too_large
 from molbench.stats import accuracy, bootstrap_ci
 
 Canonical = tuple[str, ...]  # sorted canonical SMILES, one per molecule
@@ -47,10 +48,11 @@ def parse_smiles(smiles: str) -> Chem.Mol | None:
 
     Surrounding whitespace is ignored, but whitespace inside is invalid: RDKit would read
     ``"CC O"`` as ``CC`` titled ``O`` and quietly score a truncated prediction. An empty
-    string (RDKit: a molecule with no atoms) is invalid too.
+    string (RDKit: a molecule with no atoms) is invalid too, and so is a string over the
+    size limits of :mod:`molbench.chem.untrusted` (RDKit would crash on some of those).
     """
     text = smiles.strip()
-    if len(text.split(maxsplit=1)) != 1:  # empty, or whitespace inside
+    if len(text.split(maxsplit=1)) != 1 or smiles_too_large(text):  # empty, inner whitespace
         return None
     with BlockLogs():
         mol = Chem.MolFromSmiles(text)

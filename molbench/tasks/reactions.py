@@ -12,6 +12,7 @@ import pyarrow as pa
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
+from molbench.chem.untrusted import MAX_BRANCH_DEPTH, MAX_SMILES_LENGTH, smiles_too_large
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import (
     DEFAULT_KS,
@@ -55,7 +56,9 @@ class ReactionsTask:
         "scored (a list column in Parquet; in CSV one string, the candidates joined by "
         "single spaces, no quotes or commas). "
         "Multi-molecule products are '.'-joined; molecule order, atom maps and writing "
-        "order do not matter, stereo does. Invalid SMILES count as wrong."
+        "order do not matter, stereo does. Invalid SMILES count as wrong, and so does a SMILES "
+        f"over {MAX_SMILES_LENGTH:,} characters or with branches nested over {MAX_BRANCH_DEPTH} "
+        "deep (RDKit crashes on some such strings)."
     )
     literature = (
         {
@@ -245,7 +248,7 @@ def forward_ranks(
 
 def _unsanitised(smiles: str) -> Canonical | None:
     text = smiles.strip()
-    if not text or any(c.isspace() for c in text):
+    if not text or any(c.isspace() for c in text) or smiles_too_large(text):
         return None
     with BlockLogs():
         mol = Chem.MolFromSmiles(text, sanitize=False)

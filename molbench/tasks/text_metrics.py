@@ -33,6 +33,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 from rdkit.rdBase import BlockLogs
 
+from molbench.chem.untrusted import smiles_too_large
 from molbench.errors import MolbenchError
 from molbench.tasks.reaction_metrics import parse_smiles
 
@@ -283,12 +284,16 @@ def validity_molt5(predicted_smiles: Sequence[str]) -> float:
     """Share of predictions MolT5 counts valid: ``Chem.MolFromSmiles`` returns a molecule.
 
     That includes the empty string (a molecule without atoms) and a SMILES followed by
-    words; molbench's ``validity`` counts neither. ``nan`` for no rows.
+    words; molbench's ``validity`` counts neither. A string over the size limits of
+    :mod:`molbench.chem.untrusted` is invalid here too: RDKit never sees it. ``nan`` for no
+    rows.
     """
     if not predicted_smiles:
         return float("nan")
     with BlockLogs():
-        parsed = [Chem.MolFromSmiles(s) is not None for s in predicted_smiles]
+        parsed = [
+            not smiles_too_large(s) and Chem.MolFromSmiles(s) is not None for s in predicted_smiles
+        ]
     return float(np.mean(parsed))
 
 

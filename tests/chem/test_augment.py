@@ -31,7 +31,7 @@ def rows_table() -> pa.Table:
             "id": list(ROWS),
             "reactants": [r for r, _, _ in ROWS.values()],
             "reagents": [g for _, g, _ in ROWS.values()],
-            "tgt_tokens": pa.array([encode(p)[0] for *_, p in ROWS.values()], pa.list_(pa.int16())),
+            "tgt_tokens": pa.array([encode(p) for *_, p in ROWS.values()], pa.list_(pa.int16())),
         }
     )
 

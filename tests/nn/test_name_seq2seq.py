@@ -44,9 +44,7 @@ def text_table(pairs: dict[str, str]) -> pa.Table:
             "id": pa.array(range(len(pairs)), pa.int64()),
             "smiles": list(pairs),
             "name": list(pairs.values()),
-            "smiles_tokens": pa.array(
-                [vocabulary.encode(s)[0] for s in pairs], pa.list_(pa.int16())
-            ),
+            "smiles_tokens": pa.array([vocabulary.encode(s) for s in pairs], pa.list_(pa.int16())),
         }
     )
 

@@ -41,11 +41,9 @@ def reaction_table(reactions: dict[str, str]) -> pa.Table:
     return pa.table(
         {
             "id": [f"r{i}" for i in range(len(reactions))],
-            "src_tokens_separated": pa.array([encode(s)[0] for s in reactions], tokens),
-            "src_tokens_mixed": pa.array(
-                [encode(s.replace(">", "."))[0] for s in reactions], tokens
-            ),
-            "tgt_tokens": pa.array([encode(p)[0] for p in reactions.values()], tokens),
+            "src_tokens_separated": pa.array([encode(s) for s in reactions], tokens),
+            "src_tokens_mixed": pa.array([encode(s.replace(">", ".")) for s in reactions], tokens),
+            "tgt_tokens": pa.array([encode(p) for p in reactions.values()], tokens),
         }
     )
 
