@@ -341,6 +341,7 @@ def _resolve(path: str) -> Path:
 )
 @click.option("--n-best", type=click.IntRange(min=1), help="--format opennmt: lines per row.")
 @click.option("--keep", help="--format cbond: mixture (default) or a product rule.")
+@click.option("--replay", help="--format cbond: molbench (default) or authors (their scorer's).")
 @click.option(
     "--record",
     "record_dir",
@@ -364,6 +365,7 @@ def eval_command(
     file_format: str | None,
     n_best: int | None,
     keep: str | None,
+    replay: str | None,
     record_dir: str | None,
 ) -> None:
     """Score a model directory or a predictions file on one split."""
@@ -375,11 +377,11 @@ def eval_command(
         raise click.UsageError("--record needs --model (a recipe records its own predictions)")
     if outputs_file is not None and model_dir is None:
         raise click.UsageError("--outputs needs --model (the outputs of that model)")
-    options = _import_options(n_best, keep)
+    options = _import_options(n_best, keep, replay)
     if (file_format is not None or options) and predictions is None:
-        raise click.UsageError("--format, --n-best and --keep need --predictions FILE")
+        raise click.UsageError("--format, --n-best, --keep and --replay need --predictions FILE")
     if options and file_format is None:
-        raise click.UsageError("--n-best and --keep need --format")
+        raise click.UsageError("--n-best, --keep and --replay need --format")
     if model_dir is not None:
         result = evaluate_model(
             model_dir, dataset, config, split, device, root, outputs_file, rule=rule
@@ -417,9 +419,10 @@ def eval_command(
         click.echo(f"recorded as {Path(record_dir) / name}")
 
 
-def _import_options(n_best: int | None, keep: str | None) -> dict[str, Any]:
+def _import_options(n_best: int | None, keep: str | None, replay: str | None) -> dict[str, Any]:
     """The importer options given on the command line (only those set)."""
-    return {k: v for k, v in (("n_best", n_best), ("keep", keep)) if v is not None}
+    given = (("n_best", n_best), ("keep", keep), ("replay", replay))
+    return {k: v for k, v in given if v is not None}
 
 
 @main.command("import")
@@ -437,6 +440,12 @@ def _import_options(n_best: int | None, keep: str | None) -> dict[str, Any]:
     help="cbond: mixture (every molecule after the edits, for --rule subset; default), "
     "largest or reactants (a product rule, for --rule exact).",
 )
+@click.option(
+    "--replay",
+    default=None,
+    help="cbond: molbench (its valence repair; default) or authors (candidates rebuilt as "
+    "the WLDN authors' scorer does, with --keep mixture).",
+)
 def import_command(
     file_format: str,
     file: str,
@@ -447,6 +456,7 @@ def import_command(
     out: str,
     n_best: int | None,
     keep: str | None,
+    replay: str | None,
 ) -> None:
     """Turn a released prediction FILE in FORMAT into a standard predictions Parquet file.
 
@@ -462,7 +472,7 @@ def import_command(
     built = store.BuiltDataset(resolve_dataset(dataset, root))
     config = config or task_for(built.manifest).default_config
     table = import_predictions(
-        file_format, Path(file), built.table(config, split), **_import_options(n_best, keep)
+        file_format, Path(file), built.table(config, split), **_import_options(n_best, keep, replay)
     )
     write_predictions(table, Path(out))
     click.echo(f"wrote {out}: {table.num_rows:,} rows of {config}/{split} from {file_format}")

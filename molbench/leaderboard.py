@@ -316,17 +316,22 @@ def _noted(rows: Sequence[Mapping[str, Any]], note: str) -> list[str]:
 PUBLISHED_TITLE = "Published models, rescored by molbench"
 
 
-def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def published_rows(
+    results: Sequence[Mapping[str, Any]], shown: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """One row per released-output result (``source.kind == "published"``), any dataset:
-    molbench's numbers for the metrics the paper printed (else the headline), beside them."""
+    molbench's numbers for the metrics the paper printed beside them (none printed: the
+    ``shown`` metrics, else the headline)."""
     rows = []
     for r in results:
         if (r.get("source") or {}).get("kind") != "published":
             continue
         about = r["source"]["published"]
         reported = dict(about.get("reported") or {})
-        names = list(reported) or [r["headline"]["metric"]]
+        names = list(reported) or [m for m in shown if m in r["metrics"]]
+        names = names or [r["headline"]["metric"]]
         protocol = r.get("protocol") or {}
+        imported = r["source"].get("format") or {}  # the importer and its options
         rows.append(
             {
                 "method": r["run"]["method"],
@@ -339,7 +344,8 @@ def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 "config": r["dataset"]["config"],
                 "split": r["dataset"]["split"],
                 "protocol": ", ".join(
-                    f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")
+                    [f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")]
+                    + [f"{k} {v}" for k, v in sorted(imported.get("options", {}).items())]
                 )
                 or "—",
                 "rule": protocol.get("rule", "—"),
@@ -353,7 +359,7 @@ def published_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 },
             }
         )
-    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"]))
+    rows.sort(key=lambda row: (row["config"], row["method"], row["rule"], row["protocol"]))
     return rows
 
 
@@ -395,7 +401,8 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
-        where = f"{row['method']}, `{row['config']}`, rule {row['rule']}"
+        protocol = f", {row['protocol']}" if row["protocol"] != "—" else ""  # rules, options
+        where = f"{row['method']}, `{row['config']}`{protocol}"
         differs = "; ".join(
             _difference(m, d, row["scores"][m][1]) for m, d in row["differs"].items()
         )
@@ -465,7 +472,10 @@ def render_page(
         task.literature,
         FIGURES,
         metrics,
-        published_rows([*published, *(r for r in results if r not in ours)]),
+        published_rows(
+            [*published, *(r for r in results if r not in ours)],
+            getattr(task, "published_metrics", ()),
+        ),
     )
 
 

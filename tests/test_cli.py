@@ -189,7 +189,7 @@ def test_reactions_build_and_eval_through_the_cli(raw_fixtures, tmp_path: Path) 
         "eval", "--dataset", str(path), "--config", "uspto_15k", "--keep", "mixture",
         "--predictions", str(tmp_path / "pred.txt"),
     )  # fmt: skip
-    assert code == 2 and "--n-best and --keep need --format" in err
+    assert code == 2 and "--n-best, --keep and --replay need --format" in err
 
 
 def test_reactions_train_missing_is_one_line(raw_fixtures, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import molbench
 from molbench.builders import resolve_dataset
-from molbench.errors import DatasetNotFoundError, PredictionFormatError
+from molbench.errors import DatasetNotFoundError, ParameterError, PredictionFormatError
 from molbench.evaluate import evaluate_predictions
 
 
@@ -120,3 +120,12 @@ def test_cuda_without_a_gpu_is_a_clear_error(small_build, tmp_path: Path) -> Non
 
     with pytest.raises(MolbenchError, match="CUDA is not available"):
         evaluate_model(tmp_path, str(small_build.path), device="cuda")
+
+
+def test_a_rule_is_refused_by_a_task_that_has_none(small_build, tmp_path: Path) -> None:
+    path = tmp_path / "preds.parquet"
+    pq.write_table(perfect_predictions(small_build), path)
+    with pytest.raises(ParameterError, match="the validity task offers none"):
+        evaluate_predictions(path, str(small_build.path), "random", "test", rule="subset")
+    with pytest.raises(PredictionFormatError, match="unknown predictions format 'mt'"):
+        evaluate_predictions(path, str(small_build.path), "random", "test", format="mt")

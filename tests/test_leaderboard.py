@@ -185,6 +185,8 @@ def test_published_rows_sit_beside_the_paper_in_their_own_section() -> None:
     assert any("differs from the paper by top3 +0.3 points" in line for line in lines)
     exact = published_rows([published("exact", 0.6, {})])[0]
     assert exact["scores"] == {"top1": (0.6, None)} and exact["differs"] == {}
+    shown = published_rows([published("exact", 0.6, {})], ("top1", "top3", "top5"))[0]
+    assert shown["scores"] == {"top1": (0.6, None), "top3": (0.88, None)}  # no top5 recorded
 
 
 def test_a_gap_in_a_distance_is_not_written_as_points() -> None:

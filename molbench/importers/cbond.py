@@ -15,9 +15,12 @@ prediction in its slot.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
+from rdkit import Chem
+from rdkit.rdBase import BlockLogs
 
 from molbench.chem.reaction_edits import PRODUCT_RULES, edited_mixture, predicted_product
 from molbench.chem.reaction_smiles import read_side
@@ -25,13 +28,28 @@ from molbench.errors import PredictionFormatError
 
 ORDERS = {"0": 0.0, "1": 1.0, "2": 2.0, "3": 3.0, "4": 1.5}
 KEEP = ("mixture", *PRODUCT_RULES)
+REPLAYS = ("molbench", "authors")
+_BOND = {1.0: Chem.BondType.SINGLE, 1.5: Chem.BondType.AROMATIC, 2.0: Chem.BondType.DOUBLE}
+_BOND[3.0] = Chem.BondType.TRIPLE
+_UNCHARGED = frozenset({"Cl", "I", "P", "C"})  # the authors clear any charge on these
 NEEDS = ("id", "source_line", "mapped_rxn", "atom_map", "in_reactant")
 
 
-def read(path: Path, rows: pa.Table, keep: str = "mixture") -> pa.Table:
-    """Ranked product SMILES per row from the edit sets of its line."""
+def read(path: Path, rows: pa.Table, keep: str = "mixture", replay: str = "molbench") -> pa.Table:
+    """Ranked product SMILES per row from the edit sets of its line.
+
+    ``replay="authors"`` (with ``keep="mixture"`` only) rebuilds each candidate as the
+    authors' evaluation does instead of molbench's valence repair: hydrogens left to
+    RDKit's default valences, formal charges cleared on N (bond orders up to 3), O (bond
+    orders 2) and C, P, Cl, I, molecules RDKit then rejects dropped, the Kekulé reactants
+    tried when the aromatic ones lose a molecule, each molecule named once.
+    """
     if keep not in KEEP:
         raise PredictionFormatError(f"cbond: keep must be one of {', '.join(KEEP)}, not {keep!r}")
+    if replay not in REPLAYS or (replay == "authors" and keep != "mixture"):
+        raise PredictionFormatError(
+            f"cbond: replay must be one of {', '.join(REPLAYS)} (authors: keep mixture only)"
+        )
     missing = [c for c in NEEDS if c not in rows.column_names]
     if missing:
         raise PredictionFormatError(f"cbond needs the split's {', '.join(missing)} column(s)")
@@ -48,7 +66,10 @@ def read(path: Path, rows: pa.Table, keep: str = "mixture") -> pa.Table:
     ranked = []
     for row, number in zip(rows.select(NEEDS[2:]).to_pylist(), source_lines, strict=True):
         candidates = _candidates(lines[number - 1], path, number)
-        ranked.append(_products(row, candidates, keep))
+        if replay == "authors":
+            ranked.append(_authors_products(row["mapped_rxn"], candidates))
+        else:
+            ranked.append(_products(row, candidates, keep))
     return pa.table({"id": rows["id"], "predictions": pa.array(ranked, pa.list_(pa.string()))})
 
 
@@ -96,3 +117,85 @@ def _products(row: dict, candidates: list[list[tuple[int, int, float]]], keep: s
         else:
             out.append(predicted_product(molecules, reactant_atoms, keep))
     return out
+
+
+def _authors_products(mapped_rxn: str, candidates: list[list[tuple[int, int, float]]]) -> list:
+    """The edited mixtures as the authors' evaluation builds them (see :func:`read`).
+
+    Their scorer replays the first candidate on the aromatic reactants and then on the
+    Kekulé ones, and every later candidate on the Kekulé ones only (it kekulises the
+    reactants in place after the first miss); here the Kekulé form of the first candidate
+    is used when the aromatic one loses a molecule.
+    """
+    with BlockLogs():
+        mol = Chem.MolFromSmiles(mapped_rxn.partition(">>")[0])
+        if mol is None:
+            return [""] * len(candidates)
+        index = {a.GetAtomMapNum(): a.GetIdx() for a in mol.GetAtoms() if a.GetAtomMapNum()}
+        aromatic = _bare_copy(mol)
+        kekule = Chem.RWMol(mol)
+        kekule = _bare_copy(kekule) if _kekulize(kekule) else None
+        out = []
+        for k, edits in enumerate(candidates):
+            if not edits or any(a not in index or b not in index for a, b, _ in edits):
+                out.append("")
+                continue
+            first = aromatic if k == 0 or kekule is None else kekule
+            smiles, complete = _authors_mixture(first, index, edits)
+            if not complete and k == 0 and kekule is not None:
+                smiles, _ = _authors_mixture(kekule, index, edits)
+            out.append(smiles)
+    return out
+
+
+def _kekulize(mol: Chem.RWMol) -> bool:
+    try:
+        Chem.Kekulize(mol)
+    except Chem.KekulizeException:
+        return False
+    return True
+
+
+def _bare_copy(mol: Chem.Mol) -> Chem.RWMol:
+    """Elements, charges and bonds only: no hydrogen counts, stereo or aromatic flags."""
+    rw = Chem.RWMol()
+    for atom in mol.GetAtoms():
+        bare = Chem.Atom(atom.GetAtomicNum())
+        bare.SetFormalCharge(atom.GetFormalCharge())
+        rw.AddAtom(bare)
+    for bond in mol.GetBonds():
+        rw.AddBond(bond.GetBeginAtomIdx(), bond.GetEndAtomIdx(), bond.GetBondType())
+    return rw
+
+
+@lru_cache(maxsize=1 << 16)
+def _reread(piece: str) -> str:
+    """One written molecule parsed back and written canonically ('' if RDKit rejects it)."""
+    mol = Chem.MolFromSmiles(piece)
+    return "" if mol is None else Chem.MolToSmiles(mol)
+
+
+def _authors_mixture(
+    bare: Chem.RWMol, index: dict[int, int], edits: list[tuple[int, int, float]]
+) -> tuple[str, bool]:
+    """One candidate: (the mixture's distinct molecules, whether RDKit accepted them all)."""
+    rw = Chem.RWMol(bare)
+    for a, b, order in edits:
+        i, j = index[a], index[b]
+        if rw.GetBondBetweenAtoms(i, j) is not None:
+            rw.RemoveBond(i, j)
+        if order > 0:
+            rw.AddBond(i, j, _BOND[order])
+    for atom in rw.GetAtoms():
+        if atom.GetFormalCharge() == 0:
+            continue
+        valence = sum(b.GetBondTypeAsDouble() for b in atom.GetBonds())
+        symbol = atom.GetSymbol()
+        if (
+            (symbol == "N" and valence <= 3)
+            or (symbol == "O" and valence == 2)
+            or symbol in _UNCHARGED
+        ):
+            atom.SetFormalCharge(0)
+    pieces = [_reread(p) for p in Chem.MolToSmiles(rw.GetMol()).split(".")]
+    return ".".join(sorted({p for p in pieces if p})), all(pieces)

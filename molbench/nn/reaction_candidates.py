@@ -10,9 +10,8 @@ any network sees them. Everything here is numpy on molbench's graph columns, exc
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from functools import cache
-from typing import Any
 
 import numpy as np
 
@@ -110,42 +109,37 @@ def enumerate_candidates(
     return subsets[best], prior[best]
 
 
-def product_smiles(mapped_rxn: str, edit_sets: Sequence[Sequence[tuple[int, int, float]]]) -> list:
+PRODUCT_RULE = "reactants"  # see molbench.chem.reaction_edits.predicted_product
+
+
+def product_smiles(
+    mapped_rxn: str,
+    edit_sets: Sequence[Sequence[tuple[int, int, float]]],
+    reactant_atoms: Set[int] | None = None,
+) -> list:
     """SMILES of the product each edit set gives ('' when it does not sanitise).
 
     Uses :mod:`molbench.chem.reaction_edits`' bond edits and valence-based hydrogen and
-    charge repair; the product is the largest molecule the edits touch (right for 98% of
-    600 USPTO-15K validation reactions with their recorded edits). Imports RDKit, so it
-    runs on the CPU side only; an edit set RDKit rejects gives ''.
+    charge repair. The product is the largest molecule the edits touch plus the reactant
+    molecules (``reactant_atoms``, atom indices of the precursors) they leave whole, so a
+    salt's counter-ion or an amine's HCl is predicted too: with the recorded edits this
+    gives the recorded product set for 96.7 % of 30,000 USPTO-MIT validation reactions
+    (53 % of the 924 multi-molecule ones) against 95.0 % (none of them) for the largest
+    molecule alone; 97.5 % vs 97.8 % of 1,500 USPTO-15K validation ones. Without
+    ``reactant_atoms`` only the largest edited molecule. Imports RDKit, so it runs on the
+    CPU side only.
     """
+    from molbench.chem.reaction_edits import edited_mixture, predicted_product
     from molbench.chem.reaction_smiles import read_side
 
-    mol = read_side(mapped_rxn.partition(">>")[0], "precursors").mol
+    side = read_side(mapped_rxn.partition(">>")[0], "precursors")
+    unedited = {frozenset(f): s for f, s in zip(side.fragments, side.smiles, strict=True)}
     out = []
     for edits in edit_sets:
         try:
-            out.append(_edited_product(mol, edits))
+            molecules = edited_mixture(side.mol, edits, unedited)
         except (RuntimeError, ValueError):  # RDKit rejects the edited graph: not a candidate
             out.append("")
+            continue
+        out.append(predicted_product(molecules, reactant_atoms, PRODUCT_RULE))
     return out
-
-
-def _edited_product(mol: Any, edits: Sequence[tuple[int, int, float]]) -> str:
-    """The largest edited molecule the edits touch, hydrogens and charges repaired."""
-    from rdkit import Chem
-
-    from molbench.chem.reaction_edits import _apply_bonds, _candidate_states
-    from molbench.chem.reaction_valence import sanitized_forms, set_state
-
-    rw = _apply_bonds(mol, edits)
-    for i, states in _candidate_states(mol, rw, edits, None).items():
-        set_state(rw.GetAtomWithIdx(i), states[0])
-    fragments = Chem.GetMolFrags(rw, asMols=False, sanitizeFrags=False)
-    touched = {a for e in edits for a in e[:2]}
-    keep = set(max([f for f in fragments if touched.intersection(f)] or fragments, key=len))
-    rw.BeginBatchEdit()
-    for i in range(rw.GetNumAtoms()):
-        if i not in keep:
-            rw.RemoveAtom(i)
-    rw.CommitBatchEdit()
-    return next((s for s, _ in sanitized_forms(rw) if s), "")

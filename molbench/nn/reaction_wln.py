@@ -535,10 +535,18 @@ class ReactionWLDN(nn.Module):
         if "ranked_edits" not in outputs:
             raise ValueError("the outputs have no ranked_edits column (not this model's)")
         mapped_rxn = table["mapped_rxn"].to_pylist()
+        # the separated setting's reactants: their untouched molecules stay in the product
+        reactants = (
+            [{i for i, r in enumerate(flags) if r} for flags in table["in_reactant"].to_pylist()]
+            if "in_reactant" in table.column_names
+            else [None] * len(mapped_rxn)
+        )
         rows = np.empty(len(mapped_rxn), dtype=object)
         rows[:] = [
-            _smiles_of(mapped, [_unflatten(flat) for flat in sets], n_best)
-            for mapped, sets in zip(mapped_rxn, outputs["ranked_edits"], strict=True)
+            _smiles_of(mapped, atoms, [_unflatten(flat) for flat in sets], n_best)
+            for mapped, atoms, sets in zip(
+                mapped_rxn, reactants, outputs["ranked_edits"], strict=True
+            )
         ]
         return {"predictions": rows}
 
@@ -553,13 +561,15 @@ def _unflatten(flat: list[int]) -> Edits:
     return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
 
-def _smiles_of(mapped_rxn: str, ranked: list[Edits], n_best: int) -> list[str]:
+def _smiles_of(
+    mapped_rxn: str, reactant_atoms: set[int] | None, ranked: list[Edits], n_best: int
+) -> list[str]:
     """Walk the ranked edit sets, skipping ones that do not sanitise and repeats."""
     found: list[str] = []
     for start in range(0, len(ranked), 2 * n_best):
         chunk = ranked[start : start + 2 * n_best]
         sets = [[(a, b, float(BOND_CLASS_ORDERS[k])) for a, b, k in edits] for edits in chunk]
-        for smiles in product_smiles(mapped_rxn, sets):
+        for smiles in product_smiles(mapped_rxn, sets, reactant_atoms):
             if smiles and smiles not in found:
                 found.append(smiles)
                 if len(found) == n_best:

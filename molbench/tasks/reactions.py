@@ -47,6 +47,7 @@ class ReactionsTask:
     )
     higher_is_better = True
     rules = RULES  # --rule: what counts as a right prediction
+    published_metrics = ("top1", "top3", "top5")  # what papers print for rescored models
     prediction_columns = MappingProxyType({"predictions": "ranked_text"})
     required_columns = (("predictions",),)
     prediction_help = (
@@ -61,7 +62,7 @@ class ReactionsTask:
             "method": "WLDN",
             "metric": f"top-1, {MIT}",
             "value": "79.6",
-            "protocol": "by position over edit candidates, subset rule (rescored below)",
+            "protocol": "by position over edit candidates, subset rule (rescored above)",
             "citation": JIN_2017,
         },
         {

@@ -103,3 +103,13 @@ def test_cbond_refuses_what_it_cannot_read() -> None:
         import_predictions("cbond", FIXTURES / "tiny.cbond", CBOND_ROWS, keep="all")
     with pytest.raises(PredictionFormatError, match="needs the split's source_line"):
         import_predictions("cbond", FIXTURES / "tiny.cbond", _rows(3))
+
+
+def test_cbond_authors_replay_rebuilds_candidates_as_their_scorer() -> None:
+    path = FIXTURES / "tiny.cbond"
+    authors = _ranked(import_predictions("cbond", path, CBOND_ROWS, replay="authors"))
+    # hydrogens from default valences; each molecule once (the two chlorides are one HCl)
+    assert authors["r0"][0] == "CC(N)=O.Cl.O" and authors["r0"][2] == ""
+    assert authors["r1"] == ["CCNC.Cl"] and authors["r2"] == []
+    with pytest.raises(PredictionFormatError, match="authors: keep mixture only"):
+        import_predictions("cbond", path, CBOND_ROWS, keep="reactants", replay="authors")

@@ -180,3 +180,18 @@ def test_true_edits_give_the_recorded_product(raw_fixtures, tmp_path) -> None:
         edits = [(i, j, [0.0, 1.0, 2.0, 3.0, 1.5][c]) for i, j, c in graphs.true_edits(r)]
         hits += product_smiles(mapped, [edits])[0] == products
     assert hits >= 9
+    # the CPU half of the model, fed the true edit sets, names the recorded products too
+    flat = np.empty(len(rows), dtype=object)
+    flat[:] = [[[v for e in graphs.true_edits(r) for v in e]] for r in range(len(rows))]
+    named = ReactionWLDN.predictions_from_outputs(rows, {"ranked_edits": flat})["predictions"]
+    assert sum(p == [t] for p, t in zip(named, rows["products"].to_pylist(), strict=True)) >= 9
+
+
+def test_an_untouched_reactant_stays_in_the_product_a_leaving_group_does_not() -> None:
+    # methylamine + chloroethane with HCl among the reactants: the product is the amine salt
+    mapped = "[CH3:1][NH2:2].[Cl:3][CH2:4][CH3:5].[ClH:6]>>[CH3:1][NH:2][CH2:4][CH3:5].[ClH:6]"
+    edits = [(2, 3, 0.0), (1, 3, 1.0)]  # atom indices: break Cl-C, make N-C
+    assert product_smiles(mapped, [edits], reactant_atoms=set(range(6))) == ["CCNC.Cl"]
+    assert product_smiles(mapped, [edits]) == ["CCNC"]  # no reactants given: largest only
+    # the HCl a reagent (not a reactant): dropped
+    assert product_smiles(mapped, [edits], reactant_atoms=set(range(5))) == ["CCNC"]
