@@ -1,10 +1,11 @@
 """A contrastive structure-text model (Text2Mol / MoleculeSTM style) for the text dataset.
 
-A GINE network encodes the molecule graph columns; the text side is all-MiniLM-L6-v2,
-frozen: its token states (or pooled sentence embeddings) are computed once (see
-:func:`molbench.nn.minilm.embed_text_tokens`) and only attention pooling + a projection
-head on top of them is trained. Both sides meet in a shared unit sphere,
-trained with the symmetric InfoNCE loss of CLIP and a learnable temperature.
+A GINE network encodes the molecule graph columns; the text side is a frozen
+``transformers`` encoder (all-MiniLM-L6-v2 unless the model names another, see
+:mod:`molbench.nn.text_encoder`): its token states (or pooled sentence embeddings) are
+computed once and only attention pooling + a projection head on top of them is trained.
+Both sides meet in a shared unit sphere, trained with the symmetric InfoNCE loss of CLIP
+and a learnable temperature.
 ``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``
 columns (float32 vectors of ``dim``, as fixed-size list arrays).
 """
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from molbench.nn.atom_features import AtomFeatureEmbedding
-from molbench.nn.minilm import DIMENSION, MAX_LENGTH, SHA256, embed_text_tokens, embed_texts
+from molbench.nn.text_encoder import MINILM, EncoderId, embed_text_tokens, embed_texts
 from molbench.torch_data import GraphBatch, _ranges
 
 BOND_SIZES = 7  # bond order x 2: single 2, aromatic 3, double 4, triple 6
@@ -77,9 +78,9 @@ class MoleculeGraphs:
 
 
 class TextFeatures:
-    """Frozen MiniLM features of texts, row-batchable: sentence vectors or token states.
+    """Frozen encoder features of texts, row-batchable: sentence vectors or token states.
 
-    ``kind="sentence"``: the 384-d mean-pooled embedding; ``kind="tokens"``: every token's
+    ``kind="sentence"``: the mean-pooled embedding; ``kind="tokens"``: every token's
     last-layer state (ragged), padded per batch with a mask. Both are computed once and
     cached under the molbench root, so training never runs the encoder.
     """
@@ -88,7 +89,7 @@ class TextFeatures:
         self,
         texts: list[str],
         kind: str,
-        encoder: str | None = None,
+        encoder: EncoderId = MINILM,
         device: str = "cpu",
         progress: bool = False,
     ) -> None:
@@ -106,7 +107,7 @@ class TextFeatures:
         return self.size
 
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """The model's text inputs for ``rows``: (vectors,) or (states [b, L, 384], mask)."""
+        """The model's text inputs for ``rows``: (vectors,) or (states [b, L, dim], mask)."""
         if self.kind == "sentence":
             return (self.vectors[rows],)
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
@@ -114,7 +115,7 @@ class TextFeatures:
         flat_rows = _ranges(starts, ends)
         row = np.repeat(np.arange(len(rows)), lengths)
         position = flat_rows - np.repeat(starts, lengths)
-        states = torch.zeros((len(rows), int(lengths.max()), DIMENSION))
+        states = torch.zeros((len(rows), int(lengths.max()), self.flat.shape[1]))
         states[row, position] = self.flat[flat_rows].float()
         mask = torch.zeros((len(rows), int(lengths.max())), dtype=torch.bool)
         mask[row, position] = True
@@ -128,7 +129,7 @@ class TextFeatures:
 def _layer_norm(flat: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
     """Each token state standardised over its coordinates (no affine), kept as float16.
 
-    Raw MiniLM output states learn far slower than normalised ones; the norm is fixed, so it
+    Raw encoder output states learn far slower than normalised ones; the norm is fixed, so it
     is applied once here rather than in every training step.
     """
     out = torch.empty_like(flat)
@@ -157,7 +158,7 @@ def _mlp(width_in: int, hidden: int, width_out: int, layers: int) -> nn.Sequenti
 
 
 class ContrastiveGIN(nn.Module):
-    """GINE molecule encoder + projection of frozen MiniLM text embeddings, CLIP-trained."""
+    """GINE molecule encoder + projection of frozen text-encoder features, CLIP-trained."""
 
     def __init__(
         self,
@@ -167,7 +168,7 @@ class ContrastiveGIN(nn.Module):
         text_hidden: int = 1024,
         text_layers: int = 3,
         pool: str = "sum",
-        text_encoder_sha256: str = SHA256["model.safetensors"],
+        text_encoder: EncoderId = MINILM,
         text_input: str = "tokens",
         text_heads: int = 8,
     ) -> None:
@@ -176,11 +177,6 @@ class ContrastiveGIN(nn.Module):
 
         if pool not in ("sum", "mean_max"):
             raise ValueError(f"pool must be 'sum' or 'mean_max', got {pool!r}")
-        if text_encoder_sha256 != SHA256["model.safetensors"]:
-            raise ValueError(
-                f"trained on text encoder {text_encoder_sha256[:12]}…, but molbench pins "
-                f"all-MiniLM-L6-v2 {SHA256['model.safetensors'][:12]}…"
-            )
         self.pool = pool
         self.atom_embedding = AtomFeatureEmbedding(hidden)
         self.bond_embedding = nn.Embedding(BOND_SIZES, hidden)
@@ -195,11 +191,13 @@ class ContrastiveGIN(nn.Module):
                 f"text_input must be one of {', '.join(TEXT_INPUTS)}, got {text_input!r}"
             )
         self.text_input = text_input
+        self.text_encoder = text_encoder
+        width = text_encoder.dimension
         if text_input == "sentence":
-            # MiniLM embeddings of near-isomers differ in a few small coordinates: standardise
+            # sentence embeddings of near-isomers differ in a few small coordinates: standardise
             # every coordinate (batch statistics, kept as running averages) before projecting.
             self.text_head = nn.Sequential(
-                nn.BatchNorm1d(DIMENSION), _mlp(DIMENSION, text_hidden, dim, text_layers)
+                nn.BatchNorm1d(width), _mlp(width, text_hidden, dim, text_layers)
             )
         else:
             # multi-head attention pooling of the frozen token states, with a learned
@@ -208,9 +206,9 @@ class ContrastiveGIN(nn.Module):
             # (the states arrive layer-normed without affine, done once in TextFeatures: the
             # affine part is absorbed by the layers below, and a LayerNorm here cost more
             # than the rest of the text side on a CPU)
-            self.token_scores = nn.Linear(DIMENSION, text_heads)
-            self.token_position = nn.Embedding(MAX_LENGTH, text_heads)
-            self.text_head = _mlp(text_heads * DIMENSION, text_hidden, dim, text_layers)
+            self.token_scores = nn.Linear(width, text_heads)
+            self.token_position = nn.Embedding(text_encoder.max_length, text_heads)
+            self.text_head = _mlp(text_heads * width, text_hidden, dim, text_layers)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     @classmethod
@@ -222,7 +220,7 @@ class ContrastiveGIN(nn.Module):
             text_hidden=hp["text_hidden"],
             text_layers=hp["text_layers"],
             pool=hp["pool"],
-            text_encoder_sha256=hp["text_encoder_sha256"],
+            text_encoder=EncoderId.from_hyperparameters(hp),
             text_input=hp.get("text_input", "sentence"),  # models saved before tokens existed
             text_heads=hp.get("text_heads", 8),
         )
@@ -250,8 +248,8 @@ class ContrastiveGIN(nn.Module):
     def encode_texts(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Unit-norm text embeddings [n, dim] from :meth:`TextFeatures.batch` inputs.
 
-        Sentence input: a projection of the MiniLM embedding [n, 384]. Token input: states
-        [n, L, 384] + mask [n, L], pooled by each attention head, concatenated, projected.
+        Sentence input: a projection of the sentence embedding [n, dim]. Token input: states
+        [n, L, dim] + mask [n, L], pooled by each attention head, concatenated, projected.
         """
         if self.text_input == "sentence":
             (embeddings,) = inputs
@@ -275,7 +273,7 @@ class ContrastiveGIN(nn.Module):
     @torch.no_grad()
     def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 1024) -> dict:
         self.eval()
-        features = TextFeatures(texts(table), self.text_input, device=device)
+        features = TextFeatures(texts(table), self.text_input, self.text_encoder, device)
         text_side = torch.cat(
             [
                 self.encode_texts(*(t.to(device) for t in inputs)).cpu()

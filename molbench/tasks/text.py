@@ -43,6 +43,10 @@ CHEBI_TEST = "ChEBI-20 test"
 CHEBI20_CORPUS_SIZE = 33_008
 TEXT2MOL_CORPUS_SIZE = 33_010
 TEXT2MOL_ONLY = ["CID 135476786 (SMILES *, Text2Mol test)", "CID 135476785 (SMILES *, train)"]
+TEXT2MOL_PROTOCOL = (
+    "33,010 candidates (molbench: 33,008, see the dataset card), ranked by numpy argsort "
+    "(ties fall in candidate order; here they count against the model)"
+)
 RETRIEVAL_PROTOCOL = {
     "similarity": "cosine of the float32 embeddings, computed in float64",
     "ties": "counted against the model: candidates within 4 float32 ulps of the true score",
@@ -102,54 +106,63 @@ class TextTask:
             "metric": f"text-to-molecule MRR / Hits@1 / Hits@10, whole corpus, {CHEBI_TEST}",
             "value": "0.372 / 22.4% / 68.6%",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "Text2Mol (All-Ensemble)",
             "metric": f"text-to-molecule MRR, whole corpus, {CHEBI_TEST}",
             "value": "0.499",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "Text2Mol (All-Ensemble)",
             "metric": f"text-to-molecule Hits@1, whole corpus, {CHEBI_TEST}",
             "value": "34.4%",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "Text2Mol (All-Ensemble)",
             "metric": f"text-to-molecule Hits@10, whole corpus, {CHEBI_TEST}",
             "value": "81.1%",
             "citation": TEXT2MOL,
+            "protocol": TEXT2MOL_PROTOCOL,
         },
         {
             "method": "MolT5-Large",
             "metric": f"text-to-molecule exact match, {CHEBI_TEST}",
             "value": "0.311",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
         {
             "method": "MolT5-Large",
             "metric": f"text-to-molecule validity, {CHEBI_TEST}",
             "value": "0.905",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
         {
             "method": "MolT5-Large",
             "metric": f"text-to-molecule MACCS / RDK / Morgan FTS, {CHEBI_TEST}",
             "value": "0.834 / 0.746 / 0.684",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
         {
             "method": "MoleculeSTM",
             "metric": "no ChEBI-20 numbers: its retrieval is zero-shot on DrugBank subsets",
             "value": "—",
             "citation": MOLECULESTM,
+            "protocol": "—",
         },
         {
             "method": "MolT5-Base",
             "metric": f"text-to-molecule exact match / validity, {CHEBI_TEST}",
             "value": "0.081 / 0.772",
             "citation": MOLT5,
+            "protocol": "MolT5's evaluation scripts (rescored below)",
         },
     )
 

@@ -1,13 +1,16 @@
 """Contrastive structure-text retrieval (Text2Mol / MoleculeSTM style) on the text dataset.
 
-A GINE molecule encoder and attention pooling of frozen all-MiniLM-L6-v2 token states
+A GINE molecule encoder and attention pooling of a frozen text encoder's token states
 (``--text-input=sentence``: a projection of the pooled sentence embedding instead) are
-trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space.
+trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared space. The
+encoder is all-MiniLM-L6-v2 from its wheel, or any local BERT-family directory with
+``model.safetensors`` (``--text-encoder=DIR``, e.g. SciBERT), loaded by ``transformers``.
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
     python recipes/text/contrastive.py --steps=5 --max-train-rows=200 --max-eval-rows=100  # smoke
     torchrun --nproc-per-node=2 recipes/text/contrastive.py --batch-size=256   # 2 ranks
+    python recipes/text/contrastive.py --config chebi20 --text-encoder ../scibert_scivocab_uncased
 
 The frozen text features are computed once on the CPU and cached under the molbench root
 (``embeddings/``), so later runs, and a GPU machine given that folder, skip the encoder.
@@ -18,6 +21,7 @@ Reads top to bottom: settings → data → model → training loop → save + ev
 """
 
 import contextlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +32,8 @@ from tqdm.auto import tqdm
 
 from molbench import distributed, fsutil, recipe
 from molbench.errors import ParameterError
-from molbench.nn.minilm import SHA256
 from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
+from molbench.nn.text_encoder import MINILM, identify
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class Settings(recipe.RunSettings):
     hidden: int = 128
     layers: int = 6
     dim: int = 128  # shared embedding dimension
-    text_input: str = "tokens"  # frozen MiniLM token states (order kept) | sentence (pooled)
+    text_input: str = "tokens"  # frozen encoder token states (order kept) | sentence (pooled)
     text_heads: int = 8  # attention-pooling heads over the token states
     text_hidden: int = 1024
     text_layers: int = 3  # linear layers of the text projection head
@@ -47,7 +51,7 @@ class Settings(recipe.RunSettings):
     batch_size: int = 512  # in-batch negatives (per rank: all ranks' rows are negatives)
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    text_encoder: str = ""  # all-MiniLM-L6-v2 directory ("" = the installed package)
+    text_encoder: str = ""  # local encoder directory ("" = all-MiniLM-L6-v2 from its wheel)
 
 
 s = recipe.parse_overrides(Settings())
@@ -55,23 +59,12 @@ world = distributed.start(s.device)
 device = world.device
 torch.manual_seed(world.torch_seed(s.seed))
 rng = np.random.default_rng(s.seed)  # the same batches on every rank
-run = recipe.Run("contrastive_gin", __file__, s.seed, device, world=world)
+encoder = identify(s.text_encoder)  # weights and config sha256: the model records them
+# another encoder is another leaderboard method, e.g. contrastive_gin_scibert_scivocab_uncased
+suffix = "" if encoder == MINILM else "_" + re.sub(r"\W+", "_", encoder.name)
+run = recipe.Run(f"contrastive_gin{suffix}", __file__, s.seed, device, world=world)
 
-# data: graph columns → flat arrays; names → frozen MiniLM embeddings (computed once, cached)
-CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
-chebi = s.config.startswith("chebi20")
-built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
-train_table = built.table(s.config, "train")
-if s.max_train_rows:
-    train_table = train_table.slice(0, s.max_train_rows)
-graphs = MoleculeGraphs(train_table)
-encoder = s.text_encoder or None
-text_features = TextFeatures(texts(train_table), s.text_input, encoder, device, progress=True)
-for split in ("validation", "test"):  # into the cache now; predict reads them back
-    rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
-    TextFeatures(texts(rows), s.text_input, encoder, progress=True)
-
-# model
+# model (first: a shape or pooling that does not exist fails before any data work)
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,
@@ -81,8 +74,7 @@ hyperparameters = {
     "pool": s.pool,
     "text_input": s.text_input,
     "text_heads": s.text_heads,
-    "text_encoder": "all-MiniLM-L6-v2",
-    "text_encoder_sha256": SHA256["model.safetensors"],
+    **encoder.as_hyperparameters(),
 }
 try:
     model = ContrastiveGIN.from_hyperparameters(hyperparameters).to(device)
@@ -94,6 +86,19 @@ trainer = world.wrap(model)
 def encode(m: ContrastiveGIN, molecules: object, text_inputs: tuple) -> tuple:
     return m.encode_molecules(molecules), m.encode_texts(*text_inputs)
 
+
+# data: graph columns → flat arrays; texts → frozen encoder features (computed once, cached)
+CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
+chebi = s.config.startswith("chebi20")
+built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
+train_table = built.table(s.config, "train")
+if s.max_train_rows:
+    train_table = train_table.slice(0, s.max_train_rows)
+graphs = MoleculeGraphs(train_table)
+text_features = TextFeatures(texts(train_table), s.text_input, encoder, device, progress=True)
+for split in ("validation", "test"):  # into the cache now; predict reads them back
+    rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
+    TextFeatures(texts(rows), s.text_input, encoder, progress=True)
 
 # training loop (bf16 autocast on GPU; the loss itself in float32)
 optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)

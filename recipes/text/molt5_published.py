@@ -126,25 +126,21 @@ def note(published: Published, metrics: dict, outputs: list[str]) -> str:
         f"{len(only_molt5)} outputs are valid for MolT5 only ({empty} empty, "
         f"{len(only_molt5) - empty} a SMILES followed by words)."
     ]
-    apart = [
-        f"{metric} {metrics[metric]:.4f} vs {value}"
-        for metric, value in published.reported.items()
-        if abs(metrics[metric] - value) > _half_last_digit(value)
-    ]
+    apart = [m for m, v in published.reported.items() if abs(metrics[m] - v) > _half_last(v)]
     if apart:
         parts.append(
-            f"Apart from the paper: {', '.join(apart)}. Here BLEU, Levenshtein, exact match "
-            "and FTS are computed as MolT5's scripts compute them, so the gap is in the file, "
-            "not the scoring: the released file is probably not the exact run behind the "
-            "paper's table (the curator of these files found the same under the RDKit "
-            "version MolT5 pins)."
+            "BLEU, Levenshtein, exact match and FTS are computed here as MolT5's scripts "
+            "compute them, and validity counted MolT5's way does not close the gap, so it is "
+            "in the file, not the scoring: the released file is probably not the exact run "
+            "behind the paper's table (the curator of these files found the same under the "
+            "RDKit version MolT5 pins)."
         )
     if not published.reported:
         parts.append("No number the paper printed for this model is transcribed here.")
     return " ".join(parts)
 
 
-def _half_last_digit(value: float) -> float:
+def _half_last(value: float) -> float:
     """Rounding of a printed number: half a unit of its last digit (0.311 -> 0.0005)."""
     return 0.5 * 10.0 ** -len(f"{value:.6g}".partition(".")[2]) + 1e-9
 

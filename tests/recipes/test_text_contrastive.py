@@ -1,5 +1,6 @@
-"""The contrastive text model: graph batches, and a few-step CPU smoke run of its recipe
-scored end to end by `molbench eval`."""
+"""The contrastive text model: graph batches, and few-step CPU smoke runs of its recipe
+(a tiny local BERT as the text encoder; all-MiniLM-L6-v2 on ChEBI-20) scored end to end by
+`molbench eval`."""
 
 import json
 import subprocess
@@ -18,6 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("torch_geometric")
 
 from molbench.nn.text_contrastive import MoleculeGraphs
+from tests.nn.test_text_encoder import write_tiny_bert
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "text" / "contrastive.py"
 SMALL_NAMES = {"n_molecules": 300, "max_carbons": 12, "size_ood_max_train_carbons": 9}
@@ -58,12 +60,22 @@ def test_graph_batches_of_a_sliced_table_hold_both_edge_directions(names_build) 
     assert batch.edge_attr.tolist() == orders + orders
 
 
-@needs_weights
-def test_recipe_trains_saves_and_is_scored_by_the_cli(names_build, tmp_path: Path) -> None:
+def test_recipe_trains_saves_and_is_scored_by_the_cli(
+    names_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("transformers")
+    encoder = write_tiny_bert(tmp_path / "tiny_bert", max_positions=64)
     out = tmp_path / "run"
     few_steps = ["--steps=4", "--batch-size=64", "--hidden=16", "--layers=2", "--text-hidden=32"]
     done = subprocess.run(
-        [sys.executable, str(RECIPE), f"--data={names_build.path}", f"--out={out}", *few_steps],
+        [
+            sys.executable,
+            str(RECIPE),
+            f"--data={names_build.path}",
+            f"--out={out}",
+            f"--text-encoder={encoder}",
+            *few_steps,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -73,6 +85,10 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(names_build, tmp_path: Pat
     card = json.loads((out / "model" / "molbench_model.json").read_text())
     assert card["architecture"] == "text_contrastive_gin"
     assert card["task"]["config"] == "hydrocarbon_names"
+    assert card["hyperparameters"]["text_encoder"] == "tiny_bert"
+    assert card["provenance"]["method"] == "contrastive_gin_tiny_bert"  # not MiniLM's rows
+    assert card["hyperparameters"]["text_encoder_path"] == str(encoder)
+    assert card["hyperparameters"]["text_max_length"] == 64
     assert len(card["hyperparameters"]["text_encoder_sha256"]) == 64
     assert card["provenance"]["recipe"] == "recipes/text/contrastive.py"
     test_result = json.loads((out / "test.json").read_text())
@@ -97,6 +113,14 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(names_build, tmp_path: Pat
     scored = json.loads(result_file.read_text())
     assert scored["metrics"]["t2m_mrr"] == test_result["metrics"]["t2m_mrr"]
     assert scored["metrics"]["m2t_hits_at_1"] == test_result["metrics"]["m2t_hits_at_1"]
+
+    # features not cached here: the encoder is loaded, and other weights are refused
+    monkeypatch.setenv("MOLBENCH_HOME", str(tmp_path / "elsewhere"))
+    (encoder / "model.safetensors").write_bytes(b"other weights")
+    again = ["eval", "--model", str(out / "model"), "--dataset", str(names_build.path)]
+    cli = CliRunner().invoke(main, [*again, "--config", "hydrocarbon_names"])
+    assert cli.exit_code == 2
+    assert "weights have sha256" in cli.stderr and "but tiny_bert" in cli.stderr
 
 
 @needs_weights
