@@ -405,8 +405,8 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
-        how = "" if row["protocol"] == "—" else f", {row['protocol']}"
-        where = f"{row['method']}, `{row['config']}`{how}"
+        protocol = f", {row['protocol']}" if row["protocol"] != "—" else ""  # rules, options
+        where = f"{row['method']}, `{row['config']}`{protocol}"
         differs = "; ".join(
             _difference(m, d, row["scores"][m][1]) for m, d in row["differs"].items()
         )
