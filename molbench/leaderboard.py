@@ -347,7 +347,11 @@ def published_rows(
                 "split": r["dataset"]["split"],
                 "protocol": ", ".join(
                     [f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")]
-                    + [f"{k} {v}" for k, v in sorted(imported.get("options", {}).items())]
+                    + [
+                        f"{k} {v}"
+                        for k, v in sorted(imported.get("options", {}).items())
+                        if k != "workers"
+                    ]
                 )
                 or "—",
                 "rule": protocol.get("rule", "—"),
