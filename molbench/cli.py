@@ -380,6 +380,11 @@ def eval_command(
         raise click.UsageError("give exactly one of --model DIR or --predictions FILE")
     if record_dir is not None and model_dir is None:
         raise click.UsageError("--record needs --model (a recipe records its own predictions)")
+    if record_dir is not None and rule not in (None, "exact"):
+        raise click.UsageError(
+            "--record files leaderboard rows, which are scored under the exact rule; "
+            "score other rules with --out"
+        )
     if outputs_file is not None and model_dir is None:
         raise click.UsageError("--outputs needs --model (the outputs of that model)")
     if device is not None and model_dir is None:

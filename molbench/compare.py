@@ -65,6 +65,12 @@ def headline_rows(result: Mapping[str, Any], label: str) -> np.ndarray:
     return values
 
 
+def scoring_protocol(result: Mapping[str, Any]) -> str:
+    """The parts of ``result["protocol"]`` that change what counts as right (top-k, rule)."""
+    protocol = result.get("protocol") or {}
+    return ", ".join(f"{k} {protocol[k]}" for k in ("topk", "rule") if k in protocol) or "—"
+
+
 def check_same_rows(a: Mapping[str, Any], b: Mapping[str, Any], labels: Sequence[str]) -> None:
     """Refuse (one line) results on other datasets, configs, splits, content, rows or metrics."""
     for key, what in IDENTITY:
@@ -73,6 +79,11 @@ def check_same_rows(a: Mapping[str, Any], b: Mapping[str, Any], labels: Sequence
             raise ComparisonError(
                 f"{labels[0]} and {labels[1]} are scored on different {what}: {va} vs {vb}"
             )
+    ra, rb = scoring_protocol(a), scoring_protocol(b)
+    if ra != rb:
+        raise ComparisonError(
+            f"{labels[0]} and {labels[1]} are scored under different protocols: {ra} vs {rb}"
+        )
     ma, mb = a["headline"]["metric"], b["headline"]["metric"]
     if ma != mb:
         raise ComparisonError(f"{labels[0]} and {labels[1]} have other headlines: {ma} vs {mb}")

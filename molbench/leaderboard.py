@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from molbench import plots
-from molbench.compare import better_than_next, group_rows
+from molbench.compare import better_than_next, group_rows, scoring_protocol
 from molbench.errors import MolbenchError
 from molbench.stats import PairedTest
 from molbench.tasks import TASKS
@@ -47,18 +47,20 @@ def summarize(
     results: Sequence[Mapping[str, Any]],
     summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
 ) -> list[dict[str, Any]]:
-    """One row per (config, method, dataset content): mean and unbiased std over seeds."""
-    groups: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    """One row per (config, method, dataset content, scoring protocol): mean and unbiased std
+    over seeds (results scored under another rule never share a row)."""
+    groups: dict[tuple[str, str, str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for r in results:
         key = (
             r["dataset"]["config"],
             r["run"]["method"],
             r["dataset"]["content_hash"],
             trained_on(r),
+            scoring_protocol(r),
         )
         groups[key].append(r)
     rows = []
-    for (config, method, content_hash, trained), group in groups.items():
+    for (config, method, content_hash, trained, _protocol), group in groups.items():
         headline = [r["headline"]["value"] for r in group]
         metrics = {
             m: _mean_std([r["metrics"][m] for r in group if m in r["metrics"]])
@@ -345,7 +347,11 @@ def published_rows(
                 "split": r["dataset"]["split"],
                 "protocol": ", ".join(
                     [f"{k} {v}" for k, v in sorted(protocol.items()) if k in ("topk", "rule")]
-                    + [f"{k} {v}" for k, v in sorted(imported.get("options", {}).items())]
+                    + [
+                        f"{k} {v}"
+                        for k, v in sorted(imported.get("options", {}).items())
+                        if k != "workers"
+                    ]
                 )
                 or "—",
                 "rule": protocol.get("rule", "—"),
@@ -401,7 +407,8 @@ def render_published(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"| {row['model']} | {row['method']} | `{row['config']}` {row['split']} | "
             f"{row['protocol']} | {cells} | {source} (sha256 `{row['sha256'][:12]}…`) |"
         )
-        where = f"{row['method']}, `{row['config']}`, {row['protocol']}"
+        protocol = f", {row['protocol']}" if row["protocol"] != "—" else ""  # rules, options
+        where = f"{row['method']}, `{row['config']}`{protocol}"
         differs = "; ".join(
             _difference(m, d, row["scores"][m][1]) for m, d in row["differs"].items()
         )

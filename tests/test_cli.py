@@ -256,3 +256,13 @@ def test_text_eval_rejects_malformed_embeddings(raw_fixtures, tmp_path: Path) ->
     )
     code, _, err = run("eval", "--dataset", str(path), "--predictions", str(tmp_path / "p.parquet"))
     assert_one_line_error(code, err, "lengths")
+
+
+def test_eval_record_refuses_a_rule_other_than_exact(tmp_path: Path) -> None:
+    """Leaderboard rows are scored under one rule: a subset-rule result is not filed."""
+    result = CliRunner().invoke(
+        main,
+        ["eval", "--model", str(tmp_path), "--record", str(tmp_path), "--rule", "subset"],
+    )
+    assert result.exit_code == 2
+    assert "exact rule" in result.output

@@ -111,3 +111,26 @@ def test_cli_prints_both_tests_and_refuses_in_one_line(tmp_path: Path) -> None:
     refused = CliRunner().invoke(main, ["compare", str(a), str(c)])
     assert refused.exit_code == 2
     assert refused.output.strip().count("\n") == 0 and "different config" in refused.output
+
+
+def test_results_under_other_scoring_rules_are_refused() -> None:
+    """An --rule subset result is not paired with an --rule exact one of the same rows."""
+    from molbench.compare import check_same_rows
+    from molbench.errors import ComparisonError
+
+    def result(rule: str) -> dict:
+        return {
+            "dataset": {
+                "name": "reactions",
+                "version": "1",
+                "config": "c",
+                "split": "test",
+                "content_hash": "h",
+            },
+            "headline": {"metric": "top1"},
+            "protocol": {"topk": "by_position", "rule": rule},
+        }
+
+    check_same_rows(result("exact"), result("exact"), ["A", "B"])
+    with pytest.raises(ComparisonError, match="different protocols"):
+        check_same_rows(result("exact"), result("subset"), ["A", "B"])

@@ -25,24 +25,29 @@ from rdkit.rdBase import BlockLogs
 from molbench.chem.reaction_edits import PRODUCT_RULES, edited_mixture, predicted_product
 from molbench.chem.reaction_smiles import read_side
 from molbench.errors import PredictionFormatError
+from molbench.parallel import ordered_map
 
 ORDERS = {"0": 0.0, "1": 1.0, "2": 2.0, "3": 3.0, "4": 1.5}
 KEEP = ("mixture", *PRODUCT_RULES)
 REPLAYS = ("molbench", "authors")
+CHUNK = 256  # rows per unit of work
 _BOND = {1.0: Chem.BondType.SINGLE, 1.5: Chem.BondType.AROMATIC, 2.0: Chem.BondType.DOUBLE}
 _BOND[3.0] = Chem.BondType.TRIPLE
 _UNCHARGED = frozenset({"Cl", "I", "P", "C"})  # the authors clear any charge on these
 NEEDS = ("id", "source_line", "mapped_rxn", "atom_map", "in_reactant")
 
 
-def read(path: Path, rows: pa.Table, keep: str = "mixture", replay: str = "molbench") -> pa.Table:
+def read(
+    path: Path, rows: pa.Table, keep: str = "mixture", replay: str = "molbench", workers: int = 1
+) -> pa.Table:
     """Ranked product SMILES per row from the edit sets of its line.
 
     ``replay="authors"`` (with ``keep="mixture"`` only) rebuilds each candidate as the
     authors' evaluation does instead of molbench's valence repair: hydrogens left to
     RDKit's default valences, formal charges cleared on N (bond orders up to 3), O (bond
     orders 2) and C, P, Cl, I, molecules RDKit then rejects dropped, the Kekulé reactants
-    tried when the aromatic ones lose a molecule, each molecule named once.
+    tried when the aromatic ones lose a molecule, each molecule named once. ``workers``:
+    processes replaying edits (the output does not depend on it).
     """
     if keep not in KEEP:
         raise PredictionFormatError(f"cbond: keep must be one of {', '.join(KEEP)}, not {keep!r}")
@@ -63,14 +68,26 @@ def read(path: Path, rows: pa.Table, keep: str = "mixture", replay: str = "molbe
             f"{path}: {len(lines):,} lines, but the split's rows come from source lines up to "
             f"{max(source_lines):,}: not this split's file"
         )
-    ranked = []
-    for row, number in zip(rows.select(NEEDS[2:]).to_pylist(), source_lines, strict=True):
-        candidates = _candidates(lines[number - 1], path, number)
-        if replay == "authors":
-            ranked.append(_authors_products(row["mapped_rxn"], candidates))
-        else:
-            ranked.append(_products(row, candidates, keep))
+    items = [
+        (row, lines[number - 1], number, path, keep, replay)
+        for row, number in zip(rows.select(NEEDS[2:]).to_pylist(), source_lines, strict=True)
+    ]
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    with ordered_map(workers) as imap:  # results in row order, whatever the workers
+        ranked = [guesses for done in imap(_chunk_predictions, chunks) for guesses in done]
     return pa.table({"id": rows["id"], "predictions": pa.array(ranked, pa.list_(pa.string()))})
+
+
+def _chunk_predictions(items: list[tuple]) -> list[list[str]]:
+    """The ranked guesses of some rows (one unit of work for a worker process)."""
+    out = []
+    for row, line, number, path, keep, replay in items:
+        candidates = _candidates(line, path, number)
+        if replay == "authors":
+            out.append(_authors_products(row["mapped_rxn"], candidates))
+        else:
+            out.append(_products(row, candidates, keep))
+    return out
 
 
 def _candidates(line: str, path: Path, number: int) -> list[list[tuple[int, int, float]]]:

@@ -28,6 +28,7 @@ class Settings:
     only: str = ""  # score only this method (e.g. wldn_published); "" = all
     config: str = ""  # score only this config (uspto_mit or uspto_15k); "" = both
     scoring: str = ""  # only this scoring (subset_authors, subset, exact); "" = all
+    workers: int = 1  # processes replaying the edits
 
 
 REPOSITORY = "wengong-jin/nips17-rexgen"
@@ -118,7 +119,7 @@ for method, model, config, path, file_commit, sha256, reported in FILES:
             s.root or None,
             rule=rule,
             format="cbond",
-            import_options=options,
+            import_options={**options, "workers": s.workers},
         )
         seconds = time.perf_counter() - started
         result["source"]["kind"] = "published"

@@ -20,6 +20,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molbench import fsutil, recipe
+from molbench.errors import ChecksumError
 from molbench.evaluate import evaluate_predictions
 from molbench.hardware import describe
 from molbench.importers import import_predictions
@@ -155,7 +156,9 @@ for published in MODELS:
     path = folder / published.file
     digest = fsutil.sha256_file(path)
     if digest != published.sha256:
-        raise SystemExit(f"error: {path} has sha256 {digest}, expected {published.sha256}")
+        raise ChecksumError(
+            f"{path}: sha256 {digest}, expected {published.sha256} (the released file)"
+        )
     result = evaluate_predictions(path, str(built.path), "chebi20", "test", format="molt5")
     method = method_name(published)
     outputs = import_predictions("molt5", path, test)["smiles"].to_pylist()  # for the note

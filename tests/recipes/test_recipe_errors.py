@@ -26,10 +26,8 @@ def fails(script: str, *args: str) -> str:
     [
         ("validity/gin.py", "--epochs=-1", "error: --epochs must be at least 1, got -1"),
         ("text/name_seq2seq.py", "--batch-size=0", "error: --batch-size must be at least 1"),
-        ("reactions/wldn.py", "--center-share=2", "--center-share must be between 0 and 1"),
         ("reactions/transformer.py", "--inputs=both", "inputs must be one of separated, mixed"),
         ("text/contrastive.py", "--pool=min", "pool must be 'sum' or 'mean_max'"),
-        ("validity/char_transformer.py", "--steps", "error: --steps needs a value"),
     ],
 )
 def test_settings_no_run_can_use_end_in_one_line(script: str, option: str, message: str) -> None:
