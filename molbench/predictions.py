@@ -42,8 +42,7 @@ def read_predictions(path: str | os.PathLike[str], max_rows: int | None = None) 
             parquet = pq.ParquetFile(file)
             _check_header(file, parquet.schema_arrow.names, parquet.metadata.num_rows, max_rows)
             return pq.read_table(file)
-        names, rows = _scan_csv(file, max_rows)
-        _check_header(file, names, rows, max_rows)
+        check_csv(file, max_rows)
         return pacsv.read_csv(file, read_options=_CSV_READ)
     except (pa.ArrowInvalid, OSError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -55,6 +54,18 @@ def read_predictions(path: str | os.PathLike[str], max_rows: int | None = None) 
         raise PredictionFormatError(
             f"{file} cannot be read as {suffix[1:]}: {first_line}"
         ) from None
+
+
+def check_csv(file: Path, max_rows: int | None) -> None:
+    """Duplicate or missing column names, oversized fields and extra rows, checked by a
+    streaming scan before any CSV is loaded (importers of CSV formats call it too)."""
+    names, rows = _scan_csv(file, max_rows)
+    _check_header(file, names, rows, max_rows)
+
+
+def is_list_literal(cell: str) -> bool:
+    """A Python or JSON list written as text (``"['CCO', 'CC']"``): never one SMILES."""
+    return bool(_LIST_REPR & set(cell))
 
 
 # pyarrow reads CSV in blocks and a row must fit in one: 1 MiB, 25 times the longest

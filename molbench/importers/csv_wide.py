@@ -14,12 +14,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from molbench.errors import PredictionFormatError
+from molbench.predictions import check_csv, is_list_literal
 
 _COLUMN = re.compile(r"prediction_(\d+)")
 
 
 def read(path: Path, rows: pa.Table) -> pa.Table:
     """The ranked predictions of ``prediction_1`` … ``prediction_k`` (consecutive from 1)."""
+    check_csv(Path(path), rows.num_rows)
     try:
         with pacsv.open_csv(path) as reader:  # the header, to read every column as text
             header = reader.schema.names
@@ -41,6 +43,12 @@ def read(path: Path, rows: pa.Table) -> pa.Table:
     table = names.select([columns[k] for k in sorted(columns)])
     cells = [table.column(j).to_pylist() for j in range(table.num_columns)]
     ranked = [list(row) for row in zip(*cells, strict=True)]
+    listed = sum(any(is_list_literal(c) for c in row) for row in ranked)
+    if listed:
+        raise PredictionFormatError(
+            f"{path}: {listed:,} rows hold a list written as text (quotes or commas, e.g. "
+            "pandas to_csv of a Python list); write one SMILES per prediction_k column"
+        )
     if "id" in names.column_names:
         ids = names["id"]
     elif names.num_rows == rows.num_rows:

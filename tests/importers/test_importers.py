@@ -113,3 +113,20 @@ def test_cbond_authors_replay_rebuilds_candidates_as_their_scorer() -> None:
     assert authors["r1"] == ["CCNC.Cl"] and authors["r2"] == []
     with pytest.raises(PredictionFormatError, match="authors: keep mixture only"):
         import_predictions("cbond", path, CBOND_ROWS, keep="reactants", replay="authors")
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("id,prediction_1,prediction_1\nr0,CCO,CC\nr1,CC,CCO\n", "prediction_1"),  # duplicate
+        ("id,prediction_1\nr0,\"['CCO', 'CC']\"\nr1,CC\n", "list written as text"),
+    ],
+)
+def test_csv_wide_refuses_duplicate_columns_and_list_literals(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    """The wide CSV gets the predictions files' checks: one line, never a silent zero."""
+    path = tmp_path / "wide.csv"
+    path.write_text(text)
+    with pytest.raises(PredictionFormatError, match=why):
+        import_predictions("csv-wide", path, _rows(2))
