@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from molbench import sources
 from molbench.builders.base import BuildContext, DatasetInfo, Quarantined, SplitDefinition
 from molbench.chem import reaction
+from molbench.chem.reaction_smiles import forget_if_full
 from molbench.chem.tokens import VOCAB_VERSION, load_vocabulary
 from molbench.errors import BuildError, ParameterError
 from molbench.parallel import ordered_stream
@@ -517,15 +518,13 @@ def _row(
 # thousands of reactions). Ids of a joined SMILES are the ids of its molecules with the
 # '.' / '>' ids between them: those two tokens never merge with a neighbour.
 _MOLECULE_TOKENS: dict[str, tuple[list[int], int]] = {}
-_MOLECULE_TOKENS_LIMIT = 200_000
 
 
 def _token_columns(
     record: dict[str, Any], vocab: Any, cache: dict[str, tuple[list[int], int]]
 ) -> tuple[dict[str, list[int]], int]:
     """The three token columns of a record, and how many of their tokens are ``<unk>``."""
-    if len(cache) > _MOLECULE_TOKENS_LIMIT:
-        cache.clear()
+    forget_if_full(cache)
     dot, arrow = vocab.index["."], vocab.index[">"]
     unknown = 0
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from rdkit import Chem
 
-from molbench.chem.reaction_smiles import Side
+from molbench.chem.reaction_smiles import Side, forget_if_full
 
 # Per-atom integer features, in this order. hybridization and chiral_tag are the integer
 # values of RDKit's HybridizationType (0 unspecified, 1 s, 2 sp, 3 sp2, 4 sp3, 5 sp2d,
@@ -48,8 +48,7 @@ def graph_arrays(
         features = []
         for written, fragment in zip(side.pieces, side.fragments, strict=True):
             if written not in _MOLECULE_FEATURES:
-                if len(_MOLECULE_FEATURES) > _CACHE_LIMIT:
-                    _MOLECULE_FEATURES.clear()
+                forget_if_full(_MOLECULE_FEATURES)
                 _MOLECULE_FEATURES[written] = _atom_features(mol, fragment, "@" in written)
             features += _MOLECULE_FEATURES[written]
     # Bonds in the mixture's own order (RDKit adds ring closures after all chain bonds, by
@@ -78,7 +77,6 @@ def graph_arrays(
 # on the molecule itself, so the cache is exact; reagents and solvents recur in thousands
 # of reactions. Atoms of a molecule are contiguous in the mixture (SMILES order).
 _MOLECULE_FEATURES: dict[str, list[list[int]]] = {}
-_CACHE_LIMIT = 200_000
 
 
 def _atom_features(mol: Chem.Mol, atom_indices: Sequence[int], chiral: bool) -> list[list[int]]:

@@ -67,8 +67,7 @@ def read_side(smiles: str, label: str) -> Side:
     else:
         pieces = tuple(fragment_smiles(mol, fragments))
         if written is not None:
-            if len(_CANONICAL) > _CACHE_LIMIT:
-                _CANONICAL.clear()
+            forget_if_full(_CANONICAL)
             _CANONICAL.update(zip(written, pieces, strict=True))
     error = "; ".join(
         f"{label} molecule {k + 1} {pieces[k]}: {message}" for k, message in problems.items()
@@ -80,7 +79,13 @@ def read_side(smiles: str, label: str) -> Side:
 # reactants recur across thousands of reactions). A molecule's canonical SMILES does not
 # depend on the other molecules of its side (see fragment_smiles), so the cache is exact.
 _CANONICAL: dict[str, str] = {}
-_CACHE_LIMIT = 200_000
+MOLECULE_CACHE_LIMIT = 200_000  # entries per per-molecule cache: bounded memory per worker
+
+
+def forget_if_full(cache: dict) -> None:
+    """Empty a per-process per-molecule cache that reached its bound (results never change)."""
+    if len(cache) > MOLECULE_CACHE_LIMIT:
+        cache.clear()
 
 
 def _written_pieces(bare: str, fragments: tuple[tuple[int, ...], ...]) -> tuple[str, ...] | None:
