@@ -13,6 +13,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molbench.chem.untrusted import MAX_BRANCH_DEPTH, MAX_SMILES_LENGTH, smiles_too_large
+from molbench.parallel import default_workers, ordered_map
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
 from molbench.tasks.reaction_metrics import (
     DEFAULT_KS,
@@ -21,6 +22,7 @@ from molbench.tasks.reaction_metrics import (
     canonical_molecules,
     first_correct_ranks,
     hits_at,
+    is_right,
     topk_ci,
 )
 
@@ -131,7 +133,8 @@ class ReactionsTask:
         rule = context.get("rule") or "exact"
         products = truth["products"].to_pylist()
         ranked, warnings = _first_predictions(predictions["predictions"])
-        rank, rank_distinct, invalid_top1 = forward_ranks(products, ranked, rule)
+        workers = context.get("workers") or default_workers()
+        rank, rank_distinct, invalid_top1 = forward_ranks(products, ranked, rule, workers)
         n = len(rank)
         metrics: dict[str, float] = {f"top{k}": _mean(hits_at(rank, k)) for k in DEFAULT_KS}
         metrics |= {f"top{k}_distinct": _mean(hits_at(rank_distinct, k)) for k in DEFAULT_KS[1:]}
@@ -212,7 +215,10 @@ def _first_predictions(ranked: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 
 def forward_ranks(
-    products: Sequence[str], ranked: Sequence[Sequence[str]], rule: str = "exact"
+    products: Sequence[str],
+    ranked: Sequence[Sequence[str]],
+    rule: str = "exact",
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Rank of the first right prediction per row by position and among distinct guesses
     (0: none), and the number of rows whose top-1 is invalid.
@@ -220,9 +226,16 @@ def forward_ranks(
     A recorded product RDKit cannot sanitise (a handful of USPTO-MIT reactions) is compared
     in unsanitised canonical form, and so are the predictions for that row; a prediction
     is right there only if it writes the same unsanitised graph.
+
+    Canonical forms are computed once per distinct SMILES. With ``workers > 1`` and enough
+    of them, they are computed in rounds on a process pool: the products and every row's
+    first prediction, then the second prediction of the rows still unanswered, and so on,
+    so a right answer at rank 1 still spares canonicalising the rest of its row.
     """
     cache: dict[str, Canonical | None] = {}
     raw_cache: dict[str, Canonical | None] = {}
+    if workers > 1:
+        _fill_by_rounds(cache, products, ranked, rule, workers)
 
     def canonical(smiles: str, raw: bool) -> Canonical | None:
         store = raw_cache if raw else cache
@@ -244,6 +257,52 @@ def forward_ranks(
         invalid_top1 += bool(row) and canonical(row[0], raw) is None
     rank, rank_distinct = first_correct_ranks(targets, candidates, rule)
     return rank, rank_distinct, invalid_top1
+
+
+PARALLEL_MIN_SMILES = 20_000  # below this a process pool costs more than it saves
+_CHUNK = 2_000
+
+
+def _fill_by_rounds(
+    cache: dict[str, Canonical | None],
+    products: Sequence[str],
+    ranked: Sequence[Sequence[str]],
+    rule: str,
+    workers: int,
+    min_smiles: int = PARALLEL_MIN_SMILES,
+) -> None:
+    """Canonicalise, on ``workers`` processes, what :func:`forward_ranks` will look up.
+
+    Only a cache is filled (the scoring itself stays in :func:`first_correct_ranks`), so
+    the ranks are the same for any number of workers. Round ``p`` canonicalises position
+    ``p`` of the rows with no right answer before it: the work a serial lazy scan does.
+    """
+    n_smiles = len(products) + sum(len(row) for row in ranked)
+    if n_smiles < min_smiles:
+        return
+    open_rows = list(range(len(products)))
+    with ordered_map(workers) as imap:
+
+        def fill(smiles: Iterable[str]) -> None:
+            todo = sorted({s for s in smiles if s not in cache})
+            chunks = [todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+            for chunk, forms in zip(chunks, imap(_canonical_chunk, chunks), strict=True):
+                cache.update(zip(chunk, forms, strict=True))
+
+        fill(products)
+        for position in range(max((len(row) for row in ranked), default=0)):
+            fill(ranked[i][position] for i in open_rows if position < len(ranked[i]))
+            open_rows = [
+                i
+                for i in open_rows
+                if cache[products[i]] is not None  # raw targets: scored serially later
+                and position + 1 < len(ranked[i])
+                and not is_right(cache[ranked[i][position]], cache[products[i]], rule)
+            ]
+
+
+def _canonical_chunk(chunk: list[str]) -> list[Canonical | None]:
+    return [canonical_molecules(smiles) for smiles in chunk]
 
 
 def _unsanitised(smiles: str) -> Canonical | None:

@@ -106,3 +106,26 @@ def test_score_reports_topk_invalid_rate_and_clean_subsets() -> None:
 def test_no_clean_subset_metric_without_train() -> None:
     scored = ReactionsTask().score(_truth(TRUTH[:2]), {"predictions": _ranked([["CCO"], []])}, 0)
     assert "top1_reaction_not_in_train" not in scored["metrics"]
+
+
+@pytest.mark.parametrize("rule", ["exact", "subset"])
+def test_parallel_rounds_give_the_serial_ranks(monkeypatch: pytest.MonkeyPatch, rule: str) -> None:
+    import molbench.tasks.reactions as reactions
+
+    rng = np.random.default_rng(0)
+    pool = ["CCO", "OCC", "CC(=O)O", "c1ccccc1", "C1=CC=CC=C1", "CCN.Cl", "Cl.NCC", "CC", "C(", ""]
+    products = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "C1CC1(", "[NH4+].[Cl-]"] * 5
+    ranked = [list(rng.choice(pool, size=int(rng.integers(0, 6)))) for _ in products]
+    serial = forward_ranks(products, ranked, rule, workers=1)
+    seen: list[int] = []
+    real_fill = reactions._fill_by_rounds
+
+    def fill_always(cache, products_, ranked_, rule_, workers, min_smiles=0):  # type: ignore[no-untyped-def]
+        real_fill(cache, products_, ranked_, rule_, workers, min_smiles=0)
+        seen.append(len(cache))
+
+    monkeypatch.setattr(reactions, "_fill_by_rounds", fill_always)
+    parallel = forward_ranks(products, ranked, rule, workers=2)
+    assert seen and seen[0] > 0  # the pool path ran and filled the cache
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a, b)
