@@ -22,14 +22,12 @@ import pyarrow as pa
 from molbench.errors import PredictionFormatError
 from molbench.stats import bootstrap_ci
 from molbench.tasks.base import BOOTSTRAP_RESAMPLES, Curve, per_row_record
-from molbench.tasks.reaction_metrics import parse_smiles
 from molbench.tasks.text_metrics import (
     extra_candidate_effect,
-    generation_metrics,
+    generation_scores,
     name_exact_match,
     retrieval_metrics,
     retrieval_ranks,
-    same_molecule,
 )
 from molbench.tasks.validity import size_ood_boundary
 
@@ -191,8 +189,9 @@ class TextTask:
             smiles = [str(s) for s in predictions["smiles"]]
             published = "smiles_as_published" in truth.column_names  # what MolT5 compares with
             references = truth["smiles_as_published" if published else "smiles"].to_pylist()
-            metrics |= generation_metrics(truth["smiles"].to_pylist(), smiles, references)
-            per_row["exact_match"] = _exact_per_row(truth["smiles"].to_pylist(), smiles)
+            scores, exact = generation_scores(truth["smiles"].to_pylist(), smiles, references)
+            metrics |= scores
+            per_row["exact_match"] = exact
         if "name" in predictions:
             if "name" not in truth.column_names:
                 raise PredictionFormatError(
@@ -321,11 +320,3 @@ def _corpus_protocol(ranks: np.ndarray, size: int) -> dict[str, Any]:
     if extra:
         about["effect_of_text2mol_extra_candidates"] = extra_candidate_effect(ranks, size, extra)
     return about
-
-
-def _exact_per_row(truth: list[str], predicted: list[str]) -> np.ndarray:
-    out = np.zeros(len(truth), dtype=bool)
-    for i, (t, p) in enumerate(zip(truth, predicted, strict=True)):
-        a, b = parse_smiles(t), parse_smiles(p)
-        out[i] = a is not None and b is not None and same_molecule(a, b)
-    return out

@@ -202,12 +202,22 @@ def generation_metrics(
     predicted_smiles: Sequence[str],
     reference_strings: Sequence[str] | None = None,
 ) -> dict[str, float]:
+    """The metrics of :func:`generation_scores` without the per-row exact matches."""
+    return generation_scores(truth_smiles, predicted_smiles, reference_strings)[0]
+
+
+def generation_scores(
+    truth_smiles: Sequence[str],
+    predicted_smiles: Sequence[str],
+    reference_strings: Sequence[str] | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
     """Exact match, validity, BLEU and Levenshtein over all rows; per fingerprint, FTS.
 
     ``<fp>_fts`` averages over rows whose prediction parses (MolT5's number; ``nan`` when none
     does); ``<fp>_fts_all_rows`` averages over every row with an invalid prediction as 0.
     BLEU and Levenshtein compare the prediction strings with ``reference_strings`` (the SMILES
-    as published, which is what MolT5 compares with; default ``truth_smiles``).
+    as published, which is what MolT5 compares with; default ``truth_smiles``). Also
+    returns the per-row exact matches (paired tests), so InChI is computed once per row.
     Raises ``ValueError`` when lengths differ or a truth SMILES does not parse.
     """
     references = truth_smiles if reference_strings is None else reference_strings
@@ -240,7 +250,7 @@ def generation_metrics(
         sims = [DataStructs.TanimotoSimilarity(fingerprint(t), fingerprint(p)) for t, p in pairs]
         metrics[f"{name}_fts"] = float(np.mean(sims)) if sims else nan
         metrics[f"{name}_fts_all_rows"] = float(np.sum(sims)) / n if n else nan
-    return metrics
+    return metrics, exact
 
 
 def character_bleu(references: Sequence[str], hypotheses: Sequence[str]) -> float:
