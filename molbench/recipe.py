@@ -215,6 +215,9 @@ class Run:
     started_cpu: float = dataclasses.field(default_factory=lambda: cpu_seconds())
     commit: str | None = None  # the code a run starts from, read once at the start
     world: Any = None  # the molbench.distributed.World of a torchrun run (None: one process)
+    # points of a training curve a recipe measured (e.g. step, seconds, validation
+    # estimate), recorded with the result so the next budget is planned, not guessed
+    curve: list[dict[str, float]] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not is_plain_name(self.method):  # it names run directories and result files
@@ -249,7 +252,7 @@ class Run:
             "molbench_version": __version__,
             "git_commit": self.commit,
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        } | ({"training_curve": list(self.curve)} if self.curve else {})
 
 
 def save_and_evaluate(

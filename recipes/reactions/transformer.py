@@ -22,7 +22,9 @@ whichever of steps or time is further along, and training ends when either runs 
 budget makes the step count, so the result, depend on the machine; ``--steps`` alone does
 not). The final scoring beam-searches every validation and test row; a ``--beam-size``
 below 10 shortens it on a CPU. ``--eval-every`` / ``--eval-rows``: greedy estimates on a few
-validation rows while training (no RDKit needed).
+validation rows while training (no RDKit needed), recorded with the result as its
+``training_curve``. ``--batch-tokens`` batches by padded tokens instead of rows;
+``--ema-decay`` evaluates an exponential moving average of the weights.
 ``--transfer-config=uspto_mit`` also scores the saved model on that config's test split.
 Under torchrun each rank trains on its shard of every batch (``--batch-size`` per rank) and
 rank 0 saves, evaluates and records. ``--max-output-length=0`` (default) decodes at most a
@@ -45,7 +47,7 @@ from molbench import distributed, recipe
 from molbench.chem.augment import read_augmented
 from molbench.errors import ParameterError
 from molbench.nn.reaction_transformer import PAD, ReactionTransformer
-from molbench.nn.seq2seq import pad
+from molbench.nn.seq2seq import pad, token_batches
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class Settings(recipe.RunSettings):
     steps: int = 20000  # at most; --max-minutes may end training earlier
     max_minutes: float = 0.0  # wall-time budget of the training loop (0 = none)
     batch_size: int = 32  # reactions per step (per rank under torchrun)
+    batch_tokens: recipe.NonNegative = 0  # >0: batches of at most this many padded source +
+    # target tokens (per rank), similar lengths together, instead of --batch-size rows
+    ema_decay: recipe.Fraction = 0.0  # >0: evaluate an exponential moving average of the
+    # weights (torch.optim.swa_utils; Molecular Transformer averaged its last checkpoints)
     lr: float = 2e-3  # peak; linear warmup, then cosine to zero
     warmup_steps: int = 100
     weight_decay: float = 0.01
@@ -132,14 +138,23 @@ validation = built.table(s.config, "validation", [model.source_column, "tgt_toke
 validation = validation.slice(0, min(s.eval_rows, s.max_eval_rows or s.eval_rows))
 
 
+pair_lengths = (source_lengths + target_lengths).numpy()
+
+
 def epoch_batches() -> list[np.ndarray]:
-    """One pass over the rows in shuffled batches of similar source length (less padding)."""
+    """One pass over the rows in shuffled batches of similar source length (less padding):
+    ``batch_size`` rows each, or with ``--batch-tokens`` as many as fit that many tokens."""
     order = rng.permutation(len(sources))
-    chunks = np.array_split(order, max(1, len(order) // (50 * batch_size)))
+    rows_per_batch = batch_size if not s.batch_tokens else tokens // int(pair_lengths.mean())
+    rows_per_chunk = 50 * max(1, rows_per_batch)
+    chunks = np.array_split(order, max(1, len(order) // rows_per_chunk))
     by_length = np.concatenate(
         [c[np.argsort(source_lengths[c].numpy(), kind="stable")] for c in chunks]
     )
-    batches = np.array_split(by_length, max(1, len(by_length) // batch_size))
+    if s.batch_tokens:
+        batches = token_batches(by_length, pair_lengths, tokens)
+    else:
+        batches = np.array_split(by_length, max(1, len(by_length) // batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -174,6 +189,10 @@ autocast = (
 )
 trainer = world.wrap(model)
 batch_size = s.batch_size * world.size  # reactions per step, all ranks together
+tokens = s.batch_tokens * world.size
+# the moving average of the weights, updated in place by torch's own EMA step
+averaged = [p.detach().clone() for p in model.parameters()] if s.ema_decay else []
+ema_update = torch.optim.swa_utils.get_ema_multi_avg_fn(s.ema_decay)
 budget = s.max_minutes * 60
 model.train()
 queue: list[np.ndarray] = []
@@ -197,21 +216,28 @@ while progress < 1.0:
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
+    if averaged:
+        ema_update(averaged, [p.detach() for p in model.parameters()], step)
     step += 1
     elapsed = time.perf_counter() - started
     progress = world.agree(max(step / s.steps, elapsed / budget if budget else 0.0))
     bar.update(1)
     bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{learning_rate(step, progress):.1e}")
     if s.eval_every and step % s.eval_every == 0 and run.main:
-        bar.write(
-            f"step {step}: validation greedy exact match {greedy_exact_match(validation):.4f}"
-        )
+        estimate = greedy_exact_match(validation)
+        run.curve.append({"step": step, "seconds": round(elapsed, 1), "greedy": estimate})
+        bar.write(f"step {step}: validation greedy exact match {estimate:.4f}")
 bar.close()
 world.finish()
+if averaged:  # evaluate and save the averaged weights
+    with torch.no_grad():
+        for p, a in zip(model.parameters(), averaged, strict=True):
+            p.copy_(a)
 seconds = time.perf_counter() - started
 if run.main:
     print(f"{step} steps in {seconds:.0f} s ({seconds / step:.3f} s/step; --steps={s.steps})")
     estimate = greedy_exact_match(validation)
+    run.curve.append({"step": step, "seconds": round(seconds, 1), "greedy": estimate})
     print(f"validation greedy exact match ({validation.num_rows} rows): {estimate:.4f}")
 
 # save + evaluate on rank 0 (beam search, top-k over RDKit-canonical products)

@@ -145,3 +145,20 @@ def test_saved_model_loads_and_predicts_the_same(trained, tmp_path: Path) -> Non
     assert loaded.predict(table)["predictions"].tolist() == (
         trained.predict(table)["predictions"].tolist()
     )
+
+
+def test_token_batches_respect_the_budget_and_keep_every_row() -> None:
+    import numpy as np
+
+    from molbench.nn.seq2seq import token_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 60, size=500)
+    order = np.argsort(lengths, kind="stable")
+    batches = token_batches(order, lengths, 256)
+    np.testing.assert_array_equal(np.concatenate(batches), order)  # all rows, in order
+    for batch in batches:
+        assert len(batch) * lengths[batch].max() <= 256
+    assert len(batches[0]) > len(batches[-1])  # short rows come many to a batch
+    # a row over the budget alone is still trained on, by itself
+    assert [len(b) for b in token_batches(np.array([0, 1]), np.array([10, 300]), 256)] == [1, 1]
