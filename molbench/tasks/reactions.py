@@ -219,6 +219,7 @@ def forward_ranks(
     ranked: Sequence[Sequence[str]],
     rule: str = "exact",
     workers: int = 1,
+    caches: tuple[dict[str, Canonical | None], dict[str, Canonical | None]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Rank of the first right prediction per row by position and among distinct guesses
     (0: none), and the number of rows whose top-1 is invalid.
@@ -231,9 +232,10 @@ def forward_ranks(
     of them, they are computed in rounds on a process pool: the products and every row's
     first prediction, then the second prediction of the rows still unanswered, and so on,
     so a right answer at rank 1 still spares canonicalising the rest of its row.
+    ``caches``: the (sanitised, unsanitised) canonical forms by SMILES, shared between calls
+    that score the same predictions under several rules.
     """
-    cache: dict[str, Canonical | None] = {}
-    raw_cache: dict[str, Canonical | None] = {}
+    cache, raw_cache = caches if caches is not None else ({}, {})
     if workers > 1:
         _fill_by_rounds(cache, products, ranked, rule, workers)
 
