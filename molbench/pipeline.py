@@ -509,9 +509,14 @@ def _spill_rows(
         *getattr(builder, "cross_audit_columns", ()),
     ]
     spill = RowSpill(directory, schema, [c for c in key_columns if c in schema.names])
+    batches = getattr(builder, "batches", None)  # optional: rows already as Arrow columns
     try:
-        for chunk in _chunks(builder.rows(params, context, group), ROWS_PER_BATCH):
-            spill.add(pa.RecordBatch.from_pylist(chunk, schema=schema))
+        if batches is not None:
+            for batch in batches(params, context, group):
+                spill.add(batch)
+        else:
+            for chunk in _chunks(builder.rows(params, context, group), ROWS_PER_BATCH):
+                spill.add(pa.RecordBatch.from_pylist(chunk, schema=schema))
     except MolbenchError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:

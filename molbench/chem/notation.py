@@ -7,90 +7,138 @@ atom ``i`` of the graph columns is the ``i``-th carbon of both strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from molbench.chem.hydrocarbon import Hydrocarbon, rooted_code
+from molbench.chem.hydrocarbon import Hydrocarbon
 
 _BOND_SYMBOL = {1: "", 2: "=", 3: "#"}
 _SYMBOL_BOND = {"=": 2, "#": 3}
+
+
+_HYDROGENS = ("", "H", *(f"H{h}" for h in range(2, 10)))
 
 
 class NotationError(ValueError):
     """A condensed formula that cannot be read."""
 
 
-@dataclass
-class _Node:
-    atom: int
-    bond: int  # order of the bond from the parent (0 for the first atom)
-    branches: list[_Node] = field(default_factory=list)
-    next: _Node | None = None
-
-
 def _hydrogens(h: int) -> str:
-    return "" if h == 0 else "H" if h == 1 else f"H{h}"
+    return _HYDROGENS[h] if 0 <= h < len(_HYDROGENS) else f"H{h}"
 
 
-def _heights(mol: Hydrocarbon, v: int, parent: int, memo: dict[tuple[int, int], int]) -> int:
-    key = (v, parent)
-    if key not in memo:
-        memo[key] = 1 + max(
-            (_heights(mol, nb, v, memo) for nb, _ in mol.adjacency[v] if nb != parent), default=0
-        )
-    return memo[key]
+@dataclass(frozen=True)
+class Written:
+    """A molecule in writing order with both of its notations."""
+
+    mol: Hydrocarbon  # renumbered: atom i is the i-th carbon of both strings
+    condensed: str
+    smiles: str
 
 
-def _layout(
-    mol: Hydrocarbon,
-    start: int,
-    codes: dict[tuple[int, int], str],
-    heights: dict[tuple[int, int], int],
-) -> _Node:
-    def walk(v: int, parent: int, bond: int) -> _Node:
-        node = _Node(v, bond)
-        children = sorted(
-            (nb for nb, _ in mol.adjacency[v] if nb != parent),
-            key=lambda nb: (-_heights(mol, nb, v, heights), rooted_code(mol, nb, v, codes)),
-        )
-        orders = dict(mol.adjacency[v])
-        if children:
-            node.next = walk(children[0], v, orders[children[0]])
-            branch_atoms = sorted(children[1:], key=lambda nb: rooted_code(mol, nb, v, codes))
-            node.branches = [walk(nb, v, orders[nb]) for nb in branch_atoms]
-        return node
+def write(mol: Hydrocarbon) -> Written:
+    """Canonical condensed formula and bracket SMILES, and the molecule renumbered to match.
 
-    return walk(start, -1, 0)
-
-
-def _chain_starts(mol: Hydrocarbon, heights: dict[tuple[int, int], int]) -> list[int]:
-    """Ends of the longest paths: the candidates for the first atom of the main chain."""
-    if mol.n_carbons == 1:
-        return [0]
-    ecc = [_heights(mol, v, -1, heights) for v in range(mol.n_carbons)]
-    diameter = max(ecc)
-    return [v for v in range(mol.n_carbons) if ecc[v] == diameter and len(mol.adjacency[v]) == 1]
-
-
-def _render(node: _Node, h_counts: tuple[int, ...], smiles: bool) -> str:
-    parts = []
-    cursor: _Node | None = node
-    first = True
-    while cursor is not None:
-        bond = "" if first else _BOND_SYMBOL[cursor.bond]
-        atom = f"C{_hydrogens(h_counts[cursor.atom])}"
-        parts.append(bond + (f"[{atom}]" if smiles else atom))
-        branches = [_BOND_SYMBOL[b.bond] + _render(b, h_counts, smiles) for b in cursor.branches]
-        cursor, first = cursor.next, False
-        if smiles:
-            parts.extend(f"({b})" for b in branches)
+    The main chain starts at an end of a longest path (the one whose whole-tree code is
+    smallest) and continues, at every atom, into the tallest child branch (smallest code
+    among equals); the other children become branches in code order. Branches pointing
+    away from the centre come from the molecule's :attr:`~Hydrocarbon.rooted` tables;
+    only those on the way from the start up to the centre are coded here.
+    """
+    tree = mol.rooted
+    adjacency = mol.adjacency
+    h = mol.h_counts
+    parent, pbond, code, height, root = tree.parent, tree.pbond, tree.code, tree.height, tree.root
+    n = len(h)
+    # up[v]: height of the branch at parent[v] pointing away from v (the rest of the tree)
+    up = [0] * n
+    for v in tree.order:
+        kids = [nb for nb, _ in adjacency[v] if nb != parent[v]]
+        if not kids:
             continue
-        if cursor is not None and cursor.next is None and not cursor.branches:
-            last = _BOND_SYMBOL[cursor.bond] + f"C{_hydrogens(h_counts[cursor.atom])}"
-            if last in branches:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
-                branches.append(last)
-                cursor = None
-        parts.extend(_group(branches))
-    return "".join(parts)
+        above = up[v] if v != root else 0
+        if len(kids) == 1:
+            up[kids[0]] = above + 1
+            continue
+        tall = sorted([height[k] for k in kids], reverse=True)
+        for k in kids:
+            up[k] = 1 + max(above, tall[1] if height[k] == tall[0] else tall[0])
+    up_code: dict[int, str] = {}
+
+    def away(v: int) -> str:
+        """Code of the branch at ``parent[v]`` pointing away from ``v``."""
+        if v not in up_code:
+            p = parent[v]
+            kids = [f"{o}{code[nb]}" for nb, o in adjacency[p] if nb != v and nb != parent[p]]
+            if p != root:
+                kids.append(f"{pbond[p]}{away(p)}")
+            kids.sort()
+            up_code[v] = f"{h[p]}({','.join(kids)})"
+        return up_code[v]
+
+    if n == 1:
+        start = 0
+    else:
+        ends = {
+            v: 1 + (up[v] if v != root else height[adjacency[v][0][0]])
+            for v in range(n)
+            if len(adjacency[v]) == 1
+        }
+        diameter = max(ends.values())
+        # Starts with equal codes give identical strings, so the smallest code is canonical.
+        start = min(
+            (v for v, e in ends.items() if e == diameter),
+            key=lambda s: code[s] if s == root else f"{h[s]}({pbond[s]}{away(s)})",
+        )
+    order: list[int] = []
+
+    def chain(v: int, came: int) -> tuple[str, str]:
+        """Condensed and SMILES text of the chain from ``v`` with all of its branches."""
+        condensed: list[str] = []
+        smiles: list[str] = []
+        bond = ""
+        fold = False  # the last atom was folded into a multiplier: no condensed text
+        while True:
+            order.append(v)
+            atom = "C" + _hydrogens(h[v])
+            if not fold:
+                condensed.append(bond + atom)
+            smiles.append(f"{bond}[{atom}]")
+            children = [
+                (nb, o, code[nb], height[nb]) if parent[nb] == v else (nb, o, away(v), up[v])
+                for nb, o in adjacency[v]
+                if nb != came
+            ]
+            if not children:
+                return "".join(condensed), "".join(smiles)
+            texts = []
+            if len(children) > 1:
+                children.sort(key=lambda c: (-c[3], c[2]))
+                for nb, o, _, _ in sorted(children[1:], key=lambda c: c[2]):
+                    c_text, s_text = chain(nb, v)
+                    texts.append(_BOND_SYMBOL[o] + c_text)
+                    smiles.append(f"({_BOND_SYMBOL[o]}{s_text})")
+            nb, o = children[0][:2]
+            bond = _BOND_SYMBOL[o]
+            if not fold:
+                if texts and len(adjacency[nb]) == 1:
+                    last = bond + "C" + _hydrogens(h[nb])
+                    if last in texts:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
+                        texts.append(last)
+                        fold = True
+                condensed.extend(_group(texts))
+            came, v = v, nb
+
+    condensed, smiles = chain(start, -1)
+    new_index = [0] * n
+    for new, old in enumerate(order):
+        new_index[old] = new
+    bonds = []
+    for i, j, o in mol.bonds:
+        a, b = new_index[i], new_index[j]
+        bonds.append((a, b, o) if a < b else (b, a, o))
+    bonds.sort()
+    renumbered = Hydrocarbon(tuple([h[old] for old in order]), tuple(bonds))
+    return Written(renumbered, condensed, smiles)
 
 
 def _group(branches: list[str]) -> list[str]:
@@ -104,46 +152,6 @@ def _group(branches: list[str]) -> list[str]:
         out.append(f"({branches[i]})" + (str(j - i) if j - i > 1 else ""))
         i = j
     return out
-
-
-def _order(node: _Node) -> list[int]:
-    out = []
-    cursor: _Node | None = node
-    while cursor is not None:
-        out.append(cursor.atom)
-        for b in cursor.branches:
-            out.extend(_order(b))
-        cursor = cursor.next
-    return out
-
-
-@dataclass(frozen=True)
-class Written:
-    """A molecule in writing order with both of its notations."""
-
-    mol: Hydrocarbon  # renumbered: atom i is the i-th carbon of both strings
-    condensed: str
-    smiles: str
-
-
-def write(mol: Hydrocarbon) -> Written:
-    """Canonical condensed formula and bracket SMILES, and the molecule renumbered to match."""
-    codes: dict[tuple[int, int], str] = {}
-    heights: dict[tuple[int, int], int] = {}
-    # Starts with equal codes give identical strings, so the smallest code is canonical.
-    start = min(_chain_starts(mol, heights), key=lambda s: rooted_code(mol, s, -1, codes))
-    root = _layout(mol, start, codes, heights)
-    order = _order(root)
-    new_index = {old: new for new, old in enumerate(order)}
-    bonds = tuple(
-        sorted(
-            (min(new_index[i], new_index[j]), max(new_index[i], new_index[j]), o)
-            for i, j, o in mol.bonds
-        )
-    )
-    renumbered = Hydrocarbon(tuple(mol.h_counts[old] for old in order), bonds)
-    condensed = _render(root, mol.h_counts, smiles=False)
-    return Written(renumbered, condensed, _render(root, mol.h_counts, smiles=True))
 
 
 def parse_condensed(text: str) -> Hydrocarbon:
