@@ -74,8 +74,9 @@ def all_isomers(n_carbons: int) -> list[Hydrocarbon]:
     """Every acyclic alkane/alkene constitution with ``n_carbons`` carbons, in canonical order."""
     found: dict[str, Hydrocarbon] = {}
     for edges in skeletons(n_carbons):
+        alkane = saturated(n_carbons, list(edges), set())
         for doubles in double_bond_sets(n_carbons, edges):
-            mol = saturated(n_carbons, list(edges), set(doubles))
+            mol = saturated(n_carbons, list(edges), set(doubles), like=alkane)
             found.setdefault(mol.canonical_key, mol)
     return [found[k] for k in sorted(found)]
 
@@ -250,11 +251,11 @@ def corruptions(mol: Hydrocarbon) -> dict[str, list[Hydrocarbon]]:
 def _with_h(mol: Hydrocarbon, atom: int, h: int) -> Hydrocarbon:
     counts = list(mol.h_counts)
     counts[atom] = h
-    return Hydrocarbon(tuple(counts), mol.bonds)
+    return mol.edited(tuple(counts), mol.bonds)
 
 
 def _with_order(mol: Hydrocarbon, bond: int, order: int) -> Hydrocarbon:
     bonds = list(mol.bonds)
     i, j, _ = bonds[bond]
     bonds[bond] = (i, j, order)
-    return Hydrocarbon(mol.h_counts, tuple(bonds))
+    return mol.edited(mol.h_counts, tuple(bonds))

@@ -44,50 +44,38 @@ def write(mol: Hydrocarbon) -> Written:
     away from the centre come from the molecule's :attr:`~Hydrocarbon.rooted` tables;
     only those on the way from the start up to the centre are coded here.
     """
-    tree = mol.rooted
-    adjacency = mol.adjacency
+    shape = mol.shape
+    code = mol.codes
     h = mol.h_counts
-    parent, pbond, code, height, root = tree.parent, tree.pbond, tree.code, tree.height, tree.root
-    n = len(h)
-    # up[v]: height of the branch at parent[v] pointing away from v (the rest of the tree)
-    up = [0] * n
-    for v in tree.order:
-        kids = [nb for nb, _ in adjacency[v] if nb != parent[v]]
-        if not kids:
-            continue
-        above = up[v] if v != root else 0
-        if len(kids) == 1:
-            up[kids[0]] = above + 1
-            continue
-        tall = sorted([height[k] for k in kids], reverse=True)
-        for k in kids:
-            up[k] = 1 + max(above, tall[1] if height[k] == tall[0] else tall[0])
+    bonds = mol.bonds
+    neighbours, parent, parent_bond, kids = (
+        shape.neighbours,
+        shape.parent,
+        shape.parent_bond,
+        shape.kids,
+    )
+    height, up, root = shape.height, shape.up, shape.root
     up_code: dict[int, str] = {}
 
     def away(v: int) -> str:
         """Code of the branch at ``parent[v]`` pointing away from ``v``."""
         if v not in up_code:
             p = parent[v]
-            kids = [f"{o}{code[nb]}" for nb, o in adjacency[p] if nb != v and nb != parent[p]]
+            entries = [f"{bonds[k][2]}{code[c]}" for c, k in kids[p] if c != v]
             if p != root:
-                kids.append(f"{pbond[p]}{away(p)}")
-            kids.sort()
-            up_code[v] = f"{h[p]}({','.join(kids)})"
+                entries.append(f"{bonds[parent_bond[p]][2]}{away(p)}")
+            entries.sort()
+            up_code[v] = f"{h[p]}({','.join(entries)})"
         return up_code[v]
 
-    if n == 1:
-        start = 0
+    ends = shape.ends
+    if len(ends) == 1:
+        start = ends[0]
     else:
-        ends = {
-            v: 1 + (up[v] if v != root else height[adjacency[v][0][0]])
-            for v in range(n)
-            if len(adjacency[v]) == 1
-        }
-        diameter = max(ends.values())
         # Starts with equal codes give identical strings, so the smallest code is canonical.
         start = min(
-            (v for v, e in ends.items() if e == diameter),
-            key=lambda s: code[s] if s == root else f"{h[s]}({pbond[s]}{away(s)})",
+            ends,
+            key=lambda s: code[s] if s == root else f"{h[s]}({bonds[parent_bond[s]][2]}{away(s)})",
         )
     order: list[int] = []
 
@@ -104,8 +92,8 @@ def write(mol: Hydrocarbon) -> Written:
                 condensed.append(bond + atom)
             smiles.append(f"{bond}[{atom}]")
             children = [
-                (nb, o, code[nb], height[nb]) if parent[nb] == v else (nb, o, away(v), up[v])
-                for nb, o in adjacency[v]
+                (nb, k, code[nb], height[nb]) if parent[nb] == v else (nb, k, away(v), up[v])
+                for nb, k in neighbours[v]
                 if nb != came
             ]
             if not children:
@@ -113,14 +101,15 @@ def write(mol: Hydrocarbon) -> Written:
             texts = []
             if len(children) > 1:
                 children.sort(key=lambda c: (-c[3], c[2]))
-                for nb, o, _, _ in sorted(children[1:], key=lambda c: c[2]):
+                for nb, k, _, _ in sorted(children[1:], key=lambda c: c[2]):
                     c_text, s_text = chain(nb, v)
-                    texts.append(_BOND_SYMBOL[o] + c_text)
-                    smiles.append(f"({_BOND_SYMBOL[o]}{s_text})")
-            nb, o = children[0][:2]
-            bond = _BOND_SYMBOL[o]
+                    symbol = _BOND_SYMBOL[bonds[k][2]]
+                    texts.append(symbol + c_text)
+                    smiles.append(f"({symbol}{s_text})")
+            nb, k = children[0][:2]
+            bond = _BOND_SYMBOL[bonds[k][2]]
             if not fold:
-                if texts and len(adjacency[nb]) == 1:
+                if texts and len(neighbours[nb]) == 1:
                     last = bond + "C" + _hydrogens(h[nb])
                     if last in texts:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
                         texts.append(last)
@@ -129,15 +118,15 @@ def write(mol: Hydrocarbon) -> Written:
             came, v = v, nb
 
     condensed, smiles = chain(start, -1)
-    new_index = [0] * n
+    new_index = [0] * len(h)
     for new, old in enumerate(order):
         new_index[old] = new
-    bonds = []
-    for i, j, o in mol.bonds:
+    renumbered_bonds = []
+    for i, j, o in bonds:
         a, b = new_index[i], new_index[j]
-        bonds.append((a, b, o) if a < b else (b, a, o))
-    bonds.sort()
-    renumbered = Hydrocarbon(tuple([h[old] for old in order]), tuple(bonds))
+        renumbered_bonds.append((a, b, o) if a < b else (b, a, o))
+    renumbered_bonds.sort()
+    renumbered = Hydrocarbon(tuple([h[old] for old in order]), tuple(renumbered_bonds))
     return Written(renumbered, condensed, smiles)
 
 

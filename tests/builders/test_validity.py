@@ -7,7 +7,8 @@ import pytest
 from rdkit import Chem, RDLogger
 
 import molbench
-from molbench.builders.validity import ValidityParams, carbon_quotas
+from molbench.builders.validity import ISOMER_COUNTS, ValidityParams, carbon_quotas
+from molbench.chem import generate
 from molbench.chem.generate import OVER_VALENCE_ERRORS, UNDER_VALENCE_ERRORS
 from molbench.chem.notation import parse_condensed
 from molbench.errors import ParameterError
@@ -119,6 +120,10 @@ def test_quotas_fill_small_carbon_counts_exhaustively() -> None:
     assert sum(quotas.values()) == 1000
     assert quotas[7] == 131  # all isomers of C7: fewer than an equal share
     assert max(quotas.values()) - min(q for n, q in quotas.items() if n >= 8) <= 1
+
+
+def test_quota_isomer_counts_are_the_enumerated_ones() -> None:
+    assert tuple(len(generate.all_isomers(n)) for n in range(1, 11)) == ISOMER_COUNTS
 
 
 @pytest.mark.parametrize(
