@@ -5,6 +5,7 @@ Pure functions of their inputs and a ``numpy.random.Generator``: the builder dec
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from functools import cache
 
@@ -93,14 +94,19 @@ def random_skeleton(n_carbons: int, rng: np.random.Generator) -> Skeleton:
 
 
 def _decode_pruefer(code: list[int], degree: list[int]) -> Skeleton:
-    n = len(degree)
+    """Prüfer decoding: each step joins the smallest-numbered leaf to the next code entry
+    (the leaves kept in a heap instead of searched for)."""
+    leaves = [u for u, d in enumerate(degree) if d == 1]
+    heapq.heapify(leaves)
     edges = []
     for v in code:
-        leaf = min(u for u in range(n) if degree[u] == 1)
+        leaf = heapq.heappop(leaves)
         edges.append((leaf, v))
         degree[leaf] -= 1
         degree[v] -= 1
-    u, w = (x for x in range(n) if degree[x] == 1)
+        if degree[v] == 1:
+            heapq.heappush(leaves, v)
+    u, w = sorted(leaves)
     edges.append((u, w))
     return tuple(edges)
 
@@ -117,64 +123,64 @@ def random_double_bonds(
         adjacency[j].append((i, k))
     spare = [MAX_DEGREE - len(a) for a in adjacency]
     order, parent = _bfs(adjacency)
-    # ways[v][d]: valid assignments inside v's subtree given that d of v's spare bonds
-    # are already used by the edge to its parent (d in {0, 1}).
-    ways: dict[int, list[int]] = {}
-    child_counts: dict[int, list[int]] = {}  # polynomial over number of double child edges
+    children = [[(c, k) for c, k in adjacency[v] if c != parent[v]] for v in range(n_carbons)]
+    # single[v], double[v]: valid assignments inside v's subtree given that 0 or 1 of v's
+    # spare bonds are already used by the edge to its parent.
+    single = [0] * n_carbons
+    double = [0] * n_carbons
     for v in reversed(order):
-        poly = [1]
-        for child, _ in adjacency[v]:
-            if child == parent[v]:
-                continue
-            single, double = ways[child][0], ways[child][1]
-            poly = _poly_mul(poly, [single, double])
-        child_counts[v] = poly
-        ways[v] = [sum(poly[: spare[v] - d + 1]) if spare[v] >= d else 0 for d in (0, 1)]
+        poly = [1]  # polynomial over the number of double child edges
+        for c, _ in children[v]:
+            s, d = single[c], double[c]
+            grown = [x * s for x in poly]
+            grown.append(0)
+            for i, x in enumerate(poly):
+                grown[i + 1] += x * d
+            poly = grown
+        free = spare[v]
+        single[v] = sum(poly[: free + 1])
+        double[v] = sum(poly[:free]) if free >= 1 else 0
     chosen: set[int] = set()
-    used = {order[0]: 0}
+    used = [0] * n_carbons
     for v in order:
-        capacity = spare[v] - used[v]
-        children = [(c, k) for c, k in adjacency[v] if c != parent[v]]
-        doubles = _sample_children(children, ways, capacity, rng)
-        for c, k in children:
-            used[c] = 1 if k in doubles else 0
-        chosen |= doubles
+        kids = children[v]
+        if kids:
+            chosen |= _sample_children(kids, single, double, spare[v] - used[v], rng, used)
     return frozenset(chosen)
 
 
 def _sample_children(
     children: list[tuple[int, int]],
-    ways: dict[int, list[int]],
+    single: list[int],
+    double: list[int],
     capacity: int,
     rng: np.random.Generator,
+    used: list[int],
 ) -> set[int]:
-    """Pick which child edges are double, weighted by the number of completions below."""
+    """Pick which child edges are double, weighted by the number of completions below;
+    marks each chosen child's spare bond as ``used``."""
     # suffix[i][m]: weighted count for children i.. with at most m doubles left.
-    suffix: list[list[int]] = [[1] * (capacity + 1) for _ in range(len(children) + 1)]
-    for i in range(len(children) - 1, -1, -1):
-        c = children[i][0]
-        for m in range(capacity + 1):
-            total = ways[c][0] * suffix[i + 1][m]
-            if m > 0:
-                total += ways[c][1] * suffix[i + 1][m - 1]
-            suffix[i][m] = total
+    width = capacity + 1
+    suffix = [[1] * width]
+    for c, _ in reversed(children):
+        after = suffix[-1]
+        s, d = single[c], double[c]
+        row = [s * after[0]]
+        for m in range(1, width):
+            row.append(s * after[m] + d * after[m - 1])
+        suffix.append(row)
+    suffix.reverse()
     chosen: set[int] = set()
     m = capacity
     for i, (c, k) in enumerate(children):
-        as_single = ways[c][0] * suffix[i + 1][m]
-        as_double = ways[c][1] * suffix[i + 1][m - 1] if m > 0 else 0
+        after = suffix[i + 1]
+        as_single = single[c] * after[m]
+        as_double = double[c] * after[m - 1] if m > 0 else 0
         if rng.random() * (as_single + as_double) >= as_single:
             chosen.add(k)
+            used[c] = 1
             m -= 1
     return chosen
-
-
-def _poly_mul(a: list[int], b: list[int]) -> list[int]:
-    out = [0] * (len(a) + len(b) - 1)
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            out[i + j] += x * y
-    return out
 
 
 def _bfs(adjacency: list[list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
