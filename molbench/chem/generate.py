@@ -6,8 +6,9 @@ Pure functions of their inputs and a ``numpy.random.Generator``: the builder dec
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
+from typing import overload
 
 import numpy as np
 
@@ -200,12 +201,15 @@ def random_isomer(n_carbons: int, rng: np.random.Generator) -> Hydrocarbon:
     return saturated(n_carbons, list(edges), set(random_double_bonds(n_carbons, edges, rng)))
 
 
-def corruption_sites(mol: Hydrocarbon) -> dict[str, list[tuple[int, ...]]]:
+def corruption_sites(mol: Hydrocarbon) -> dict[str, Sequence[tuple[int, ...]]]:
     """Where each error type applies: carbon indices, bond indices, or (double, single) pairs.
 
     Sites are cheap to list; only the chosen one is turned into a molecule by :func:`corrupt`.
+    The ``n·(n-1)``-odd hydrogen moves are not even listed: :class:`HydrogenMoves` computes
+    the site at an index.
     """
     n = mol.n_carbons
+    h = mol.h_counts
     single = [k for k, (_, _, order) in enumerate(mol.bonds) if order == 1]
     double = [k for k, (_, _, order) in enumerate(mol.bonds) if order == 2]
     bonds_at: list[list[int]] = [[] for _ in range(n)]
@@ -213,19 +217,46 @@ def corruption_sites(mol: Hydrocarbon) -> dict[str, list[tuple[int, ...]]]:
         i, j, _ = mol.bonds[k]
         bonds_at[i].append(k)
         bonds_at[j].append(k)
-    sites: dict[str, list[tuple[int, ...]]] = {
+    donors = [b for b in range(n) if h[b] > 0]
+    sites: dict[str, Sequence[tuple[int, ...]]] = {
         "carbon_valence_over_4": [(a,) for a in range(n)],
         "double_bond_on_saturated_carbon": [(k,) for k in single],
         "misplaced_double_bond": [
             (k, m) for k in double for atom in mol.bonds[k][:2] for m in bonds_at[atom]
         ],
-        "misplaced_hydrogen": [
-            (a, b) for b in range(n) if mol.h_counts[b] > 0 for a in range(n) if a != b
-        ],
-        "carbon_valence_under_4": [(a,) for a in range(n) if mol.h_counts[a] > 0],
+        "misplaced_hydrogen": HydrogenMoves(n, donors),
+        "carbon_valence_under_4": [(a,) for a in donors],
         "single_bond_on_unsaturated_carbon": [(k,) for k in double],
     }
     return {error: s for error, s in sites.items() if s}
+
+
+class HydrogenMoves(Sequence[tuple[int, int]]):
+    """The sites ``(a, b)`` of ``misplaced_hydrogen``: for each carbon ``b`` with a
+    hydrogen (``donors``, ascending), every other carbon ``a`` in ascending order."""
+
+    def __init__(self, n_carbons: int, donors: list[int]) -> None:
+        self.others = n_carbons - 1
+        self.donors = donors
+
+    def __len__(self) -> int:
+        return len(self.donors) * self.others
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, int]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        b = self.donors[index // self.others]
+        a = index % self.others
+        return (a if a < b else a + 1, b)
 
 
 def corrupt(mol: Hydrocarbon, error: str, site: tuple[int, ...]) -> Hydrocarbon:
