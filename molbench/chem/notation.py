@@ -78,6 +78,8 @@ def write(mol: Hydrocarbon) -> Written:
             key=lambda s: code[s] if s == root else f"{h[s]}({bonds[parent_bond[s]][2]}{away(s)})",
         )
     order: list[int] = []
+    atoms = ["C" + _hydrogens(x) for x in h]
+    symbols = [_BOND_SYMBOL[o] for _, _, o in bonds]
 
     def chain(v: int, came: int) -> tuple[str, str]:
         """Condensed and SMILES text of the chain from ``v`` with all of its branches."""
@@ -87,30 +89,34 @@ def write(mol: Hydrocarbon) -> Written:
         fold = False  # the last atom was folded into a multiplier: no condensed text
         while True:
             order.append(v)
-            atom = "C" + _hydrogens(h[v])
+            atom = atoms[v]
             if not fold:
                 condensed.append(bond + atom)
             smiles.append(f"{bond}[{atom}]")
+            nbs = neighbours[v]
+            if len(nbs) == 2 or (came < 0 and len(nbs) == 1):  # no branch here: walk on
+                nb, k = nbs[0] if nbs[0][0] != came else nbs[1]
+                bond = symbols[k]
+                came, v = v, nb
+                continue
             children = [
                 (nb, k, code[nb], height[nb]) if parent[nb] == v else (nb, k, away(v), up[v])
-                for nb, k in neighbours[v]
+                for nb, k in nbs
                 if nb != came
             ]
             if not children:
                 return "".join(condensed), "".join(smiles)
+            children.sort(key=lambda c: (-c[3], c[2]))
             texts = []
-            if len(children) > 1:
-                children.sort(key=lambda c: (-c[3], c[2]))
-                for nb, k, _, _ in sorted(children[1:], key=lambda c: c[2]):
-                    c_text, s_text = chain(nb, v)
-                    symbol = _BOND_SYMBOL[bonds[k][2]]
-                    texts.append(symbol + c_text)
-                    smiles.append(f"({symbol}{s_text})")
+            for nb, k, _, _ in sorted(children[1:], key=lambda c: c[2]):
+                c_text, s_text = chain(nb, v)
+                texts.append(symbols[k] + c_text)
+                smiles.append(f"({symbols[k]}{s_text})")
             nb, k = children[0][:2]
-            bond = _BOND_SYMBOL[bonds[k][2]]
+            bond = symbols[k]
             if not fold:
-                if texts and len(neighbours[nb]) == 1:
-                    last = bond + "C" + _hydrogens(h[nb])
+                if len(neighbours[nb]) == 1:
+                    last = bond + atoms[nb]
                     if last in texts:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
                         texts.append(last)
                         fold = True
