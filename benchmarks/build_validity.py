@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -27,6 +28,13 @@ from molbench.parallel import default_workers, ordered_map
 def _parse_chunk(smiles: list[str]) -> int:
     RDLogger.DisableLog("rdApp.*")
     return sum(Chem.MolFromSmiles(s) is not None for s in smiles)
+
+
+def _cpu_seconds() -> float:
+    """User + system time of this process and its finished children (the pool workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _load() -> str:
@@ -65,8 +73,11 @@ def main() -> None:
     rates, ratios = [], []
     for repeat in range(1, args.repeats + 1):
         before = _load()
+        cpu = _cpu_seconds()
         build_seconds, rows, content_hash, smiles = _build(args.n_molecules, args.workers)
+        build_cpu = _cpu_seconds() - cpu
         rdkit_seconds, parsed = _parse(smiles, args.workers)
+        rdkit_cpu = _cpu_seconds() - cpu - build_cpu
         rates.append(rows / build_seconds)
         ratios.append(rdkit_seconds / build_seconds)
         print(f"repeat {repeat} ({before} before, {_load()} after), {content_hash}")
@@ -79,6 +90,11 @@ def main() -> None:
             f"{rdkit_seconds:.1f} s = {len(smiles) / rdkit_seconds:,.0f} molecules/s"
         )
         print(f"  build / RDKit-parse throughput: {ratios[-1]:.2f}")
+        print(
+            f"  CPU time (all processes): build {build_cpu:.1f} s = "
+            f"{build_cpu / rows * 1e6:.0f} us/molecule, parse {rdkit_cpu:.1f} s = "
+            f"{rdkit_cpu / len(smiles) * 1e6:.0f} us/molecule"
+        )
     if args.repeats > 1:
         print(
             f"median of {args.repeats}: {statistics.median(rates):,.0f} molecules/s, "

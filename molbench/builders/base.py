@@ -92,9 +92,11 @@ class BuildContext:
 
 class Builder(Protocol):
     """Optional hooks, found with ``getattr``: ``parameters_for(params, group)``,
-    ``derive(table, params, group)``, ``footprint(params, group) -> Footprint | None`` and
+    ``derive(table, params, group)``, ``footprint(params, group) -> Footprint | None``,
     ``planned_splits(params, group)`` (the splits a build will have, checked against the
-    configs' ``requires_splits`` before any work)."""
+    configs' ``requires_splits`` before any work) and ``batches(params, context, group)``
+    (the rows as Arrow record batches of the group's schema, used instead of ``rows``:
+    a builder whose workers make columns saves a dict per row)."""
 
     info: DatasetInfo
     params_type: type  # a frozen dataclass whose fields are the typed build parameters
