@@ -196,6 +196,7 @@ class ValidityBuilder:
     schemas = MappingProxyType({DEFAULT_GROUP: SCHEMA})
     default_configs = ("random", "size_ood")
     raw_sources = ()
+    concurrent_writes = True  # small rows: a row group per writer thread is cheap
     # what splits and audits read: the build keeps these in memory, streams the rest
     key_columns = MappingProxyType(
         {
@@ -234,6 +235,7 @@ class ValidityBuilder:
         quotas = carbon_quotas(params.n_molecules // 2, params.max_carbons)
         # Largest molecules first: they take longest, so the pool stays balanced.
         units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
+        pa.array(np.zeros(1))  # pyarrow's lazy imports, once here: forked workers inherit them
         with ordered_map(context.workers, context.dask) as imap:
             built = list(
                 tqdm(
