@@ -76,10 +76,17 @@ class Hydrocarbon:
         h = self.h_counts
         bonds = self.bonds
         code = [""] * len(h)
+        below = shape.kids
         for v in reversed(shape.order):
-            kids = [f"{bonds[k][2]}{code[c]}" for c, k in shape.kids[v]]
-            kids.sort()
-            code[v] = f"{h[v]}({','.join(kids)})"
+            if not below[v]:
+                code[v] = f"{h[v]}()"
+            elif len(below[v]) == 1:
+                c, k = below[v][0]
+                code[v] = f"{h[v]}({bonds[k][2]}{code[c]})"
+            else:
+                kids = [f"{bonds[k][2]}{code[c]}" for c, k in below[v]]
+                kids.sort()
+                code[v] = f"{h[v]}({','.join(kids)})"
         return code
 
     @cached_property
@@ -156,47 +163,56 @@ class Shape:
             neighbours[i].append((j, k))
             neighbours[j].append((i, k))
         for nbs in neighbours:
-            nbs.sort()
+            if len(nbs) > 1:
+                nbs.sort()
         centres = _tree_centres(neighbours)
         root = centres[0]
         parent = [-1] * n
         parent_bond = [-1] * n
         kids: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         order = [root]
+        add = order.append
         for v in order:
             p = parent[v]
+            below = kids[v]
             for nb, k in neighbours[v]:
                 if nb != p:
                     parent[nb] = v
                     parent_bond[nb] = k
-                    kids[v].append((nb, k))
-                    order.append(nb)
+                    below.append((nb, k))
+                    add(nb)
         height = [1] * n
         for v in reversed(order):
-            if kids[v]:
-                height[v] = 1 + max([height[c] for c, _ in kids[v]])
+            below = kids[v]
+            if len(below) == 1:
+                height[v] = height[below[0][0]] + 1
+            elif below:
+                height[v] = 1 + max([height[c] for c, _ in below])
         up = [0] * n
         for v in order:
             below = kids[v]
+            if not below:
+                continue
             above = up[v]  # 0 at the root
             if len(below) == 1:
                 up[below[0][0]] = above + 1
-            elif below:
-                tall = sorted([height[c] for c, _ in below], reverse=True)
-                for c, _ in below:
-                    up[c] = 1 + max(above, tall[1] if height[c] == tall[0] else tall[0])
+                continue
+            tall = sorted([height[c] for c, _ in below], reverse=True)
+            first, second = tall[0], tall[1]
+            for c, _ in below:
+                rest = second if height[c] == first else first
+                up[c] = 1 + (above if above > rest else rest)
         if n == 1:
             ends = [0]
         else:
             # a leaf's eccentricity: the rest of the tree seen from it (the root is a leaf
             # only in ethane-like two-carbon trees)
-            reach = {
-                v: up[v] if v != root else height[kids[v][0][0]]
-                for v in range(n)
-                if len(neighbours[v]) == 1
-            }
-            diameter = max(reach.values())
-            ends = [v for v, r in reach.items() if r == diameter]
+            leaves = [v for v in range(n) if not kids[v]]
+            if len(neighbours[root]) == 1:
+                leaves.append(root)
+            reach = [up[v] if v != root else height[kids[v][0][0]] for v in leaves]
+            diameter = max(reach)
+            ends = sorted(v for v, r in zip(leaves, reach, strict=True) if r == diameter)
         self.neighbours = neighbours
         self.root = root
         self.second_centre = centres[1] if len(centres) == 2 else -1
