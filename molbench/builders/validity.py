@@ -7,7 +7,9 @@ has to count bonds. Generated offline from a seed; this is molbench's embedded d
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -322,8 +324,23 @@ def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:
 
 def _build_unit(unit: tuple[int, int, int]) -> tuple[pa.RecordBatch, int]:
     """One carbon count's rows (without ``id``/``parent_id``) and its number of valid ones."""
-    pairs = _pick_unit(unit)
-    return _write_and_check(pairs), len(pairs)
+    with _collector_paused():
+        pairs = _pick_unit(unit)
+        return _write_and_check(pairs), len(pairs)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a unit runs: its millions of small tuples, lists
+    and strings hold no cycles, yet they keep triggering collections (measured: 15-20 % of
+    a unit's time). The collector's previous state comes back afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _pick_unit(

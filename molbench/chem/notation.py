@@ -7,6 +7,7 @@ atom ``i`` of the graph columns is the ``i``-th carbon of both strings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from molbench.chem.hydrocarbon import Hydrocarbon
@@ -40,9 +41,10 @@ def write(mol: Hydrocarbon) -> Written:
 
     The main chain starts at an end of a longest path (the one whose whole-tree code is
     smallest) and continues, at every atom, into the tallest child branch (smallest code
-    among equals); the other children become branches in code order. Branches pointing
-    away from the centre come from the molecule's :attr:`~Hydrocarbon.rooted` tables;
-    only those on the way from the start up to the centre are coded here.
+    among equals); the other children become branches in code order. Heights come from
+    the skeleton's :attr:`~Hydrocarbon.shape`, the codes of branches pointing away from
+    the centre from :attr:`~Hydrocarbon.codes`; only those on the way from a candidate
+    start up to the centre are coded here.
     """
     shape = mol.shape
     code = mol.codes
@@ -58,14 +60,22 @@ def write(mol: Hydrocarbon) -> Written:
     up_code: dict[int, str] = {}
 
     def away(v: int) -> str:
-        """Code of the branch at ``parent[v]`` pointing away from ``v``."""
-        if v not in up_code:
-            p = parent[v]
-            entries = [f"{bonds[k][2]}{code[c]}" for c, k in kids[p] if c != v]
+        """Code of the branch at ``parent[v]`` pointing away from ``v`` (memoised, coded
+        from the root down; not recursive, so the closure holds no cycle)."""
+        path = []
+        u = v
+        while u not in up_code:
+            path.append(u)
+            if parent[u] == root:
+                break
+            u = parent[u]
+        for u in reversed(path):
+            p = parent[u]
+            entries = [f"{bonds[k][2]}{code[c]}" for c, k in kids[p] if c != u]
             if p != root:
-                entries.append(f"{bonds[parent_bond[p]][2]}{away(p)}")
+                entries.append(f"{bonds[parent_bond[p]][2]}{up_code[p]}")
             entries.sort()
-            up_code[v] = f"{h[p]}({','.join(entries)})"
+            up_code[u] = f"{h[p]}({','.join(entries)})"
         return up_code[v]
 
     ends = shape.ends
@@ -77,53 +87,18 @@ def write(mol: Hydrocarbon) -> Written:
             ends,
             key=lambda s: code[s] if s == root else f"{h[s]}({bonds[parent_bond[s]][2]}{away(s)})",
         )
-    order: list[int] = []
-    atoms = ["C" + _hydrogens(x) for x in h]
-    symbols = [_BOND_SYMBOL[o] for _, _, o in bonds]
-
-    def chain(v: int, came: int) -> tuple[str, str]:
-        """Condensed and SMILES text of the chain from ``v`` with all of its branches."""
-        condensed: list[str] = []
-        smiles: list[str] = []
-        bond = ""
-        fold = False  # the last atom was folded into a multiplier: no condensed text
-        while True:
-            order.append(v)
-            atom = atoms[v]
-            if not fold:
-                condensed.append(bond + atom)
-            smiles.append(f"{bond}[{atom}]")
-            nbs = neighbours[v]
-            if len(nbs) == 2 or (came < 0 and len(nbs) == 1):  # no branch here: walk on
-                nb, k = nbs[0] if nbs[0][0] != came else nbs[1]
-                bond = symbols[k]
-                came, v = v, nb
-                continue
-            children = [
-                (nb, k, code[nb], height[nb]) if parent[nb] == v else (nb, k, away(v), up[v])
-                for nb, k in nbs
-                if nb != came
-            ]
-            if not children:
-                return "".join(condensed), "".join(smiles)
-            children.sort(key=lambda c: (-c[3], c[2]))
-            texts = []
-            for nb, k, _, _ in sorted(children[1:], key=lambda c: c[2]):
-                c_text, s_text = chain(nb, v)
-                texts.append(symbols[k] + c_text)
-                smiles.append(f"({symbols[k]}{s_text})")
-            nb, k = children[0][:2]
-            bond = symbols[k]
-            if not fold:
-                if len(neighbours[nb]) == 1:
-                    last = bond + atoms[nb]
-                    if last in texts:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
-                        texts.append(last)
-                        fold = True
-                condensed.extend(_group(texts))
-            came, v = v, nb
-
-    condensed, smiles = chain(start, -1)
+    layout = _Layout(
+        ["C" + _hydrogens(x) for x in h],
+        [_BOND_SYMBOL[o] for _, _, o in bonds],
+        neighbours,
+        parent,
+        code,
+        height,
+        up,
+        away,
+    )
+    condensed, smiles = _chain(layout, start, -1)
+    order = layout.order
     new_index = [0] * len(h)
     for new, old in enumerate(order):
         new_index[old] = new
@@ -134,6 +109,89 @@ def write(mol: Hydrocarbon) -> Written:
     renumbered_bonds.sort()
     renumbered = Hydrocarbon(tuple([h[old] for old in order]), tuple(renumbered_bonds))
     return Written(renumbered, condensed, smiles)
+
+
+class _Layout:
+    """What :func:`_chain` reads: one molecule's atom texts, bond symbols and branch tables,
+    and the writing order it fills."""
+
+    __slots__ = (
+        "atoms",
+        "away",
+        "code",
+        "height",
+        "neighbours",
+        "order",
+        "parent",
+        "symbols",
+        "up",
+    )
+
+    def __init__(
+        self,
+        atoms: list[str],
+        symbols: list[str],
+        neighbours: list[list[tuple[int, int]]],
+        parent: list[int],
+        code: list[str],
+        height: list[int],
+        up: list[int],
+        away: Callable[[int], str],
+    ) -> None:
+        self.atoms = atoms
+        self.symbols = symbols
+        self.neighbours = neighbours
+        self.parent = parent
+        self.code = code
+        self.height = height
+        self.up = up
+        self.away = away
+        self.order: list[int] = []
+
+
+def _chain(t: _Layout, v: int, came: int) -> tuple[str, str]:
+    """Condensed and SMILES text of the chain from ``v`` with all of its branches."""
+    atoms, symbols, neighbours, parent = t.atoms, t.symbols, t.neighbours, t.parent
+    code, height, up, away, order = t.code, t.height, t.up, t.away, t.order
+    condensed: list[str] = []
+    smiles: list[str] = []
+    bond = ""
+    fold = False  # the last atom was folded into a multiplier: no condensed text
+    while True:
+        order.append(v)
+        atom = atoms[v]
+        if not fold:
+            condensed.append(bond + atom)
+        smiles.append(f"{bond}[{atom}]")
+        nbs = neighbours[v]
+        if len(nbs) == 2 or (came < 0 and len(nbs) == 1):  # no branch here: walk on
+            nb, k = nbs[0] if nbs[0][0] != came else nbs[1]
+            bond = symbols[k]
+            came, v = v, nb
+            continue
+        children = [
+            (nb, k, code[nb], height[nb]) if parent[nb] == v else (nb, k, away(v), up[v])
+            for nb, k in nbs
+            if nb != came
+        ]
+        if not children:
+            return "".join(condensed), "".join(smiles)
+        children.sort(key=lambda c: (-c[3], c[2]))
+        texts = []
+        for nb, k, _, _ in sorted(children[1:], key=lambda c: c[2]):
+            c_text, s_text = _chain(t, nb, v)
+            texts.append(symbols[k] + c_text)
+            smiles.append(f"({symbols[k]}{s_text})")
+        nb, k = children[0][:2]
+        bond = symbols[k]
+        if not fold:
+            if len(neighbours[nb]) == 1:
+                last = bond + atoms[nb]
+                if last in texts:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
+                    texts.append(last)
+                    fold = True
+            condensed.extend(_group(texts))
+        came, v = v, nb
 
 
 def _group(branches: list[str]) -> list[str]:
