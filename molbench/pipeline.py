@@ -16,10 +16,12 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -288,8 +290,21 @@ def _build_group(
         **builder.audit(keys, splits, params, group),
     }
     hasher = ContentHasher(builder.schemas[group], scratch / group / "hash")
-    for window in _windows(spill, derived, np.arange(keys.num_rows)):
-        hasher.add(window)
+    writes = [
+        (config, name, idx) for config, split in splits.items() for name, idx in split.items()
+    ]
+
+    def hash_rows() -> list[str]:
+        for window in _windows(spill, derived, np.arange(keys.num_rows)):
+            hasher.add(window)
+        return []
+
+    def write(config: str, split_name: str, idx: np.ndarray) -> list[str]:
+        windows = _windows(spill, derived, idx)
+        return store.write_shards(windows, len(idx), staging, config, split_name)
+
+    threads = context.workers if getattr(builder, "concurrent_writes", False) else 1
+    written = _run_all([hash_rows, *(partial(write, *task) for task in writes)], threads)[1:]
     quarantine = [dataclasses.asdict(q) for q in context.quarantine]
     entry: dict[str, Any] = {
         "configs": list(splits),
@@ -327,11 +342,9 @@ def _build_group(
                 if s not in split
             },
         }
-        for split_name, idx in split.items():
-            windows = _windows(spill, derived, idx)
-            rel_paths = store.write_shards(windows, len(idx), staging, config, split_name)
-            configs[config]["splits"][split_name] = {"rows": len(idx), "files": rel_paths}
-            files.update({rel: _file_record(staging / rel) for rel in rel_paths})
+    for (config, split_name, idx), rel_paths in zip(writes, written, strict=True):
+        configs[config]["splits"][split_name] = {"rows": len(idx), "files": rel_paths}
+        files.update({rel: _file_record(staging / rel) for rel in rel_paths})
     shutil.rmtree(scratch / group, ignore_errors=True)
     entry["build_seconds"] = round(time.perf_counter() - started, 2)
     return _GroupBuild(keys, splits, entry, configs, files, quarantine)
@@ -509,9 +522,14 @@ def _spill_rows(
         *getattr(builder, "cross_audit_columns", ()),
     ]
     spill = RowSpill(directory, schema, [c for c in key_columns if c in schema.names])
+    batches = getattr(builder, "batches", None)  # optional: rows already as Arrow columns
     try:
-        for chunk in _chunks(builder.rows(params, context, group), ROWS_PER_BATCH):
-            spill.add(pa.RecordBatch.from_pylist(chunk, schema=schema))
+        if batches is not None:
+            for batch in batches(params, context, group):
+                spill.add(batch)
+        else:
+            for chunk in _chunks(builder.rows(params, context, group), ROWS_PER_BATCH):
+                spill.add(pa.RecordBatch.from_pylist(chunk, schema=schema))
     except MolbenchError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
@@ -530,6 +548,16 @@ def _spill_rows(
     if duplicated_structures(keys["id"]):
         raise BuildError(f"{builder.info.name}/{group} produced duplicate ids")
     return spill, keys, derived
+
+
+def _run_all(tasks: list[Callable[[], list[str]]], threads: int) -> list[list[str]]:
+    """Each task's result, in order; on up to ``threads`` threads (the Parquet and hash
+    work releases the GIL). Every file is still written by one thread, start to end, so
+    the bytes do not depend on the number of threads."""
+    if threads <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(min(threads, len(tasks))) as pool:
+        return list(pool.map(lambda task: task(), tasks))
 
 
 def _windows(spill: RowSpill, derived: dict[str, Any], positions: np.ndarray) -> Iterator[pa.Table]:

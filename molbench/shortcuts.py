@@ -106,13 +106,21 @@ def _majority(y: np.ndarray) -> int:
 
 
 def _char_counts(texts: Sequence[str], alphabet: list[str]) -> np.ndarray:
-    index = {c: i for i, c in enumerate(alphabet)}
-    out = np.zeros((len(texts), len(alphabet)))
-    for row, text in enumerate(texts):
-        for c in text:
-            if c in index:
-                out[row, index[c]] += 1
-    return out
+    """Rows of character counts over ``alphabet``; other characters are ignored.
+
+    One pass over the code points of all texts at once: a per-character Python loop
+    was the slowest part of a 100,000-row validity build's audit."""
+    if not texts or not alphabet:
+        return np.zeros((len(texts), len(alphabet)))
+    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+    letters = np.array([ord(c) for c in alphabet], dtype=np.uint32)
+    by_point = np.argsort(letters, kind="stable")
+    found = np.minimum(np.searchsorted(letters[by_point], points), len(letters) - 1)
+    known = letters[by_point][found] == points
+    cells = rows[known] * len(alphabet) + by_point[found[known]]
+    counts = np.bincount(cells, minlength=len(texts) * len(alphabet))
+    return counts.reshape(len(texts), len(alphabet)).astype(np.float64)
 
 
 def _with_bias(x: np.ndarray) -> np.ndarray:

@@ -50,3 +50,15 @@ def test_shortcut_report_names_all_three_baselines() -> None:
     report = shortcut_report(text, labels, np.arange(12), np.arange(12, 20))
     assert set(report) == {"majority_class", "length_only", "bag_of_characters_logreg"}
     assert report["bag_of_characters_logreg"] == 1.0  # '5' and odd H give these away
+
+
+def test_character_counts_are_the_per_character_tally() -> None:
+    """The vectorised counts equal counting one character at a time, unicode included."""
+    from molbench.shortcuts import _char_counts
+
+    texts = ["CH3CH(CH3)2", "", "héllo✓", "CH4CH3", "zz"]
+    alphabet = ["(", "2", "=", "C", "H", "é", "✓"]  # 'z' and others are not in it
+    tally = np.array([[t.count(c) for c in alphabet] for t in texts], dtype=float)
+    assert np.array_equal(_char_counts(texts, alphabet), tally)
+    assert np.array_equal(_char_counts(texts, alphabet[::-1]), tally[:, ::-1])
+    assert _char_counts([], alphabet).shape == (0, len(alphabet))

@@ -92,9 +92,14 @@ class BuildContext:
 
 class Builder(Protocol):
     """Optional hooks, found with ``getattr``: ``parameters_for(params, group)``,
-    ``derive(table, params, group)``, ``footprint(params, group) -> Footprint | None`` and
+    ``derive(table, params, group)``, ``footprint(params, group) -> Footprint | None``,
     ``planned_splits(params, group)`` (the splits a build will have, checked against the
-    configs' ``requires_splits`` before any work)."""
+    configs' ``requires_splits`` before any work) and ``batches(params, context, group)``
+    (the rows as Arrow record batches of the group's schema, used instead of ``rows``:
+    a builder whose workers make columns saves a dict per row). An attribute
+    ``concurrent_writes = True`` lets the build write its splits' Parquet files and the
+    content hash on up to ``workers`` threads (each file by one thread: same bytes), at
+    the cost of one row group in memory per thread."""
 
     info: DatasetInfo
     params_type: type  # a frozen dataclass whose fields are the typed build parameters

@@ -7,7 +7,9 @@ has to count bonds. Generated offline from a seed; this is molbench's embedded d
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -26,19 +28,22 @@ from molbench.builders.base import (
 from molbench.chem import generate
 from molbench.chem.hydrocarbon import Hydrocarbon, formula
 from molbench.chem.notation import Written, write
-from molbench.chem.rdkit_oracle import OVER_VALENCE, UNDER_VALENCE, VALID, judge_many
+from molbench.chem.rdkit_oracle import OVER_VALENCE, UNDER_VALENCE, VALID, judge
 from molbench.errors import BuildError, ParameterError
 from molbench.parallel import ordered_map
 from molbench.shortcuts import shortcut_report, unsaturation_rule
 from molbench.splits import grouped_random_split, threshold_split
 
 # Measured (1 worker): peak RSS 411 MB at 20,000 rows and 750 MB at 80,000, i.e. ~5.7 kB a
-# row; Parquet ~150 B a row. Rounded down: only builds that cannot fit are refused.
+# row, with per-row dicts; with columns from the workers 337 MB and 513 MB (~2.9 kB a row).
+# Parquet ~150 B a row. Kept at 5 kB: only builds that cannot fit are refused.
 MEMORY_BYTES_PER_ROW = 5_000
 DISK_BYTES_PER_ROW = 140
 EXHAUSTIVE_MAX_CARBONS = 10  # every isomer is enumerated up to here (4,206 at C10)
+# len(generate.all_isomers(n)) for n = 1..EXHAUSTIVE_MAX_CARBONS (tests hold them equal):
+# the quotas need only the counts, and enumerating them here would be serial work
+ISOMER_COUNTS = (1, 2, 3, 8, 17, 48, 131, 407, 1269, 4206)
 SAMPLING_ATTEMPTS_PER_MOLECULE = 30
-CHUNK = 500  # molecules per unit of parallel work in the write-and-check phase
 _STREAM_MOLECULES, _STREAM_IDS = 1, 2  # independent random streams under one seed
 _EXPECTED_VERDICT = {e: OVER_VALENCE for e in generate.OVER_VALENCE_ERRORS} | {
     e: UNDER_VALENCE for e in generate.UNDER_VALENCE_ERRORS
@@ -194,6 +199,7 @@ class ValidityBuilder:
     schemas = MappingProxyType({DEFAULT_GROUP: SCHEMA})
     default_configs = ("random", "size_ood")
     raw_sources = ()
+    concurrent_writes = True  # small rows: a row group per writer thread is cheap
     # what splits and audits read: the build keeps these in memory, streams the rest
     key_columns = MappingProxyType(
         {
@@ -220,52 +226,50 @@ class ValidityBuilder:
     def rows(
         self, params: ValidityParams, context: BuildContext, group: str = DEFAULT_GROUP
     ) -> Iterator[dict[str, Any]]:
-        """Pick molecules per carbon count, corrupt them, then write and RDKit-check in chunks."""
+        """The rows of :meth:`batches`, one dict each."""
+        for batch in self.batches(params, context, group):
+            yield from batch.to_pylist()
+
+    def batches(
+        self, params: ValidityParams, context: BuildContext, group: str = DEFAULT_GROUP
+    ) -> Iterator[pa.RecordBatch]:
+        """Per carbon count, in a worker: pick molecules, corrupt, write, RDKit-check, and
+        return Arrow columns; here only ids are added (they need every count's row total)."""
         quotas = carbon_quotas(params.n_molecules // 2, params.max_carbons)
         # Largest molecules first: they take longest, so the pool stays balanced.
         units = [(n, q, params.seed) for n, q in sorted(quotas.items(), reverse=True) if q > 0]
+        pa.array(np.zeros(1))  # pyarrow's lazy imports, once here: forked workers inherit them
         with ordered_map(context.workers, context.dask) as imap:
-            picked = list(
+            built = list(
                 tqdm(
-                    imap(_pick_unit, units),
+                    imap(_build_unit, units),
                     total=len(units),
-                    desc="validity: choosing molecules",
+                    desc="validity: molecules, notation, RDKit check",
                     unit="C-count",
                     disable=not context.progress,
                 )
             )
-            pairs = [pair for unit in reversed(picked) for pair in unit]  # by carbon count
-            chunks = [pairs[i : i + CHUNK] for i in range(0, len(pairs), CHUNK)]
-            bar = tqdm(
-                total=len(pairs),
-                desc="validity: writing + RDKit check",
-                unit="mol",
-                disable=not context.progress,
-            )
-            written: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-            for chunk_rows in imap(_write_and_check, chunks):
-                written.extend(chunk_rows)
-                bar.update(len(chunk_rows))
-            bar.close()
-        n_rows = sum(1 + (invalid is not None) for _, invalid in written)
+        built.reverse()  # rows go by carbon count, smallest first
+        n_rows = sum(unit.num_rows for unit, _ in built)
         ids = np.random.default_rng([params.seed, _STREAM_IDS]).permutation(n_rows)
-        ids_iter = iter(ids.tolist())
         counts = _Counts()
-        for valid, invalid in written:
-            valid["id"] = valid["parent_id"] = next(ids_iter)
-            counts.add(valid)
-            yield valid
-            if invalid is not None:
-                invalid["id"] = next(ids_iter)
-                invalid["parent_id"] = valid["id"]
-                counts.add(invalid)
-                yield invalid
-        shortfall = {n: q - len(unit) for (n, q, _), unit in zip(units, picked, strict=True)}
+        offset = 0
+        for unit, _ in built:
+            own = ids[offset : offset + unit.num_rows]
+            offset += unit.num_rows
+            valid = unit.column("label").to_numpy(zero_copy_only=False) == 1
+            parent = np.arange(unit.num_rows)
+            parent[~valid] -= 1  # an invalid row follows the valid molecule it came from
+            counts.add(unit)
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(own), *unit.columns, pa.array(own[parent])], schema=SCHEMA
+            )
+        picked = zip(units, reversed(built), strict=True)
+        shortfall = {n: q - n_valid for (n, q, _), (_, n_valid) in picked}
         context.counts.update(
             counts.summary(
                 requested_rows=params.n_molecules,
                 shortfall={str(n): s for n, s in shortfall.items() if s},
-                unpaired=sum(1 for _, invalid in written if invalid is None),
             )
         )
 
@@ -298,7 +302,7 @@ class ValidityBuilder:
 def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:
     """Equal valid-molecule shares per carbon count, capped by how many isomers exist."""
     capacity = {
-        n: len(generate.all_isomers(n)) if n <= EXHAUSTIVE_MAX_CARBONS else n_valid
+        n: ISOMER_COUNTS[n - 1] if n <= EXHAUSTIVE_MAX_CARBONS else n_valid
         for n in range(1, max_carbons + 1)
     }
     quotas = {n: 0 for n in capacity}
@@ -317,6 +321,27 @@ def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:
             quotas[n] = share + (1 if i >= len(open_counts) - extra else 0)
         break
     return quotas
+
+
+def _build_unit(unit: tuple[int, int, int]) -> tuple[pa.RecordBatch, int]:
+    """One carbon count's rows (without ``id``/``parent_id``) and its number of valid ones."""
+    with _collector_paused():
+        pairs = _pick_unit(unit)
+        return _write_and_check(pairs), len(pairs)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a unit runs: its millions of small tuples, lists
+    and strings hold no cycles, yet they keep triggering collections (measured: 15-20 % of
+    a unit's time). The collector's previous state comes back afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _pick_unit(
@@ -368,49 +393,100 @@ def _pick_corruption(
 
 def _write_and_check(
     pairs: list[tuple[Hydrocarbon, Hydrocarbon | None, str | None]],
-) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    written = [(write(valid), write(bad) if bad else None, error) for valid, bad, error in pairs]
-    smiles = [w.smiles for v, b, _ in written for w in (v, b) if w is not None]
-    verdicts = iter(judge_many(smiles))
-    out = []
-    for valid, bad, error in written:
-        verdict = next(verdicts)
+) -> pa.RecordBatch:
+    """Both notations of every molecule, RDKit's verdict on each, as columns (valid row,
+    then its invalid partner): any verdict other than the expected one stops the build."""
+    columns = _Columns()
+    for valid, bad, error in pairs:
+        written = write(valid)
+        verdict = judge(written.smiles)
         if verdict.status != VALID:
             raise BuildError(
-                f"RDKit rejects generated valid molecule {valid.smiles}: {verdict.status}"
+                f"RDKit rejects generated valid molecule {written.smiles}: {verdict.status}"
             )
-        valid_row = _row(valid, verdict.canonical_smiles, 1, None)
-        bad_row = None
-        if bad is not None:
-            verdict = next(verdicts)
+        columns.add(written, verdict.canonical_smiles, None)
+        if bad is not None and error is not None:
+            written = write(bad)
+            verdict = judge(written.smiles)
             if verdict.status != _EXPECTED_VERDICT[error]:
                 raise BuildError(
-                    f"RDKit says {verdict.status} for {bad.smiles}, expected "
+                    f"RDKit says {verdict.status} for {written.smiles}, expected "
                     f"{_EXPECTED_VERDICT[error]} ({error})"
                 )
-            bad_row = _row(bad, verdict.canonical_smiles, 0, error)
-        out.append((valid_row, bad_row))
-    return out
+            columns.add(written, verdict.canonical_smiles, error)
+    return columns.batch()
 
 
-def _row(w: Written, canonical: str | None, label: int, error: str | None) -> dict[str, Any]:
-    mol = w.mol
-    src = [i for i, _, _ in mol.bonds]
-    dst = [j for _, j, _ in mol.bonds]
-    orders = [o for _, _, o in mol.bonds]
-    return {
-        "condensed": w.condensed,
-        "smiles": w.smiles,
-        "canonical_smiles": canonical,
-        "formula": formula(mol),
-        "n_carbons": mol.n_carbons,
-        "n_double_bonds": mol.n_double_bonds,
-        "atom_h_counts": list(mol.h_counts),
-        "edge_index": [src + dst, dst + src],
-        "bond_orders": orders + orders,
-        "label": label,
-        "error": error,
-    }
+class _Columns:
+    """Rows gathered as flat lists, turned into Arrow arrays once (no per-row dicts)."""
+
+    def __init__(self) -> None:
+        self.condensed: list[str] = []
+        self.smiles: list[str] = []
+        self.canonical: list[str | None] = []
+        self.formula: list[str] = []
+        self.n_carbons: list[int] = []
+        self.n_double: list[int] = []
+        self.h_counts: list[int] = []  # flat; atom offsets from n_carbons
+        self.edges: list[int] = []  # flat: per row sources+targets, then targets+sources
+        self.orders: list[int] = []  # flat: per row orders twice
+        self.n_bonds: list[int] = []
+        self.error: list[str | None] = []
+
+    def add(self, w: Written, canonical: str | None, error: str | None) -> None:
+        mol = w.mol
+        bonds = mol.bonds
+        src = [i for i, _, _ in bonds]
+        dst = [j for _, j, _ in bonds]
+        orders = [o for _, _, o in bonds]
+        self.condensed.append(w.condensed)
+        self.smiles.append(w.smiles)
+        self.canonical.append(canonical)
+        self.formula.append(formula(mol))
+        self.n_carbons.append(len(mol.h_counts))
+        self.n_double.append(orders.count(2))
+        self.h_counts.extend(mol.h_counts)
+        self.edges.extend(src + dst + dst + src)
+        self.orders.extend(orders + orders)
+        self.n_bonds.append(len(bonds))
+        self.error.append(error)
+
+    def batch(self) -> pa.RecordBatch:
+        atoms = np.zeros(len(self.n_carbons) + 1, dtype=np.int32)
+        np.cumsum(self.n_carbons, out=atoms[1:])
+        directed = np.zeros(len(self.n_bonds) + 1, dtype=np.int32)
+        np.cumsum(np.asarray(self.n_bonds, dtype=np.int32) * 2, out=directed[1:])
+        inner = np.zeros(2 * len(self.n_bonds) + 1, dtype=np.int32)
+        np.cumsum(np.repeat(np.asarray(self.n_bonds, dtype=np.int32) * 2, 2), out=inner[1:])
+        edge_lists = pa.ListArray.from_arrays(
+            pa.array(inner), pa.array(np.asarray(self.edges, dtype=np.int32))
+        )
+        labels = np.fromiter((e is None for e in self.error), dtype=np.int8, count=len(self.error))
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array(self.condensed, pa.string()),
+                pa.array(self.smiles, pa.string()),
+                pa.array(self.canonical, pa.string()),
+                pa.array(self.formula, pa.string()),
+                pa.array(np.asarray(self.n_carbons, dtype=np.int16)),
+                pa.array(np.asarray(self.n_double, dtype=np.int16)),
+                pa.ListArray.from_arrays(
+                    pa.array(atoms), pa.array(np.asarray(self.h_counts, dtype=np.int8))
+                ),
+                pa.ListArray.from_arrays(
+                    pa.array(np.arange(len(self.n_bonds) + 1, dtype=np.int32) * 2), edge_lists
+                ),
+                pa.ListArray.from_arrays(
+                    pa.array(directed), pa.array(np.asarray(self.orders, dtype=np.int8))
+                ),
+                pa.array(labels),
+                pa.array(self.error, pa.string()),
+            ],
+            schema=_UNIT_SCHEMA,
+        )
+
+
+_UNIT_SCHEMA = pa.schema([f for f in SCHEMA if f.name not in ("id", "parent_id")])
 
 
 class _Counts:
@@ -418,18 +494,22 @@ class _Counts:
         self.labels = {0: 0, 1: 0}
         self.errors: dict[str, int] = {e: 0 for e in generate.ERROR_TYPES}
         self.valid_by_carbons: dict[int, int] = {}
+        self.unpaired = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.labels[row["label"]] += 1
-        if row["error"]:
-            self.errors[row["error"]] += 1
-        else:
-            n = row["n_carbons"]
-            self.valid_by_carbons[n] = self.valid_by_carbons.get(n, 0) + 1
+    def add(self, unit: pa.RecordBatch) -> None:
+        """Count one carbon count's rows (valid rows, each followed by its partner, if any)."""
+        labels = unit.column("label").to_numpy(zero_copy_only=False)
+        n_valid = int(labels.sum())
+        self.labels[1] += n_valid
+        self.labels[0] += len(labels) - n_valid
+        for error in unit.column("error").drop_null().to_pylist():
+            self.errors[error] += 1
+        if n_valid:
+            n = int(unit.column("n_carbons")[0].as_py())
+            self.valid_by_carbons[n] = self.valid_by_carbons.get(n, 0) + n_valid
+        self.unpaired += 2 * n_valid - len(labels)
 
-    def summary(
-        self, requested_rows: int, shortfall: dict[str, int], unpaired: int
-    ) -> dict[str, Any]:
+    def summary(self, requested_rows: int, shortfall: dict[str, int]) -> dict[str, Any]:
         return {
             "requested_rows": requested_rows,
             "rows": self.labels[0] + self.labels[1],
@@ -439,6 +519,6 @@ class _Counts:
             "valid_by_carbons": {str(k): v for k, v in sorted(self.valid_by_carbons.items())},
             "exhaustive_up_to_carbons": EXHAUSTIVE_MAX_CARBONS,
             "sampling_shortfall_by_carbons": shortfall,
-            "valid_without_invalid_partner": unpaired,
+            "valid_without_invalid_partner": self.unpaired,
             "rdkit_checked": self.labels[0] + self.labels[1],
         }

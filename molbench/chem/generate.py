@@ -5,8 +5,10 @@ Pure functions of their inputs and a ``numpy.random.Generator``: the builder dec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections.abc import Iterator, Sequence
 from functools import cache
+from typing import overload
 
 import numpy as np
 
@@ -74,8 +76,9 @@ def all_isomers(n_carbons: int) -> list[Hydrocarbon]:
     """Every acyclic alkane/alkene constitution with ``n_carbons`` carbons, in canonical order."""
     found: dict[str, Hydrocarbon] = {}
     for edges in skeletons(n_carbons):
+        alkane = saturated(n_carbons, list(edges), set())
         for doubles in double_bond_sets(n_carbons, edges):
-            mol = saturated(n_carbons, list(edges), set(doubles))
+            mol = saturated(n_carbons, list(edges), set(doubles), like=alkane)
             found.setdefault(mol.canonical_key, mol)
     return [found[k] for k in sorted(found)]
 
@@ -92,14 +95,19 @@ def random_skeleton(n_carbons: int, rng: np.random.Generator) -> Skeleton:
 
 
 def _decode_pruefer(code: list[int], degree: list[int]) -> Skeleton:
-    n = len(degree)
+    """Prüfer decoding: each step joins the smallest-numbered leaf to the next code entry
+    (the leaves kept in a heap instead of searched for)."""
+    leaves = [u for u, d in enumerate(degree) if d == 1]
+    heapq.heapify(leaves)
     edges = []
     for v in code:
-        leaf = min(u for u in range(n) if degree[u] == 1)
+        leaf = heapq.heappop(leaves)
         edges.append((leaf, v))
         degree[leaf] -= 1
         degree[v] -= 1
-    u, w = (x for x in range(n) if degree[x] == 1)
+        if degree[v] == 1:
+            heapq.heappush(leaves, v)
+    u, w = sorted(leaves)
     edges.append((u, w))
     return tuple(edges)
 
@@ -116,64 +124,64 @@ def random_double_bonds(
         adjacency[j].append((i, k))
     spare = [MAX_DEGREE - len(a) for a in adjacency]
     order, parent = _bfs(adjacency)
-    # ways[v][d]: valid assignments inside v's subtree given that d of v's spare bonds
-    # are already used by the edge to its parent (d in {0, 1}).
-    ways: dict[int, list[int]] = {}
-    child_counts: dict[int, list[int]] = {}  # polynomial over number of double child edges
+    children = [[(c, k) for c, k in adjacency[v] if c != parent[v]] for v in range(n_carbons)]
+    # single[v], double[v]: valid assignments inside v's subtree given that 0 or 1 of v's
+    # spare bonds are already used by the edge to its parent.
+    single = [0] * n_carbons
+    double = [0] * n_carbons
     for v in reversed(order):
-        poly = [1]
-        for child, _ in adjacency[v]:
-            if child == parent[v]:
-                continue
-            single, double = ways[child][0], ways[child][1]
-            poly = _poly_mul(poly, [single, double])
-        child_counts[v] = poly
-        ways[v] = [sum(poly[: spare[v] - d + 1]) if spare[v] >= d else 0 for d in (0, 1)]
+        poly = [1]  # polynomial over the number of double child edges
+        for c, _ in children[v]:
+            s, d = single[c], double[c]
+            grown = [x * s for x in poly]
+            grown.append(0)
+            for i, x in enumerate(poly):
+                grown[i + 1] += x * d
+            poly = grown
+        free = spare[v]
+        single[v] = sum(poly[: free + 1])
+        double[v] = sum(poly[:free]) if free >= 1 else 0
     chosen: set[int] = set()
-    used = {order[0]: 0}
+    used = [0] * n_carbons
     for v in order:
-        capacity = spare[v] - used[v]
-        children = [(c, k) for c, k in adjacency[v] if c != parent[v]]
-        doubles = _sample_children(children, ways, capacity, rng)
-        for c, k in children:
-            used[c] = 1 if k in doubles else 0
-        chosen |= doubles
+        kids = children[v]
+        if kids:
+            chosen |= _sample_children(kids, single, double, spare[v] - used[v], rng, used)
     return frozenset(chosen)
 
 
 def _sample_children(
     children: list[tuple[int, int]],
-    ways: dict[int, list[int]],
+    single: list[int],
+    double: list[int],
     capacity: int,
     rng: np.random.Generator,
+    used: list[int],
 ) -> set[int]:
-    """Pick which child edges are double, weighted by the number of completions below."""
+    """Pick which child edges are double, weighted by the number of completions below;
+    marks each chosen child's spare bond as ``used``."""
     # suffix[i][m]: weighted count for children i.. with at most m doubles left.
-    suffix: list[list[int]] = [[1] * (capacity + 1) for _ in range(len(children) + 1)]
-    for i in range(len(children) - 1, -1, -1):
-        c = children[i][0]
-        for m in range(capacity + 1):
-            total = ways[c][0] * suffix[i + 1][m]
-            if m > 0:
-                total += ways[c][1] * suffix[i + 1][m - 1]
-            suffix[i][m] = total
+    width = capacity + 1
+    suffix = [[1] * width]
+    for c, _ in reversed(children):
+        after = suffix[-1]
+        s, d = single[c], double[c]
+        row = [s * after[0]]
+        for m in range(1, width):
+            row.append(s * after[m] + d * after[m - 1])
+        suffix.append(row)
+    suffix.reverse()
     chosen: set[int] = set()
     m = capacity
     for i, (c, k) in enumerate(children):
-        as_single = ways[c][0] * suffix[i + 1][m]
-        as_double = ways[c][1] * suffix[i + 1][m - 1] if m > 0 else 0
+        after = suffix[i + 1]
+        as_single = single[c] * after[m]
+        as_double = double[c] * after[m - 1] if m > 0 else 0
         if rng.random() * (as_single + as_double) >= as_single:
             chosen.add(k)
+            used[c] = 1
             m -= 1
     return chosen
-
-
-def _poly_mul(a: list[int], b: list[int]) -> list[int]:
-    out = [0] * (len(a) + len(b) - 1)
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            out[i + j] += x * y
-    return out
 
 
 def _bfs(adjacency: list[list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
@@ -193,12 +201,15 @@ def random_isomer(n_carbons: int, rng: np.random.Generator) -> Hydrocarbon:
     return saturated(n_carbons, list(edges), set(random_double_bonds(n_carbons, edges, rng)))
 
 
-def corruption_sites(mol: Hydrocarbon) -> dict[str, list[tuple[int, ...]]]:
+def corruption_sites(mol: Hydrocarbon) -> dict[str, Sequence[tuple[int, ...]]]:
     """Where each error type applies: carbon indices, bond indices, or (double, single) pairs.
 
     Sites are cheap to list; only the chosen one is turned into a molecule by :func:`corrupt`.
+    The ``n·(n-1)``-odd hydrogen moves are not even listed: :class:`HydrogenMoves` computes
+    the site at an index.
     """
     n = mol.n_carbons
+    h = mol.h_counts
     single = [k for k, (_, _, order) in enumerate(mol.bonds) if order == 1]
     double = [k for k, (_, _, order) in enumerate(mol.bonds) if order == 2]
     bonds_at: list[list[int]] = [[] for _ in range(n)]
@@ -206,19 +217,46 @@ def corruption_sites(mol: Hydrocarbon) -> dict[str, list[tuple[int, ...]]]:
         i, j, _ = mol.bonds[k]
         bonds_at[i].append(k)
         bonds_at[j].append(k)
-    sites: dict[str, list[tuple[int, ...]]] = {
+    donors = [b for b in range(n) if h[b] > 0]
+    sites: dict[str, Sequence[tuple[int, ...]]] = {
         "carbon_valence_over_4": [(a,) for a in range(n)],
         "double_bond_on_saturated_carbon": [(k,) for k in single],
         "misplaced_double_bond": [
             (k, m) for k in double for atom in mol.bonds[k][:2] for m in bonds_at[atom]
         ],
-        "misplaced_hydrogen": [
-            (a, b) for b in range(n) if mol.h_counts[b] > 0 for a in range(n) if a != b
-        ],
-        "carbon_valence_under_4": [(a,) for a in range(n) if mol.h_counts[a] > 0],
+        "misplaced_hydrogen": HydrogenMoves(n, donors),
+        "carbon_valence_under_4": [(a,) for a in donors],
         "single_bond_on_unsaturated_carbon": [(k,) for k in double],
     }
     return {error: s for error, s in sites.items() if s}
+
+
+class HydrogenMoves(Sequence[tuple[int, int]]):
+    """The sites ``(a, b)`` of ``misplaced_hydrogen``: for each carbon ``b`` with a
+    hydrogen (``donors``, ascending), every other carbon ``a`` in ascending order."""
+
+    def __init__(self, n_carbons: int, donors: list[int]) -> None:
+        self.others = n_carbons - 1
+        self.donors = donors
+
+    def __len__(self) -> int:
+        return len(self.donors) * self.others
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, int]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        b = self.donors[index // self.others]
+        a = index % self.others
+        return (a if a < b else a + 1, b)
 
 
 def corrupt(mol: Hydrocarbon, error: str, site: tuple[int, ...]) -> Hydrocarbon:
@@ -250,11 +288,11 @@ def corruptions(mol: Hydrocarbon) -> dict[str, list[Hydrocarbon]]:
 def _with_h(mol: Hydrocarbon, atom: int, h: int) -> Hydrocarbon:
     counts = list(mol.h_counts)
     counts[atom] = h
-    return Hydrocarbon(tuple(counts), mol.bonds)
+    return mol.edited(tuple(counts), mol.bonds)
 
 
 def _with_order(mol: Hydrocarbon, bond: int, order: int) -> Hydrocarbon:
     bonds = list(mol.bonds)
     i, j, _ = bonds[bond]
     bonds[bond] = (i, j, order)
-    return Hydrocarbon(mol.h_counts, tuple(bonds))
+    return mol.edited(mol.h_counts, tuple(bonds))

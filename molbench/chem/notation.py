@@ -7,90 +7,191 @@ atom ``i`` of the graph columns is the ``i``-th carbon of both strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from molbench.chem.hydrocarbon import Hydrocarbon, rooted_code
+from molbench.chem.hydrocarbon import Hydrocarbon
 
 _BOND_SYMBOL = {1: "", 2: "=", 3: "#"}
 _SYMBOL_BOND = {"=": 2, "#": 3}
+
+
+_HYDROGENS = ("", "H", *(f"H{h}" for h in range(2, 10)))
 
 
 class NotationError(ValueError):
     """A condensed formula that cannot be read."""
 
 
-@dataclass
-class _Node:
-    atom: int
-    bond: int  # order of the bond from the parent (0 for the first atom)
-    branches: list[_Node] = field(default_factory=list)
-    next: _Node | None = None
-
-
 def _hydrogens(h: int) -> str:
-    return "" if h == 0 else "H" if h == 1 else f"H{h}"
+    return _HYDROGENS[h] if 0 <= h < len(_HYDROGENS) else f"H{h}"
 
 
-def _heights(mol: Hydrocarbon, v: int, parent: int, memo: dict[tuple[int, int], int]) -> int:
-    key = (v, parent)
-    if key not in memo:
-        memo[key] = 1 + max(
-            (_heights(mol, nb, v, memo) for nb, _ in mol.adjacency[v] if nb != parent), default=0
+@dataclass(frozen=True)
+class Written:
+    """A molecule in writing order with both of its notations."""
+
+    mol: Hydrocarbon  # renumbered: atom i is the i-th carbon of both strings
+    condensed: str
+    smiles: str
+
+
+def write(mol: Hydrocarbon) -> Written:
+    """Canonical condensed formula and bracket SMILES, and the molecule renumbered to match.
+
+    The main chain starts at an end of a longest path (the one whose whole-tree code is
+    smallest) and continues, at every atom, into the tallest child branch (smallest code
+    among equals); the other children become branches in code order. Heights come from
+    the skeleton's :attr:`~Hydrocarbon.shape`, the codes of branches pointing away from
+    the centre from :attr:`~Hydrocarbon.codes`; only those on the way from a candidate
+    start up to the centre are coded here.
+    """
+    shape = mol.shape
+    code = mol.codes
+    h = mol.h_counts
+    bonds = mol.bonds
+    neighbours, parent, parent_bond, kids = (
+        shape.neighbours,
+        shape.parent,
+        shape.parent_bond,
+        shape.kids,
+    )
+    height, up, root = shape.height, shape.up, shape.root
+    up_code: dict[int, str] = {}
+
+    def away(v: int) -> str:
+        """Code of the branch at ``parent[v]`` pointing away from ``v`` (memoised, coded
+        from the root down; not recursive, so the closure holds no cycle)."""
+        path = []
+        u = v
+        while u not in up_code:
+            path.append(u)
+            if parent[u] == root:
+                break
+            u = parent[u]
+        for u in reversed(path):
+            p = parent[u]
+            entries = [f"{bonds[k][2]}{code[c]}" for c, k in kids[p] if c != u]
+            if p != root:
+                entries.append(f"{bonds[parent_bond[p]][2]}{up_code[p]}")
+            entries.sort()
+            up_code[u] = f"{h[p]}({','.join(entries)})"
+        return up_code[v]
+
+    ends = shape.ends
+    if len(ends) == 1:
+        start = ends[0]
+    else:
+        # Starts with equal codes give identical strings, so the smallest code is canonical.
+        start = min(
+            ends,
+            key=lambda s: code[s] if s == root else f"{h[s]}({bonds[parent_bond[s]][2]}{away(s)})",
         )
-    return memo[key]
+    layout = _Layout(
+        ["C" + _hydrogens(x) for x in h],
+        [_BOND_SYMBOL[o] for _, _, o in bonds],
+        neighbours,
+        parent,
+        code,
+        height,
+        up,
+        away,
+    )
+    condensed, smiles = _chain(layout, start, -1)
+    order = layout.order
+    new_index = [0] * len(h)
+    for new, old in enumerate(order):
+        new_index[old] = new
+    renumbered_bonds = []
+    for i, j, o in bonds:
+        a, b = new_index[i], new_index[j]
+        renumbered_bonds.append((a, b, o) if a < b else (b, a, o))
+    renumbered_bonds.sort()
+    renumbered = Hydrocarbon(tuple([h[old] for old in order]), tuple(renumbered_bonds))
+    return Written(renumbered, condensed, smiles)
 
 
-def _layout(
-    mol: Hydrocarbon,
-    start: int,
-    codes: dict[tuple[int, int], str],
-    heights: dict[tuple[int, int], int],
-) -> _Node:
-    def walk(v: int, parent: int, bond: int) -> _Node:
-        node = _Node(v, bond)
-        children = sorted(
-            (nb for nb, _ in mol.adjacency[v] if nb != parent),
-            key=lambda nb: (-_heights(mol, nb, v, heights), rooted_code(mol, nb, v, codes)),
-        )
-        orders = dict(mol.adjacency[v])
-        if children:
-            node.next = walk(children[0], v, orders[children[0]])
-            branch_atoms = sorted(children[1:], key=lambda nb: rooted_code(mol, nb, v, codes))
-            node.branches = [walk(nb, v, orders[nb]) for nb in branch_atoms]
-        return node
+class _Layout:
+    """What :func:`_chain` reads: one molecule's atom texts, bond symbols and branch tables,
+    and the writing order it fills."""
 
-    return walk(start, -1, 0)
+    __slots__ = (
+        "atoms",
+        "away",
+        "code",
+        "height",
+        "neighbours",
+        "order",
+        "parent",
+        "symbols",
+        "up",
+    )
+
+    def __init__(
+        self,
+        atoms: list[str],
+        symbols: list[str],
+        neighbours: list[list[tuple[int, int]]],
+        parent: list[int],
+        code: list[str],
+        height: list[int],
+        up: list[int],
+        away: Callable[[int], str],
+    ) -> None:
+        self.atoms = atoms
+        self.symbols = symbols
+        self.neighbours = neighbours
+        self.parent = parent
+        self.code = code
+        self.height = height
+        self.up = up
+        self.away = away
+        self.order: list[int] = []
 
 
-def _chain_starts(mol: Hydrocarbon, heights: dict[tuple[int, int], int]) -> list[int]:
-    """Ends of the longest paths: the candidates for the first atom of the main chain."""
-    if mol.n_carbons == 1:
-        return [0]
-    ecc = [_heights(mol, v, -1, heights) for v in range(mol.n_carbons)]
-    diameter = max(ecc)
-    return [v for v in range(mol.n_carbons) if ecc[v] == diameter and len(mol.adjacency[v]) == 1]
-
-
-def _render(node: _Node, h_counts: tuple[int, ...], smiles: bool) -> str:
-    parts = []
-    cursor: _Node | None = node
-    first = True
-    while cursor is not None:
-        bond = "" if first else _BOND_SYMBOL[cursor.bond]
-        atom = f"C{_hydrogens(h_counts[cursor.atom])}"
-        parts.append(bond + (f"[{atom}]" if smiles else atom))
-        branches = [_BOND_SYMBOL[b.bond] + _render(b, h_counts, smiles) for b in cursor.branches]
-        cursor, first = cursor.next, False
-        if smiles:
-            parts.extend(f"({b})" for b in branches)
+def _chain(t: _Layout, v: int, came: int) -> tuple[str, str]:
+    """Condensed and SMILES text of the chain from ``v`` with all of its branches."""
+    atoms, symbols, neighbours, parent = t.atoms, t.symbols, t.neighbours, t.parent
+    code, height, up, away, order = t.code, t.height, t.up, t.away, t.order
+    condensed: list[str] = []
+    smiles: list[str] = []
+    bond = ""
+    fold = False  # the last atom was folded into a multiplier: no condensed text
+    while True:
+        order.append(v)
+        atom = atoms[v]
+        if not fold:
+            condensed.append(bond + atom)
+        smiles.append(f"{bond}[{atom}]")
+        nbs = neighbours[v]
+        if len(nbs) == 2 or (came < 0 and len(nbs) == 1):  # no branch here: walk on
+            nb, k = nbs[0] if nbs[0][0] != came else nbs[1]
+            bond = symbols[k]
+            came, v = v, nb
             continue
-        if cursor is not None and cursor.next is None and not cursor.branches:
-            last = _BOND_SYMBOL[cursor.bond] + f"C{_hydrogens(h_counts[cursor.atom])}"
-            if last in branches:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
-                branches.append(last)
-                cursor = None
-        parts.extend(_group(branches))
-    return "".join(parts)
+        children = [
+            (nb, k, code[nb], height[nb]) if parent[nb] == v else (nb, k, away(v), up[v])
+            for nb, k in nbs
+            if nb != came
+        ]
+        if not children:
+            return "".join(condensed), "".join(smiles)
+        children.sort(key=lambda c: (-c[3], c[2]))
+        texts = []
+        for nb, k, _, _ in sorted(children[1:], key=lambda c: c[2]):
+            c_text, s_text = _chain(t, nb, v)
+            texts.append(symbols[k] + c_text)
+            smiles.append(f"({symbols[k]}{s_text})")
+        nb, k = children[0][:2]
+        bond = symbols[k]
+        if not fold:
+            if len(neighbours[nb]) == 1:
+                last = bond + atoms[nb]
+                if last in texts:  # CH(CH3)CH3 -> CH(CH3)2, C(CH3)2CH3 -> C(CH3)3
+                    texts.append(last)
+                    fold = True
+            condensed.extend(_group(texts))
+        came, v = v, nb
 
 
 def _group(branches: list[str]) -> list[str]:
@@ -104,46 +205,6 @@ def _group(branches: list[str]) -> list[str]:
         out.append(f"({branches[i]})" + (str(j - i) if j - i > 1 else ""))
         i = j
     return out
-
-
-def _order(node: _Node) -> list[int]:
-    out = []
-    cursor: _Node | None = node
-    while cursor is not None:
-        out.append(cursor.atom)
-        for b in cursor.branches:
-            out.extend(_order(b))
-        cursor = cursor.next
-    return out
-
-
-@dataclass(frozen=True)
-class Written:
-    """A molecule in writing order with both of its notations."""
-
-    mol: Hydrocarbon  # renumbered: atom i is the i-th carbon of both strings
-    condensed: str
-    smiles: str
-
-
-def write(mol: Hydrocarbon) -> Written:
-    """Canonical condensed formula and bracket SMILES, and the molecule renumbered to match."""
-    codes: dict[tuple[int, int], str] = {}
-    heights: dict[tuple[int, int], int] = {}
-    # Starts with equal codes give identical strings, so the smallest code is canonical.
-    start = min(_chain_starts(mol, heights), key=lambda s: rooted_code(mol, s, -1, codes))
-    root = _layout(mol, start, codes, heights)
-    order = _order(root)
-    new_index = {old: new for new, old in enumerate(order)}
-    bonds = tuple(
-        sorted(
-            (min(new_index[i], new_index[j]), max(new_index[i], new_index[j]), o)
-            for i, j, o in mol.bonds
-        )
-    )
-    renumbered = Hydrocarbon(tuple(mol.h_counts[old] for old in order), bonds)
-    condensed = _render(root, mol.h_counts, smiles=False)
-    return Written(renumbered, condensed, _render(root, mol.h_counts, smiles=True))
 
 
 def parse_condensed(text: str) -> Hydrocarbon:

@@ -26,29 +26,43 @@ class Verdict:
     canonical_smiles: str | None
 
 
+_SANITISED = Chem.SanitizeFlags.SANITIZE_NONE
+_PROPERTIES = Chem.SanitizeFlags.SANITIZE_PROPERTIES
+
+
 def judge(smiles: str) -> Verdict:
     """Classify one SMILES as valid, over- or under-valent, keeping a canonical form for all.
 
     Invalid molecules are written with every hydrogen count in brackets: RDKit's default
     output drops the count of an unsanitised atom (``[C]`` and ``[CH]`` both become ``C``),
     which would merge different structures.
+
+    One sanitisation decides: it fails at the property (valence) step for an over-valent
+    molecule, and the problems are listed only then. A sanitised molecule is
+    under-valent when an atom keeps radical electrons or a charge; RDKit writes such atoms
+    in brackets, so only SMILES with a bracket need the atom-by-atom look. (The input has
+    no hydrogen atoms of its own, so the canonical SMILES needs no ``RemoveHs`` copy.)
     """
     mol = Chem.MolFromSmiles(smiles, sanitize=False)
     if mol is None:
         return Verdict(UNPARSEABLE, None)
-    problems = Chem.DetectChemistryProblems(mol)
-    if problems:
-        mol.UpdatePropertyCache(strict=False)
+    failed = Chem.SanitizeMol(mol, catchErrors=True)
+    if failed != _SANITISED:
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)  # untouched by the failed attempt
+        problems = Chem.DetectChemistryProblems(mol) if failed != _PROPERTIES else ()
         status = (
             OVER_VALENCE
             if all(p.GetType() == "AtomValenceException" for p in problems)
             else UNPARSEABLE
         )
+        mol.UpdatePropertyCache(strict=False)
         return Verdict(status, Chem.MolToSmiles(mol, allHsExplicit=True))
-    Chem.SanitizeMol(mol)
-    if any(a.GetNumRadicalElectrons() or a.GetFormalCharge() for a in mol.GetAtoms()):
+    canonical = Chem.MolToSmiles(mol)
+    if "[" in canonical and any(
+        a.GetNumRadicalElectrons() or a.GetFormalCharge() for a in mol.GetAtoms()
+    ):
         return Verdict(UNDER_VALENCE, Chem.MolToSmiles(mol, allHsExplicit=True))
-    return Verdict(VALID, Chem.MolToSmiles(Chem.RemoveHs(mol)))
+    return Verdict(VALID, canonical)
 
 
 def judge_many(smiles: list[str]) -> list[Verdict]:

@@ -1,8 +1,18 @@
+import numpy as np
 import pytest
 from rdkit import Chem
 
-from molbench.chem.generate import all_isomers, corruptions
+from molbench.chem.generate import (
+    all_isomers,
+    corrupt,
+    corruption_sites,
+    corruptions,
+    random_isomer,
+)
+from molbench.chem.hydrocarbon import Hydrocarbon
 from molbench.chem.notation import NotationError, parse_condensed, write
+
+from . import reference_notation
 
 
 @pytest.mark.parametrize(
@@ -67,3 +77,32 @@ def test_same_structure_gives_same_strings_whatever_the_input_order() -> None:
 def test_unreadable_condensed_formula_is_a_clear_error(bad: str) -> None:
     with pytest.raises(NotationError):
         parse_condensed(bad)
+
+
+def _fresh(mol: Hydrocarbon) -> Hydrocarbon:
+    """The same molecule with nothing computed (no shape lent by a parent molecule)."""
+    return Hydrocarbon(mol.h_counts, mol.bonds)
+
+
+def test_layout_and_key_equal_the_reference_definition() -> None:
+    """Branch tables and shared skeletons change how the strings are computed, not what
+    they are: every small isomer and corruption, and random larger ones with a random
+    corruption each, give the reference's bytes, with and without a lent shape."""
+    rng = np.random.default_rng(11)
+    molecules = []
+    for n in range(1, 7):
+        for mol in all_isomers(n):
+            molecules.append(mol)
+            molecules.extend(v for vs in corruptions(mol).values() for v in vs)
+    for n in (11, 14, 17, 20, 27, 40):
+        for _ in range(60):
+            mol = random_isomer(n, rng)
+            molecules.append(mol)
+            for error, sites in corruption_sites(mol).items():
+                molecules.append(corrupt(mol, error, sites[rng.integers(len(sites))]))
+    for mol in molecules:
+        expected = reference_notation.write(_fresh(mol))
+        for variant in (mol, _fresh(mol)):
+            written = write(variant)
+            assert (written.condensed, written.smiles, written.mol) == expected
+            assert variant.canonical_key == reference_notation.canonical_key(_fresh(mol))
