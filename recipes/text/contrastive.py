@@ -6,6 +6,15 @@ trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared sp
 encoder is all-MiniLM-L6-v2 from its wheel, or any local BERT-family directory with
 ``model.safetensors`` (``--text-encoder=DIR``, e.g. SciBERT), loaded by ``transformers``.
 
+On hydrocarbon names two more things, both because the frozen word pieces blur locant
+isomers (``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``, 4.6% of test misses
+without them): a small trainable character CNN over the name (``--char-width=64``, 3 dilated
+layers, 4 pooling heads) whose pooled states join the frozen encoder's before the text
+projection, and hard negatives: each batch is runs of ``--hard-negatives=32`` rows sharing a
+molecular formula, so the in-batch negatives are the isomers. ChEBI-20 descriptions keep the
+frozen encoder alone (``--char-width`` defaults to 0 there); ``--char-width=0
+--hard-negatives=0`` is the frozen-encoder-only model on names.
+
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
     python recipes/text/contrastive.py --steps=5 --max-train-rows=200 --max-eval-rows=100  # smoke
