@@ -7,13 +7,15 @@ encoder is all-MiniLM-L6-v2 from its wheel, or any local BERT-family directory w
 ``model.safetensors`` (``--text-encoder=DIR``, e.g. SciBERT), loaded by ``transformers``.
 
 On hydrocarbon names two more things, both because the frozen word pieces blur locant
-isomers (``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``, 4.6% of test misses
-without them): a small trainable character CNN over the name (``--char-width=64``, 3 dilated
+isomers (``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``): a small trainable
+character CNN over the name (``--char-width=64``, 3 dilated
 layers, 4 pooling heads) whose pooled states join the frozen encoder's before the text
 projection, and hard negatives: each batch is runs of ``--hard-negatives=32`` rows sharing a
 molecular formula, so the in-batch negatives are the isomers. ChEBI-20 descriptions keep the
 frozen encoder alone (``--char-width`` defaults to 0 there); ``--char-width=0
---hard-negatives=0`` is the frozen-encoder-only model on names.
+--hard-negatives=0`` is the frozen-encoder-only model on names. Test t2m Hits@1 went from
+0.954 ± 0.004 (frozen encoder only, 3 seeds) to 0.964 ± 0.004 (seeds 0, 1), MRR 0.974 →
+0.980; of seed 0's 67 misses only 26 share the right molecular formula.
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
