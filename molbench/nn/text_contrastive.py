@@ -4,6 +4,9 @@ A GINE network encodes the molecule graph columns; the text side is a frozen
 ``transformers`` encoder (all-MiniLM-L6-v2 unless the model names another, see
 :mod:`molbench.nn.text_encoder`): its token states (or pooled sentence embeddings) are
 computed once and only attention pooling + a projection head on top of them is trained.
+Optionally (``char_width`` > 0) a small trainable character CNN reads the text itself and
+its pooled states join the frozen encoder's before the projection: word pieces blur locant
+lists (``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``), characters do not.
 Both sides meet in a shared unit sphere, trained with the symmetric InfoNCE loss of CLIP
 and a learnable temperature.
 ``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``
@@ -31,6 +34,8 @@ from molbench.torch_data import GraphBatch, _ranges
 BOND_SIZES = 7  # bond order x 2: single 2, aromatic 3, double 4, triple 6
 MAX_LOGIT_SCALE = 100.0
 TEXT_INPUTS = ("sentence", "tokens")
+CHAR_VOCABULARY = 129  # 0 = padding, 1..127 = ASCII code + 1, 128 = any other character
+CHAR_DILATIONS = (1, 2, 4)  # cycled over the character CNN's layers (kernel 3)
 
 
 class MoleculeGraphs:
@@ -78,6 +83,17 @@ class MoleculeGraphs:
         for start in range(0, len(self), batch_size):
             yield self.batch(np.arange(start, min(start + batch_size, len(self))))
 
+    def formulas(self) -> np.ndarray:
+        """A group id per molecule: equal ids = equal molecular formula (atoms + hydrogens)."""
+        keys: dict[bytes, int] = {}
+        out = np.zeros(len(self), dtype=np.int64)
+        for i in range(len(self)):
+            atoms = self.x[self.node_offsets[i] : self.node_offsets[i + 1]]
+            elements = np.bincount(atoms[:, 0], minlength=120)
+            key = np.append(elements, atoms[:, 2].sum()).tobytes()
+            out[i] = keys.setdefault(key, len(keys))
+        return out
+
 
 class TextFeatures:
     """Frozen encoder features of texts, row-batchable: sentence vectors or token states.
@@ -94,6 +110,7 @@ class TextFeatures:
         encoder: EncoderId = MINILM,
         device: str = "cpu",
         progress: bool = False,
+        chars: int = 0,
     ) -> None:
         if kind not in TEXT_INPUTS:
             raise ValueError(f"text_input must be one of {', '.join(TEXT_INPUTS)}, got {kind!r}")
@@ -104,12 +121,22 @@ class TextFeatures:
         else:
             flat, offsets = embed_text_tokens(texts, encoder, device, progress=progress)
             self.flat, self.offsets = _layer_norm(torch.from_numpy(flat)), offsets
+        self.chars = char_ids(texts, chars) if chars else None
 
     def __len__(self) -> int:
         return self.size
 
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """The model's text inputs for ``rows``: (vectors,) or (states [b, L, dim], mask)."""
+        """The model's text inputs for ``rows``: (vectors,) or (states [b, L, dim], mask),
+        followed by the character ids [b, C] when ``chars`` was asked for."""
+        frozen = self._frozen(rows)
+        if self.chars is None:
+            return frozen
+        chars = self.chars[rows]
+        longest = max(int((chars > 0).sum(1).max()), 1)
+        return (*frozen, chars[:, :longest])
+
+    def _frozen(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         if self.kind == "sentence":
             return (self.vectors[rows],)
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
@@ -126,6 +153,35 @@ class TextFeatures:
     def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
         for start in range(0, self.size, batch_size):
             yield self.batch(np.arange(start, min(start + batch_size, self.size)))
+
+
+def char_ids(texts: list[str], max_length: int) -> torch.Tensor:
+    """Texts as padded character ids [n, max_length] (longer texts are cut at ``max_length``)."""
+    out = torch.zeros((len(texts), max_length), dtype=torch.long)
+    for i, text in enumerate(texts):
+        codes = [ord(c) + 1 if ord(c) < 128 else CHAR_VOCABULARY - 1 for c in text[:max_length]]
+        out[i, : len(codes)] = torch.tensor(codes, dtype=torch.long)
+    return out
+
+
+def isomer_order(groups: np.ndarray, cluster: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of the rows in which rows of one group (molecular formula) come in runs
+    of up to ``cluster``, the runs shuffled: consecutive batches then hold isomers, so the
+    in-batch negatives include the ones a name's locants alone tell apart.
+
+    ``cluster`` <= 1: a plain random permutation.
+    """
+    if cluster <= 1:
+        return rng.permutation(len(groups))
+    order = np.lexsort((rng.random(len(groups)), groups))  # by group, random within it
+    g = groups[order]
+    index = np.arange(len(g))
+    first = np.r_[True, g[1:] != g[:-1]]
+    position = index - np.maximum.accumulate(np.where(first, index, 0))
+    run = np.cumsum(first | (position % cluster == 0)) - 1
+    rank = np.empty(run[-1] + 1, dtype=np.int64)
+    rank[rng.permutation(len(rank))] = np.arange(len(rank))
+    return order[np.argsort(rank[run], kind="stable")]
 
 
 def _layer_norm(flat: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
@@ -159,6 +215,37 @@ def _mlp(width_in: int, hidden: int, width_out: int, layers: int) -> nn.Sequenti
     return nn.Sequential(*parts[:-1])
 
 
+class CharCNN(nn.Module):
+    """A trainable character encoder: embedding + position, dilated residual convolutions,
+    multi-head attention pooling → [n, heads * width].
+
+    Small on purpose (it runs every training step on a CPU); the dilations give each state
+    a window of ~15 characters, enough to bind a locant list to the prefix or suffix it
+    sits next to.
+    """
+
+    def __init__(self, width: int, layers: int, heads: int, max_length: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(CHAR_VOCABULARY, width, padding_idx=0)
+        self.position = nn.Embedding(max_length, width)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(width, width, 3, padding=d, dilation=d)
+            for d in itertools.islice(itertools.cycle(CHAR_DILATIONS), layers)
+        )
+        self.scores = nn.Linear(width, heads)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        mask = chars > 0
+        positions = torch.arange(chars.shape[1], device=chars.device)
+        x = (self.embedding(chars) + self.position(positions)) * mask[..., None]
+        x, keep = x.transpose(1, 2), mask[:, None, :].to(x.dtype)  # [n, width, C]
+        for conv in self.convs:
+            x = (x + torch.relu(conv(x))) * keep
+        x = x.transpose(1, 2)
+        weights = self.scores(x).masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
+        return torch.einsum("nch,ncd->nhd", weights, x).flatten(1)
+
+
 class ContrastiveGIN(nn.Module):
     """GINE molecule encoder + projection of frozen text-encoder features, CLIP-trained."""
 
@@ -179,6 +266,11 @@ class ContrastiveGIN(nn.Module):
             "text_max_length": Int(1, 8192, False),
             "text_input": Choice(TEXT_INPUTS, False),
             "text_heads": Int(1, 64, False),
+            # the character CNN (absent or 0: none)
+            "char_width": Int(0, 1024, False),
+            "char_layers": Int(1, 16, False),
+            "char_heads": Int(1, 64, False),
+            "char_max_length": Int(1, 4096, False),
         }
     )
 
@@ -193,6 +285,10 @@ class ContrastiveGIN(nn.Module):
         text_encoder: EncoderId = MINILM,
         text_input: str = "tokens",
         text_heads: int = 8,
+        char_width: int = 0,
+        char_layers: int = 3,
+        char_heads: int = 4,
+        char_max_length: int = 128,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GINEConv
@@ -215,11 +311,16 @@ class ContrastiveGIN(nn.Module):
         self.text_input = text_input
         self.text_encoder = text_encoder
         width = text_encoder.dimension
+        self.char_max_length = char_max_length
+        self.chars = (
+            CharCNN(char_width, char_layers, char_heads, char_max_length) if char_width else None
+        )
+        extra = char_heads * char_width if char_width else 0
         if text_input == "sentence":
             # sentence embeddings of near-isomers differ in a few small coordinates: standardise
             # every coordinate (batch statistics, kept as running averages) before projecting.
             self.text_head = nn.Sequential(
-                nn.BatchNorm1d(width), _mlp(width, text_hidden, dim, text_layers)
+                nn.BatchNorm1d(width + extra), _mlp(width + extra, text_hidden, dim, text_layers)
             )
         else:
             # multi-head attention pooling of the frozen token states, with a learned
@@ -230,7 +331,7 @@ class ContrastiveGIN(nn.Module):
             # than the rest of the text side on a CPU)
             self.token_scores = nn.Linear(width, text_heads)
             self.token_position = nn.Embedding(text_encoder.max_length, text_heads)
-            self.text_head = _mlp(text_heads * width, text_hidden, dim, text_layers)
+            self.text_head = _mlp(text_heads * width + extra, text_hidden, dim, text_layers)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     @classmethod
@@ -245,6 +346,10 @@ class ContrastiveGIN(nn.Module):
             text_encoder=EncoderId.from_hyperparameters(hp),
             text_input=hp.get("text_input", "sentence"),  # models saved before tokens existed
             text_heads=hp.get("text_heads", 8),
+            char_width=hp.get("char_width", 0),  # models saved before the character CNN
+            char_layers=hp.get("char_layers", 3),
+            char_heads=hp.get("char_heads", 4),
+            char_max_length=hp.get("char_max_length", 128),
         )
 
     def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:
@@ -272,15 +377,21 @@ class ContrastiveGIN(nn.Module):
 
         Sentence input: a projection of the sentence embedding [n, dim]. Token input: states
         [n, L, dim] + mask [n, L], pooled by each attention head, concatenated, projected.
+        With the character CNN the last input is the character ids [n, C]; its pooled states
+        are concatenated to the frozen side's before the projection.
         """
+        if self.chars is not None:
+            *inputs, chars = inputs
         if self.text_input == "sentence":
-            (embeddings,) = inputs
-            return nn.functional.normalize(self.text_head(embeddings).float(), dim=1)
-        states, mask = inputs
-        positions = torch.arange(states.shape[1], device=states.device)
-        scores = self.token_scores(states) + self.token_position(positions)
-        weights = scores.masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
-        pooled = torch.einsum("blh,bld->bhd", weights, states).flatten(1)
+            (pooled,) = inputs
+        else:
+            states, mask = inputs
+            positions = torch.arange(states.shape[1], device=states.device)
+            scores = self.token_scores(states) + self.token_position(positions)
+            weights = scores.masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
+            pooled = torch.einsum("blh,bld->bhd", weights, states).flatten(1)
+        if self.chars is not None:
+            pooled = torch.cat([pooled, self.chars(chars)], dim=1)
         return nn.functional.normalize(self.text_head(pooled).float(), dim=1)
 
     def loss(self, molecules: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
@@ -295,7 +406,10 @@ class ContrastiveGIN(nn.Module):
     @torch.no_grad()
     def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 1024) -> dict:
         self.eval()
-        features = TextFeatures(texts(table), self.text_input, self.text_encoder, device)
+        chars = self.char_max_length if self.chars is not None else 0
+        features = TextFeatures(
+            texts(table), self.text_input, self.text_encoder, device, chars=chars
+        )
         text_side = torch.cat(
             [
                 self.encode_texts(*(t.to(device) for t in inputs)).cpu()

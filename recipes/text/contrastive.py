@@ -6,6 +6,17 @@ trained with the symmetric InfoNCE loss; retrieval is by cosine in the shared sp
 encoder is all-MiniLM-L6-v2 from its wheel, or any local BERT-family directory with
 ``model.safetensors`` (``--text-encoder=DIR``, e.g. SciBERT), loaded by ``transformers``.
 
+On hydrocarbon names two more things, both because the frozen word pieces blur locant
+isomers (``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``): a small trainable
+character CNN over the name (``--char-width=64``, 3 dilated
+layers, 4 pooling heads) whose pooled states join the frozen encoder's before the text
+projection, and hard negatives: each batch is runs of ``--hard-negatives=32`` rows sharing a
+molecular formula, so the in-batch negatives are the isomers. ChEBI-20 descriptions keep the
+frozen encoder alone (``--char-width`` defaults to 0 there); ``--char-width=0
+--hard-negatives=0`` is the frozen-encoder-only model on names. Test t2m Hits@1 went from
+0.954 ± 0.004 (the earlier frozen-encoder-only rows) to 0.964 ± 0.004 (seeds 0, 1), MRR 0.974 →
+0.980; of seed 0's 67 misses only 26 share the right molecular formula.
+
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
     python recipes/text/contrastive.py --steps=5 --max-train-rows=200 --max-eval-rows=100  # smoke
@@ -23,6 +34,7 @@ Reads top to bottom: settings → data → model → training loop → save + ev
 import contextlib
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +44,13 @@ from tqdm.auto import tqdm
 
 from molbench import distributed, fsutil, recipe
 from molbench.errors import ParameterError
-from molbench.nn.text_contrastive import ContrastiveGIN, MoleculeGraphs, TextFeatures, texts
+from molbench.nn.text_contrastive import (
+    ContrastiveGIN,
+    MoleculeGraphs,
+    TextFeatures,
+    isomer_order,
+    texts,
+)
 from molbench.nn.text_encoder import MINILM, identify
 
 
@@ -52,6 +70,12 @@ class Settings(recipe.RunSettings):
     lr: float = 3e-3
     weight_decay: float = 1e-4
     text_encoder: str = ""  # local encoder directory ("" = all-MiniLM-L6-v2 from its wheel)
+    # character CNN width (0 = none; -1 = 64 on hydrocarbon names, none on ChEBI-20)
+    char_width: Annotated[int, recipe.Range(-1)] = -1
+    char_layers: int = 3
+    char_heads: int = 4
+    char_max_length: int = 128  # characters read per text
+    hard_negatives: recipe.NonNegative = 32  # isomers kept together per batch (0 = off)
 
 
 s = recipe.parse_overrides(Settings())
@@ -65,6 +89,8 @@ suffix = "" if encoder == MINILM else "_" + re.sub(r"\W+", "_", encoder.name)
 run = recipe.Run(f"contrastive_gin{suffix}", __file__, s.seed, device, world=world)
 
 # model (first: a shape or pooling that does not exist fails before any data work)
+chebi = s.config.startswith("chebi20")
+char_width = s.char_width if s.char_width >= 0 else (0 if chebi else 64)
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,
@@ -75,6 +101,16 @@ hyperparameters = {
     "text_input": s.text_input,
     "text_heads": s.text_heads,
     **encoder.as_hyperparameters(),
+    **(
+        {
+            "char_width": char_width,
+            "char_layers": s.char_layers,
+            "char_heads": s.char_heads,
+            "char_max_length": s.char_max_length,
+        }
+        if char_width
+        else {}
+    ),
 }
 try:
     model = ContrastiveGIN.from_hyperparameters(hyperparameters).to(device)
@@ -89,13 +125,16 @@ def encode(m: ContrastiveGIN, molecules: object, text_inputs: tuple) -> tuple:
 
 # data: graph columns → flat arrays; texts → frozen encoder features (computed once, cached)
 CORPUS_CONFIG = "chebi20_molecules"  # ChEBI-20's whole corpus: Text2Mol's candidate pool
-chebi = s.config.startswith("chebi20")
 built = recipe.dataset("text", s.root, s.data, [s.config, *([CORPUS_CONFIG] if chebi else [])])
 train_table = built.table(s.config, "train")
 if s.max_train_rows:
     train_table = train_table.slice(0, s.max_train_rows)
 graphs = MoleculeGraphs(train_table)
-text_features = TextFeatures(texts(train_table), s.text_input, encoder, device, progress=True)
+chars = s.char_max_length if char_width else 0
+text_features = TextFeatures(
+    texts(train_table), s.text_input, encoder, device, progress=True, chars=chars
+)
+formulas = graphs.formulas()  # hard negatives: batches of isomers (see isomer_order)
 for split in ("validation", "test"):  # into the cache now; predict reads them back
     rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
     TextFeatures(texts(rows), s.text_input, encoder, progress=True)
@@ -110,11 +149,11 @@ autocast = (
 )
 batch_size = min(s.batch_size * world.size, len(graphs))  # rows per step, all ranks together
 model.train()
-order, cursor = rng.permutation(len(graphs)), 0
+order, cursor = isomer_order(formulas, s.hard_negatives, rng), 0
 bar = tqdm(range(s.steps), desc=f"contrastive_gin {s.config} seed {s.seed}", disable=not run.main)
 for _step in bar:
     if cursor + batch_size > len(order):
-        order, cursor = rng.permutation(len(graphs)), 0
+        order, cursor = isomer_order(formulas, s.hard_negatives, rng), 0
     rows = world.shard(order[cursor : cursor + batch_size])
     cursor += batch_size
     with autocast:

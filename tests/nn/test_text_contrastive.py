@@ -1,29 +1,106 @@
-"""The contrastive text model reads the cards of the recorded leaderboard runs unchanged."""
+"""The contrastive text model: cards of older runs still load, the recorded cards rebuild,
+and the character CNN and isomer batches (hard negatives) do what they are for."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("torch_geometric")
 
-from molbench.nn.text_contrastive import ContrastiveGIN
+import torch
+
+from molbench.nn.text_contrastive import (
+    CHAR_VOCABULARY,
+    CharCNN,
+    ContrastiveGIN,
+    char_ids,
+    isomer_order,
+)
 from molbench.nn.text_encoder import MINILM
 
 RESULTS = Path(__file__).resolve().parents[2] / "leaderboards" / "results" / "text"
+# the card of a run recorded before the encoder's config digest and the character CNN
+OLD_CARD = {
+    "hidden": 128,
+    "layers": 6,
+    "dim": 128,
+    "text_hidden": 1024,
+    "text_layers": 3,
+    "pool": "sum",
+    "text_input": "tokens",
+    "text_heads": 8,
+    "text_encoder": "all-MiniLM-L6-v2",
+    "text_encoder_sha256": MINILM.weights_sha256,
+}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "contrastive_gin__hydrocarbon_names__seed0.json",
-        "contrastive_gin__hydrocarbon_names_size_ood__seed2.json",
-    ],
-)
-def test_recorded_cards_build_the_same_model_on_all_minilm(name: str) -> None:
+def test_a_card_from_before_the_character_cnn_builds_the_same_model() -> None:
+    model = ContrastiveGIN.from_hyperparameters(OLD_CARD)
+    assert model.text_encoder == MINILM
+    assert model.chars is None
+    assert sum(p.numel() for p in model.parameters()) == 4_587_535  # as recorded then
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RESULTS.glob("contrastive_gin__*.json")))
+def test_recorded_cards_rebuild_a_model_of_the_recorded_size(name: str) -> None:
     card = json.loads((RESULTS / name).read_text(encoding="utf-8"))["model"]
-    assert "text_encoder_config_sha256" not in card["hyperparameters"]  # made before it existed
     model = ContrastiveGIN.from_hyperparameters(card["hyperparameters"])
     assert model.text_encoder == MINILM
     assert sum(p.numel() for p in model.parameters()) == card["n_parameters"]
+
+
+def test_char_ids_are_ascii_codes_padded_and_cut() -> None:
+    ids = char_ids(["ab", "1,2-é", ""], 4)
+    assert ids.tolist() == [
+        [ord("a") + 1, ord("b") + 1, 0, 0],
+        [ord("1") + 1, ord(",") + 1, ord("2") + 1, ord("-") + 1],  # cut at 4
+        [0, 0, 0, 0],
+    ]
+    assert char_ids(["é"], 2).tolist() == [[CHAR_VOCABULARY - 1, 0]]
+
+
+def test_char_cnn_ignores_padding_and_tells_locant_isomers_apart() -> None:
+    torch.manual_seed(0)
+    cnn = CharCNN(16, 3, 2, 64).eval()
+    names = ["nona-1,3,5,6,7-pentaene", "nona-1,3,4,6,7-pentaene"]
+    short, long = char_ids(names, 30), char_ids(names, 64)
+    with torch.no_grad():
+        a, b = cnn(short), cnn(long)
+    assert a.shape == (2, 2 * 16)
+    torch.testing.assert_close(a, b)  # padding changes nothing
+    assert not torch.allclose(a[0], a[1], atol=1e-3)
+
+
+def test_isomer_order_keeps_runs_of_one_formula_together() -> None:
+    groups = np.repeat(np.arange(6), [1, 7, 3, 12, 5, 2])
+    order = isomer_order(groups, 4, np.random.default_rng(0))
+    assert sorted(order.tolist()) == list(range(len(groups)))
+    runs = np.split(groups[order], np.flatnonzero(np.diff(groups[order])) + 1)
+    # each group comes in runs of at most 4 (two runs of one group may meet), all rows used
+    assert all(len(r) <= 8 for r in runs)
+    assert np.mean([len(r) for r in runs]) > 2
+    for g in range(6):
+        assert (groups[order] == g).sum() == (groups == g).sum()
+    assert np.array_equal(order, isomer_order(groups, 4, np.random.default_rng(0)))
+
+
+def test_isomer_order_off_is_the_plain_permutation() -> None:
+    groups = np.zeros(50, dtype=np.int64)
+    want = np.random.default_rng(3).permutation(50)
+    assert np.array_equal(isomer_order(groups, 0, np.random.default_rng(3)), want)
+
+
+def test_text_embeddings_with_characters_from_a_card() -> None:
+    card = {**OLD_CARD, "char_width": 8, "char_layers": 2, "char_heads": 2, "char_max_length": 32}
+    model = ContrastiveGIN.from_hyperparameters(card).eval()
+    states, mask = torch.randn(3, 5, MINILM.dimension), torch.ones(3, 5, dtype=torch.bool)
+    with torch.no_grad():
+        out = model.encode_texts(states, mask, char_ids(["ethane", "propane", "x"], 32))
+    assert out.shape == (3, 128)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(3))
+    plain = ContrastiveGIN.from_hyperparameters(OLD_CARD)
+    grown = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert grown > 0

@@ -60,6 +60,14 @@ def test_graph_batches_of_a_sliced_table_hold_both_edge_directions(names_build) 
     assert batch.edge_attr.tolist() == orders + orders
 
 
+def test_formula_groups_are_the_molecular_formulas(names_build) -> None:
+    table = molbench.open_dataset(names_build.path).table("hydrocarbon_names", "train")
+    groups = MoleculeGraphs(table).formulas()
+    formulas = table["formula"].to_pylist()
+    pairs = set(zip(groups.tolist(), formulas, strict=True))
+    assert len(pairs) == len(set(formulas)) == len(set(groups.tolist())) > 1
+
+
 def test_recipe_trains_saves_and_is_scored_by_the_cli(
     names_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,6 +97,8 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(
     assert card["provenance"]["method"] == "contrastive_gin_tiny_bert"  # not MiniLM's rows
     assert card["hyperparameters"]["text_encoder_path"] == str(encoder)
     assert card["hyperparameters"]["text_max_length"] == 64
+    assert card["hyperparameters"]["char_width"] == 64  # names: the character CNN is on
+    assert card["hyperparameters"]["training"]["hard_negatives"] == 32
     assert len(card["hyperparameters"]["text_encoder_sha256"]) == 64
     assert card["provenance"]["recipe"] == "recipes/text/contrastive.py"
     test_result = json.loads((out / "test.json").read_text())
@@ -149,6 +159,8 @@ def test_chebi20_run_also_ranks_against_the_whole_corpus(raw_fixtures, tmp_path:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    card = json.loads((out / "model" / "molbench_model.json").read_text())
+    assert "char_width" not in card["hyperparameters"]  # descriptions: frozen encoder only
     corpus = json.loads((out / "test_whole_corpus.json").read_text())
     corpus_size = built.manifest["configs"]["chebi20_molecules"]["splits"]["corpus"]["rows"]
     assert corpus["metrics"]["corpus_size"] == corpus_size > corpus["n_rows"]
