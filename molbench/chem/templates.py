@@ -40,6 +40,7 @@ from rdkit import Chem, DataStructs
 from rdkit.rdBase import BlockLogs
 
 __all__ = [
+    "Candidate",
     "Extraction",
     "TemplateError",
     "TemplateLibrary",
@@ -233,6 +234,29 @@ def _run(rxn: rdchiralReaction, reactants: str | rdchiralReactants) -> list[str]
     return sorted({s for s in map(canonical, outcomes) if s})
 
 
+def _run_mapped(
+    rxn: rdchiralReaction, reactants: rdchiralReactants
+) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Canonical product -> (atom-mapped product, maps of the atoms the rule changed)."""
+    with BlockLogs(), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            result = rdchiralRun(rxn, reactants, return_mapped=True)
+        except (ValueError, KeyError, IndexError, RuntimeError, AttributeError):
+            return {}
+    if not result:  # rdchiral returns a bare [] when RDKit finds no match
+        return {}
+    outcomes, mapped = result
+    by_canonical = {canonical(k): v for k, v in sorted(mapped.items())}
+    fallback = next(iter(by_canonical.values()), None)
+    found = {}
+    for smiles in sorted({s for s in map(canonical, outcomes) if s}):
+        # a racemate merged from two enantiomers has no mapped form of its own
+        entry = by_canonical.get(smiles, fallback)
+        if entry is not None:
+            found[smiles] = (entry[0], tuple(sorted(entry[1])))
+    return found
+
+
 def check_extraction(
     mapped_rxn: str, edits: Sequence[Mapping[str, float]], reactants: str, products: str
 ) -> Extraction:
@@ -246,6 +270,16 @@ def check_extraction(
     except (ValueError, KeyError, IndexError, RuntimeError) as e:
         return Extraction("", f"rdchiral cannot load the template: {type(e).__name__}")
     return Extraction(template, "", canonical(products) in _run(rxn, reactants))
+
+
+@dataclass
+class Candidate:
+    """One product of a reaction's rules: which rules give it, and how (for a ranker)."""
+
+    product: str  # canonical SMILES
+    templates: list[int]  # library indices of the rules that give it, most frequent first
+    mapped: str  # atom-mapped product: reactant atom i has map i + 1
+    changed: tuple[int, ...]  # maps of the atoms the first rule changed
 
 
 @dataclass
@@ -304,27 +338,54 @@ class TemplateLibrary:
 
     def predict(self, reactants: str, top_k: int = 10) -> list[str]:
         """Up to ``top_k`` distinct canonical products, from the most frequent rule down."""
-        with BlockLogs():
-            mol = Chem.MolFromSmiles(reactants)
-        if mol is None or not self.templates:
-            return []
-        compiled = self._compile()
-        screen = np.append(_screen(compiled["fingerprints"], _fingerprint(mol)), True)
-        passing = np.flatnonzero(screen[compiled["padded"]].all(axis=1))
-        matched: dict[int, bool] = {}
-        prepared: rdchiralReactants | None = None
         products: list[str] = []
-        for index in passing.tolist():
-            ids = compiled["per_template"][index]
-            if not all(_matches(mol, compiled["queries"], i, matched) for i in ids):
-                continue
-            prepared = prepared or rdchiralReactants(reactants)
-            for product in _run(self._reaction(index), prepared):
+        for _, outcomes in self._outcomes(reactants, mapped=False):
+            for product in outcomes:
                 if product not in products:
                     products.append(product)
             if len(products) >= top_k:
                 break
         return products[:top_k]
+
+    def candidates(self, reactants: str, max_templates: int = 0) -> list[Candidate]:
+        """Every product any rule gives, first-seen order (the frequency ranking).
+
+        ``max_templates``: stop after that many rules gave a product (0 = try them all).
+        Each candidate carries the rules that give it and one atom-mapped form (reactant
+        atom ``i`` has map ``i + 1``) with the maps of the atoms the rule changed, which is
+        what a learned ranker reads.
+        """
+        found: dict[str, Candidate] = {}
+        for fired, (index, outcomes) in enumerate(self._outcomes(reactants, mapped=True), 1):
+            for product, (mapped, changed) in outcomes.items():
+                if product in found:
+                    found[product].templates.append(index)
+                else:
+                    found[product] = Candidate(product, [index], mapped, tuple(changed))
+            if max_templates and fired >= max_templates:
+                break
+        return list(found.values())
+
+    def _outcomes(self, reactants: str, mapped: bool) -> Iterator[tuple[int, Any]]:
+        """(rule index, its products) for every rule that gives any, most frequent first."""
+        with BlockLogs():
+            mol = Chem.MolFromSmiles(reactants)
+        if mol is None or not self.templates:
+            return
+        compiled = self._compile()
+        screen = np.append(_screen(compiled["fingerprints"], _fingerprint(mol)), True)
+        passing = np.flatnonzero(screen[compiled["padded"]].all(axis=1))
+        matched: dict[int, bool] = {}
+        prepared: rdchiralReactants | None = None
+        for index in passing.tolist():
+            ids = compiled["per_template"][index]
+            if not all(_matches(mol, compiled["queries"], i, matched) for i in ids):
+                continue
+            prepared = prepared or rdchiralReactants(reactants)
+            rxn = self._reaction(index)
+            outcomes = _run_mapped(rxn, prepared) if mapped else _run(rxn, prepared)
+            if outcomes:
+                yield index, outcomes
 
     def _reaction(self, index: int) -> rdchiralReaction:
         reactions = self._compile()["reactions"]
