@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rdchiral import template_extractor
 from rdchiral.initialization import rdchiralReactants, rdchiralReaction
 from rdchiral.main import rdchiralRun
 from rdchiral.template_extractor import extract_from_reaction
@@ -177,13 +178,15 @@ def _maps(smiles: str) -> set[int]:
 
 
 def extract_forward_template(
-    mapped_rxn: str, edits: Sequence[Mapping[str, float]], products: str = ""
+    mapped_rxn: str, edits: Sequence[Mapping[str, float]], products: str = "", radius: int = 1
 ) -> str:
     """The forward template (reaction SMARTS) of one atom-mapped reaction.
 
     Only the reactant molecules that give the product an atom take part, so reagents never
     enter a rule. An unmapped product side (USPTO-15K) is mapped with :func:`map_product`
-    from ``edits`` and ``products``. Raises TemplateError with the reason on failure.
+    from ``edits`` and ``products``. ``radius=0``: a general rule, the changed atoms and
+    the leaving groups only (rdchiral's default 1 adds their neighbours and special groups).
+    Raises TemplateError with the reason on failure.
     """
     left, _, right = mapped_rxn.partition(">>")
     right = right.split(">")[-1]
@@ -194,7 +197,7 @@ def extract_forward_template(
     if not reactants:
         raise TemplateError("no reactant gives the product an atom")
     reaction = {"reactants": ".".join(reactants), "products": right, "_id": 0}
-    with BlockLogs(), contextlib.redirect_stdout(io.StringIO()), _seeded_numpy():
+    with BlockLogs(), contextlib.redirect_stdout(io.StringIO()), _seeded_numpy(), _radius(radius):
         try:
             extracted = extract_from_reaction(reaction)
         except (ValueError, KeyError, IndexError, RuntimeError) as e:
@@ -202,6 +205,27 @@ def extract_forward_template(
     if not extracted or "reactants" not in extracted:
         raise TemplateError("rdchiral finds no template (no changed atoms or bad mapping)")
     return f"({extracted['reactants']})>>({extracted['products']})"
+
+
+@contextlib.contextmanager
+def _radius(radius: int) -> Iterator[None]:
+    """rdchiral fixes the reactant radius at 1 inside ``extract_from_reaction``: for another
+    radius, wrap the fragment finder it calls for the time of one extraction."""
+    if radius == 1:
+        yield
+        return
+    original = template_extractor.get_fragments_for_changed_atoms
+
+    def fragments(mols: Any, tags: Any, **kwargs: Any) -> Any:
+        if kwargs.get("category", "reactants") == "reactants":
+            kwargs["radius"] = radius
+        return original(mols, tags, **kwargs)
+
+    template_extractor.get_fragments_for_changed_atoms = fragments
+    try:
+        yield
+    finally:
+        template_extractor.get_fragments_for_changed_atoms = original
 
 
 @contextlib.contextmanager
@@ -258,11 +282,15 @@ def _run_mapped(
 
 
 def check_extraction(
-    mapped_rxn: str, edits: Sequence[Mapping[str, float]], reactants: str, products: str
+    mapped_rxn: str,
+    edits: Sequence[Mapping[str, float]],
+    reactants: str,
+    products: str,
+    radius: int = 1,
 ) -> Extraction:
     """Extract a training reaction's template and check it recovers its own product."""
     try:
-        template = extract_forward_template(mapped_rxn, edits, products)
+        template = extract_forward_template(mapped_rxn, edits, products, radius)
     except TemplateError as e:
         return Extraction("", str(e))
     try:

@@ -134,3 +134,13 @@ def test_candidates_are_every_product_in_frequency_order_with_their_rules() -> N
     assert new_bond == {"C", "N"}
     assert [c.product for c in library.candidates(reactants, max_templates=1)] == [found[0].product]
     assert library.candidates("CCCC") == [] and library.candidates("not a smiles") == []
+
+
+def test_a_radius_0_rule_drops_the_neighbours_and_applies_more_widely() -> None:
+    specific = extract_forward_template(AMIDE, [])
+    general = extract_forward_template(AMIDE, [], radius=0)
+    assert "c" not in general.split(">>")[0] and "[c:" in specific  # no aromatic neighbour
+    aliphatic = "CCCN.CC(=O)Cl"
+    assert apply_template(specific, aliphatic) == []
+    assert apply_template(general, aliphatic) == [canonical("CCCNC(C)=O")]
+    assert extract_forward_template(AMIDE, []) == specific  # rdchiral's own radius is back
