@@ -42,6 +42,7 @@ from tqdm import tqdm
 from molbench import fsutil, recipe
 from molbench.chem.template_features import N_DENSE, Featurizer, featurize_all
 from molbench.chem.templates import TemplateLibrary, check_extraction
+from molbench.errors import ParameterError
 from molbench.models import ModelCard, save_model
 from molbench.nn.template_ranker import (
     N_COUNT_FEATURES,
@@ -77,6 +78,10 @@ class Settings(recipe.RunSettings):
 
 
 s = recipe.parse_overrides(Settings())
+if s.input_column not in ("reactants", "precursors_mixed"):
+    raise ParameterError(
+        f"--input-column must be reactants or precursors_mixed, got {s.input_column!r}"
+    )
 torch.set_num_threads(1)
 torch.manual_seed(s.seed)
 rng = np.random.default_rng(s.seed)
