@@ -101,7 +101,8 @@ cache_key = {
 key_hash = hashlib.sha256(json.dumps(cache_key, sort_keys=True).encode()).hexdigest()[:16]
 cache_dir = cache_dir / key_hash
 cache_dir.mkdir(parents=True, exist_ok=True)
-fsutil.write_json(cache_dir / "key.json", cache_key)
+if not (cache_dir / "key.json").exists():  # the same text for every seed sharing it
+    fsutil.write_json(cache_dir / "key.json", cache_key)
 out_dir.mkdir(parents=True, exist_ok=True)
 
 # --- rules: extract and count on train (cached) -------------------------------------------
