@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rdchiral import template_extractor
 from rdchiral.initialization import rdchiralReactants, rdchiralReaction
 from rdchiral.main import rdchiralRun
 from rdchiral.template_extractor import extract_from_reaction
@@ -40,6 +41,7 @@ from rdkit import Chem, DataStructs
 from rdkit.rdBase import BlockLogs
 
 __all__ = [
+    "Candidate",
     "Extraction",
     "TemplateError",
     "TemplateLibrary",
@@ -176,13 +178,15 @@ def _maps(smiles: str) -> set[int]:
 
 
 def extract_forward_template(
-    mapped_rxn: str, edits: Sequence[Mapping[str, float]], products: str = ""
+    mapped_rxn: str, edits: Sequence[Mapping[str, float]], products: str = "", radius: int = 1
 ) -> str:
     """The forward template (reaction SMARTS) of one atom-mapped reaction.
 
     Only the reactant molecules that give the product an atom take part, so reagents never
     enter a rule. An unmapped product side (USPTO-15K) is mapped with :func:`map_product`
-    from ``edits`` and ``products``. Raises TemplateError with the reason on failure.
+    from ``edits`` and ``products``. ``radius=0``: a general rule, the changed atoms and
+    the leaving groups only (rdchiral's default 1 adds their neighbours and special groups).
+    Raises TemplateError with the reason on failure.
     """
     left, _, right = mapped_rxn.partition(">>")
     right = right.split(">")[-1]
@@ -193,7 +197,7 @@ def extract_forward_template(
     if not reactants:
         raise TemplateError("no reactant gives the product an atom")
     reaction = {"reactants": ".".join(reactants), "products": right, "_id": 0}
-    with BlockLogs(), contextlib.redirect_stdout(io.StringIO()), _seeded_numpy():
+    with BlockLogs(), contextlib.redirect_stdout(io.StringIO()), _seeded_numpy(), _radius(radius):
         try:
             extracted = extract_from_reaction(reaction)
         except (ValueError, KeyError, IndexError, RuntimeError) as e:
@@ -201,6 +205,27 @@ def extract_forward_template(
     if not extracted or "reactants" not in extracted:
         raise TemplateError("rdchiral finds no template (no changed atoms or bad mapping)")
     return f"({extracted['reactants']})>>({extracted['products']})"
+
+
+@contextlib.contextmanager
+def _radius(radius: int) -> Iterator[None]:
+    """rdchiral fixes the reactant radius at 1 inside ``extract_from_reaction``: for another
+    radius, wrap the fragment finder it calls for the time of one extraction."""
+    if radius == 1:
+        yield
+        return
+    original = template_extractor.get_fragments_for_changed_atoms
+
+    def fragments(mols: Any, tags: Any, **kwargs: Any) -> Any:
+        if kwargs.get("category", "reactants") == "reactants":
+            kwargs["radius"] = radius
+        return original(mols, tags, **kwargs)
+
+    template_extractor.get_fragments_for_changed_atoms = fragments
+    try:
+        yield
+    finally:
+        template_extractor.get_fragments_for_changed_atoms = original
 
 
 @contextlib.contextmanager
@@ -233,12 +258,39 @@ def _run(rxn: rdchiralReaction, reactants: str | rdchiralReactants) -> list[str]
     return sorted({s for s in map(canonical, outcomes) if s})
 
 
+def _run_mapped(
+    rxn: rdchiralReaction, reactants: rdchiralReactants
+) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Canonical product -> (atom-mapped product, maps of the atoms the rule changed)."""
+    with BlockLogs(), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            result = rdchiralRun(rxn, reactants, return_mapped=True)
+        except (ValueError, KeyError, IndexError, RuntimeError, AttributeError):
+            return {}
+    if not result:  # rdchiral returns a bare [] when RDKit finds no match
+        return {}
+    outcomes, mapped = result
+    by_canonical = {canonical(k): v for k, v in sorted(mapped.items())}
+    fallback = next(iter(by_canonical.values()), None)
+    found = {}
+    for smiles in sorted({s for s in map(canonical, outcomes) if s}):
+        # a racemate merged from two enantiomers has no mapped form of its own
+        entry = by_canonical.get(smiles, fallback)
+        if entry is not None:
+            found[smiles] = (entry[0], tuple(sorted(entry[1])))
+    return found
+
+
 def check_extraction(
-    mapped_rxn: str, edits: Sequence[Mapping[str, float]], reactants: str, products: str
+    mapped_rxn: str,
+    edits: Sequence[Mapping[str, float]],
+    reactants: str,
+    products: str,
+    radius: int = 1,
 ) -> Extraction:
     """Extract a training reaction's template and check it recovers its own product."""
     try:
-        template = extract_forward_template(mapped_rxn, edits, products)
+        template = extract_forward_template(mapped_rxn, edits, products, radius)
     except TemplateError as e:
         return Extraction("", str(e))
     try:
@@ -246,6 +298,16 @@ def check_extraction(
     except (ValueError, KeyError, IndexError, RuntimeError) as e:
         return Extraction("", f"rdchiral cannot load the template: {type(e).__name__}")
     return Extraction(template, "", canonical(products) in _run(rxn, reactants))
+
+
+@dataclass
+class Candidate:
+    """One product of a reaction's rules: which rules give it, and how (for a ranker)."""
+
+    product: str  # canonical SMILES
+    templates: list[int]  # library indices of the rules that give it, most frequent first
+    mapped: str  # atom-mapped product: reactant atom i has map i + 1
+    changed: tuple[int, ...]  # maps of the atoms the first rule changed
 
 
 @dataclass
@@ -304,27 +366,54 @@ class TemplateLibrary:
 
     def predict(self, reactants: str, top_k: int = 10) -> list[str]:
         """Up to ``top_k`` distinct canonical products, from the most frequent rule down."""
-        with BlockLogs():
-            mol = Chem.MolFromSmiles(reactants)
-        if mol is None or not self.templates:
-            return []
-        compiled = self._compile()
-        screen = np.append(_screen(compiled["fingerprints"], _fingerprint(mol)), True)
-        passing = np.flatnonzero(screen[compiled["padded"]].all(axis=1))
-        matched: dict[int, bool] = {}
-        prepared: rdchiralReactants | None = None
         products: list[str] = []
-        for index in passing.tolist():
-            ids = compiled["per_template"][index]
-            if not all(_matches(mol, compiled["queries"], i, matched) for i in ids):
-                continue
-            prepared = prepared or rdchiralReactants(reactants)
-            for product in _run(self._reaction(index), prepared):
+        for _, outcomes in self._outcomes(reactants, mapped=False):
+            for product in outcomes:
                 if product not in products:
                     products.append(product)
             if len(products) >= top_k:
                 break
         return products[:top_k]
+
+    def candidates(self, reactants: str, max_templates: int = 0) -> list[Candidate]:
+        """Every product any rule gives, first-seen order (the frequency ranking).
+
+        ``max_templates``: stop after that many rules gave a product (0 = try them all).
+        Each candidate carries the rules that give it and one atom-mapped form (reactant
+        atom ``i`` has map ``i + 1``) with the maps of the atoms the rule changed, which is
+        what a learned ranker reads.
+        """
+        found: dict[str, Candidate] = {}
+        for fired, (index, outcomes) in enumerate(self._outcomes(reactants, mapped=True), 1):
+            for product, (mapped, changed) in outcomes.items():
+                if product in found:
+                    found[product].templates.append(index)
+                else:
+                    found[product] = Candidate(product, [index], mapped, tuple(changed))
+            if max_templates and fired >= max_templates:
+                break
+        return list(found.values())
+
+    def _outcomes(self, reactants: str, mapped: bool) -> Iterator[tuple[int, Any]]:
+        """(rule index, its products) for every rule that gives any, most frequent first."""
+        with BlockLogs():
+            mol = Chem.MolFromSmiles(reactants)
+        if mol is None or not self.templates:
+            return
+        compiled = self._compile()
+        screen = np.append(_screen(compiled["fingerprints"], _fingerprint(mol)), True)
+        passing = np.flatnonzero(screen[compiled["padded"]].all(axis=1))
+        matched: dict[int, bool] = {}
+        prepared: rdchiralReactants | None = None
+        for index in passing.tolist():
+            ids = compiled["per_template"][index]
+            if not all(_matches(mol, compiled["queries"], i, matched) for i in ids):
+                continue
+            prepared = prepared or rdchiralReactants(reactants)
+            rxn = self._reaction(index)
+            outcomes = _run_mapped(rxn, prepared) if mapped else _run(rxn, prepared)
+            if outcomes:
+                yield index, outcomes
 
     def _reaction(self, index: int) -> rdchiralReaction:
         reactions = self._compile()["reactions"]

@@ -114,3 +114,33 @@ def test_the_screen_drops_no_product_unscreened_application_finds(reactants: str
     library = TemplateLibrary.from_templates(templates)
     unscreened = {p for t in templates for p in apply_template(t, reactants)}
     assert set(library.predict(reactants)) == unscreened
+
+
+def test_candidates_are_every_product_in_frequency_order_with_their_rules() -> None:
+    amide, ester = extract_forward_template(AMIDE, []), extract_forward_template(ESTER, [])
+    library = TemplateLibrary.from_templates([ester, ester, amide])
+    reactants = "CCCN.CCCO.O=C(Cl)c1ccccc1"
+    found = library.candidates(reactants)
+    assert [c.product for c in found] == library.predict(reactants)
+    assert [c.templates for c in found] == [[0], [1]]
+    # the mapped form numbers reactant atom i as i + 1; the changed atoms are the new bond's
+    mol = Chem.MolFromSmiles(reactants)
+    mapped = Chem.MolFromSmiles(found[1].mapped)
+    for atom in mapped.GetAtoms():
+        assert atom.GetSymbol() == mol.GetAtomWithIdx(atom.GetAtomMapNum() - 1).GetSymbol()
+        atom.SetAtomMapNum(0)
+    assert Chem.MolToSmiles(mapped) == found[1].product
+    new_bond = {mol.GetAtomWithIdx(m - 1).GetSymbol() for m in found[1].changed}
+    assert new_bond == {"C", "N"}
+    assert [c.product for c in library.candidates(reactants, max_templates=1)] == [found[0].product]
+    assert library.candidates("CCCC") == [] and library.candidates("not a smiles") == []
+
+
+def test_a_radius_0_rule_drops_the_neighbours_and_applies_more_widely() -> None:
+    specific = extract_forward_template(AMIDE, [])
+    general = extract_forward_template(AMIDE, [], radius=0)
+    assert "c" not in general.split(">>")[0] and "[c:" in specific  # no aromatic neighbour
+    aliphatic = "CCCN.CC(=O)Cl"
+    assert apply_template(specific, aliphatic) == []
+    assert apply_template(general, aliphatic) == [canonical("CCCNC(C)=O")]
+    assert extract_forward_template(AMIDE, []) == specific  # rdchiral's own radius is back

@@ -153,3 +153,39 @@ def test_largest_reactant_predicts_one_reactant(tiny_build, tmp_path) -> None:
     )
     assert scored["metrics"]["top1"] == test["metrics"]["top1"] == test["metrics"]["top10"]
     assert (out / "test_on_uspto_mit.json").exists()
+
+
+def test_template_ranker_trains_ranks_within_coverage_and_reuses_its_cache(
+    tiny_build, tmp_path
+) -> None:
+    """On USPTO-MIT's fixture (its USPTO-15K fixture leaves no training choice to learn)."""
+    cache = tmp_path / "cache"
+    out = tmp_path / "run"
+    args = ("--config=uspto_mit", f"--cache={cache}", "--epochs=2", "--hidden=16", "--bits=256")
+    stdout = _run("template_ranker.py", tiny_build, out, *args, "--transfer-config=uspto_15k")
+    assert (out / "model" / "model.safetensors").exists()
+    card = json.loads((out / "model" / "molbench_model.json").read_text())
+    assert card["architecture"] == "template_ranker" and card["n_parameters"] > 0
+    test = json.loads((out / "test.json").read_text())
+    assert test["n_rows"] == 14 and test["run"]["seed"] == 0
+    coverage = test["run"]["candidates"]["coverage"]
+    assert 0 < test["metrics"]["top10"] <= coverage and not test["run"]["candidates"]["cached"]
+    stats = test["run"]["templates"]
+    assert 0 < stats["train_coverage_loo"] < 1 and stats["n_train_examples"] >= 1
+    assert "2 steps" in stdout  # one example, one step per epoch
+    assert test["per_row"] and test["protocol"]["topk"] == "by_position"
+    predictions = out / "test_predictions_uspto_mit.parquet"
+    ranked = pq.read_table(predictions)["predictions"].to_pylist()
+    assert all(len(r) <= 10 and len(set(r)) == len(r) for r in ranked)
+    scored = _eval(tiny_build, predictions, "uspto_mit", tmp_path / "e.json")
+    assert scored["metrics"]["top1"] == test["metrics"]["top1"]
+    transfer = json.loads((out / "test_on_uspto_15k.json").read_text())
+    assert transfer["n_rows"] == 10 and transfer["transfer"]["trained_on"] == "uspto_mit"
+    assert "uspto_15k/test (trained on uspto_mit)" in stdout
+
+    # the same seed again: the candidates come from the cache, the predictions are the same
+    again = tmp_path / "again"
+    _run("template_ranker.py", tiny_build, again, *args)
+    assert json.loads((again / "test.json").read_text())["run"]["candidates"]["cached"]
+    repeated = pq.read_table(again / "test_predictions_uspto_mit.parquet")["predictions"]
+    assert repeated.to_pylist() == ranked
