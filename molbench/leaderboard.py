@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -206,9 +207,11 @@ def render_markdown(
     figures: str | None,
     summary_metrics: Sequence[str] = DEFAULT_SUMMARY_METRICS,
     published: Sequence[Mapping[str, Any]] = (),
+    column_notes: Mapping[str, str] = MappingProxyType({}),
 ) -> str:
     """The leaderboard page for one dataset (``figures``: their directory, None: none);
-    ``published`` rows from :func:`published_rows`."""
+    ``published`` rows from :func:`published_rows`; ``column_notes``: what a column means,
+    printed under each table that shows it (the task's, e.g. a column under another rule)."""
     lines = [
         f"# Leaderboard: `{dataset}`",
         "",
@@ -277,6 +280,10 @@ def render_markdown(
             )
         notes = sorted({note for row in config_rows for note in row["protocol_notes"]})
         lines += [f"Note ({', '.join(_noted(config_rows, n))}): {n}" for n in notes]
+        explained = [m for m in shown if m in column_notes]
+        for text in dict.fromkeys(column_notes[m] for m in explained):  # one line per note
+            named = ", ".join(f"`{m}`" for m in explained if column_notes[m] == text)
+            lines.append(f"{named}: {text}")
         lines.append("")
         if figures is not None:
             lines += [f"![{dataset} {config}]({figures}/{figure_name(dataset, section)})", ""]
@@ -482,6 +489,7 @@ def render_page(
             [*published, *(r for r in results if r not in ours)],
             getattr(task, "published_metrics", ()),
         ),
+        getattr(task, "column_notes", {}),
     )
 
 

@@ -150,6 +150,17 @@ def test_transfer_results_get_their_own_labelled_section_with_the_overlap() -> N
     assert "training times are in the `uspto_15k` section" in transfer
 
 
+def test_a_column_note_is_printed_once_under_each_table_that_shows_the_column() -> None:
+    a, b = result("a", "random", 0, 0.8), result("b", "size_ood", 0, 0.7)
+    a["metrics"] |= {"x_other": 0.5, "y_other": 0.4}
+    metrics = ("accuracy", "x_other", "y_other")
+    notes = {"x_other": "under the other rule", "y_other": "under the other rule"}
+    page = render_markdown("validity", summarize([a, b], metrics), [], None, metrics, (), notes)
+    assert page.count("`x_other`, `y_other`: under the other rule") == 1
+    random, size_ood = page.split("## `size_ood`")
+    assert "under the other rule" in random and "under the other rule" not in size_ood
+
+
 def published(rule: str, top1: float, reported: dict) -> dict:
     r = result("wldn_published", "uspto_mit", None, top1)
     r["dataset"]["name"] = "reactions"

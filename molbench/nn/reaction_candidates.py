@@ -10,7 +10,7 @@ any network sees them. Everything here is numpy on molbench's graph columns, exc
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence, Set
+from collections.abc import Iterable, Iterator, Sequence, Set
 from functools import cache
 
 import numpy as np
@@ -129,17 +129,25 @@ def product_smiles(
     ``reactant_atoms`` only the largest edited molecule. Imports RDKit, so it runs on the
     CPU side only.
     """
+    return list(iter_product_smiles(mapped_rxn, edit_sets, reactant_atoms))
+
+
+def iter_product_smiles(
+    mapped_rxn: str,
+    edit_sets: Iterable[Sequence[tuple[int, int, float]]],
+    reactant_atoms: Set[int] | None = None,
+) -> Iterator[str]:
+    """:func:`product_smiles` one edit set at a time: a caller that has enough stops early
+    (RDKit is most of a prediction's cost), and the precursors are parsed once."""
     from molbench.chem.reaction_edits import edited_mixture, predicted_product
     from molbench.chem.reaction_smiles import read_side
 
     side = read_side(mapped_rxn.partition(">>")[0], "precursors")
     unedited = {frozenset(f): s for f, s in zip(side.fragments, side.smiles, strict=True)}
-    out = []
     for edits in edit_sets:
         try:
             molecules = edited_mixture(side.mol, edits, unedited)
         except (RuntimeError, ValueError):  # RDKit rejects the edited graph: not a candidate
-            out.append("")
+            yield ""
             continue
-        out.append(predicted_product(molecules, reactant_atoms, PRODUCT_RULE))
-    return out
+        yield predicted_product(molecules, reactant_atoms, PRODUCT_RULE)

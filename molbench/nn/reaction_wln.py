@@ -43,7 +43,7 @@ from molbench.nn.reaction_candidates import (
     allowed_valence,
     bond_class,
     enumerate_candidates,
-    product_smiles,
+    iter_product_smiles,
 )
 
 N_DISTANCES = 5  # pair distance buckets: 1, 2, 3, >= 4 bonds apart, other molecule
@@ -293,12 +293,20 @@ class CenterScorer(nn.Module):
 
 
 class CandidateRanker(nn.Module):
-    """Stage 2: WLN difference network over candidate product graphs (WLDN)."""
+    """Stage 2: WLN difference network over candidate product graphs (WLDN).
 
-    def __init__(self, hidden: int, depth: int) -> None:
+    ``diff_depth`` message-passing steps over each candidate graph run on the difference
+    vectors themselves (WLDN's difference network), so an atom's score sees the changes
+    around it, not only its own; 0: each atom's difference alone.
+    """
+
+    def __init__(self, hidden: int, depth: int, diff_depth: int = 0) -> None:
         super().__init__()
         self.wln = WLN(hidden, depth)
         self.difference = nn.Linear(hidden, hidden)
+        self.diff_bond = nn.Embedding(N_CLASSES, hidden) if diff_depth else None
+        self.diff_message = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(diff_depth))
+        self.diff_update = nn.ModuleList(nn.Linear(2 * hidden, hidden) for _ in range(diff_depth))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.prior_weight = nn.Parameter(torch.tensor(1.0))
 
@@ -309,6 +317,14 @@ class CandidateRanker(nn.Module):
             batch["x"][batch["cand_atom"]], batch["cand_src"], batch["cand_dst"], batch["cand_cls"]
         )
         diff = torch.relu(self.difference(product - reactant[batch["cand_atom"]]))
+        if self.diff_bond is not None:
+            s = torch.cat([batch["cand_src"], batch["cand_dst"]])
+            d = torch.cat([batch["cand_dst"], batch["cand_src"]])
+            bond = self.diff_bond.weight[torch.cat([batch["cand_cls"], batch["cand_cls"]])]
+            for message, update in zip(self.diff_message, self.diff_update, strict=True):
+                m = torch.relu(message(diff)[s] + bond)
+                total = torch.zeros_like(diff).index_add_(0, d, m)
+                diff = torch.relu(update(torch.cat([diff, total], dim=1)))
         pooled = torch.zeros(len(batch["prior"]), diff.size(1), dtype=diff.dtype)
         pooled = pooled.to(diff.device).index_add_(0, batch["cand_of_atom"], diff)
         return self.head(pooled).squeeze(1) + self.prior_weight * batch["prior"]
@@ -460,6 +476,7 @@ class ReactionWLDN(nn.Module):
             "depth": Int(1, 64),
             "rank_hidden": Int(1, 4096),
             "rank_depth": Int(1, 64),
+            "rank_diff_depth": Int(0, 64, required=False),
             "context": Choice(CONTEXTS),
             "k": Int(0, 1000),
             "top_k": Int(1, 1000),
@@ -474,6 +491,7 @@ class ReactionWLDN(nn.Module):
         depth: int = 3,
         rank_hidden: int = 64,
         rank_depth: int = 3,
+        rank_diff_depth: int = 0,
         context: str = "global",
         k: int = 0,
         top_k: int = 10,
@@ -486,13 +504,17 @@ class ReactionWLDN(nn.Module):
         self.context, self.k = context, k
         self.top_k, self.max_edits, self.candidates = top_k, max_edits, candidates
         self.center = CenterScorer(hidden, depth)
-        self.ranker = CandidateRanker(rank_hidden, rank_depth)
+        self.ranker = CandidateRanker(rank_hidden, rank_depth, rank_diff_depth)
 
     @classmethod
     def from_hyperparameters(cls, hp: dict[str, Any]) -> ReactionWLDN:
         names = ("hidden", "depth", "rank_hidden", "rank_depth", "context", "k")
         more = ("top_k", "max_edits", "candidates")
-        return cls(**{name: hp[name] for name in (*names, *more)})
+        # cards saved before the difference network had none
+        return cls(
+            **{name: hp[name] for name in (*names, *more)},
+            rank_diff_depth=hp.get("rank_diff_depth", 0),
+        )
 
     def graphs(self, table: pa.Table) -> ReactionGraphs:
         return ReactionGraphs(table, self.context, self.k)
@@ -582,12 +604,12 @@ def _smiles_of(
 ) -> list[str]:
     """Walk the ranked edit sets, skipping ones that do not sanitise and repeats."""
     found: list[str] = []
-    for start in range(0, len(ranked), 2 * n_best):
-        chunk = ranked[start : start + 2 * n_best]
-        sets = [[(a, b, float(BOND_CLASS_ORDERS[k])) for a, b, k in edits] for edits in chunk]
-        for smiles in product_smiles(mapped_rxn, sets, reactant_atoms):
-            if smiles and smiles not in found:
-                found.append(smiles)
-                if len(found) == n_best:
-                    return found
+    if not ranked:
+        return found
+    sets = ([(a, b, float(BOND_CLASS_ORDERS[k])) for a, b, k in edits] for edits in ranked)
+    for smiles in iter_product_smiles(mapped_rxn, sets, reactant_atoms):
+        if smiles and smiles not in found:
+            found.append(smiles)
+            if len(found) == n_best:
+                break
     return found

@@ -47,8 +47,21 @@ class ReactionsTask:
         *(f"top{k}" for k in DEFAULT_KS),
         *(f"top{k}_distinct" for k in DEFAULT_KS[1:]),
         "invalid_top1",
+        *(f"top{k}_subset" for k in (1, 3, 5)),  # the published rows' other rule, beside them
     )
     higher_is_better = True
+    # under the tables of the leaderboard page: the columns scored under the other rule
+    column_notes = MappingProxyType(
+        {
+            f"top{k}_subset": "top-k by position under rule subset (right when the recorded "
+            "products are among a prediction's molecules, the WLDN authors' rule), as the "
+            "published rows marked `rule subset` below are scored; every other column is under "
+            "rule exact. A graph-edit model here predicts its edited product plus the "
+            "untouched reactants, not the whole edited mixture those rows keep, so its subset "
+            "score is, if anything, lower than a mixture's would be."
+            for k in (1, 3, 5)
+        }
+    )
     rules = RULES  # --rule: what counts as a right prediction
     published_metrics = ("top1", "top3", "top5")  # what papers print for rescored models
     prediction_columns = MappingProxyType({"predictions": "ranked_text"})
@@ -128,17 +141,25 @@ class ReactionsTask:
         seed: int,
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Top-k by position (headline) and among distinct guesses, under ``context["rule"]``."""
+        """Top-k by position (headline) and among distinct guesses, under ``context["rule"]``.
+
+        Under ``exact`` also ``top{k}_subset``: top-k by position under the ``subset`` rule
+        (the WLDN authors'), so one run sits beside results printed under either rule.
+        """
         context = context or {}
         rule = context.get("rule") or "exact"
         products = truth["products"].to_pylist()
         ranked, warnings = _first_predictions(predictions["predictions"])
         workers = context.get("workers") or default_workers()
-        rank, rank_distinct, invalid_top1 = forward_ranks(products, ranked, rule, workers)
+        caches: tuple[dict, dict] = ({}, {})  # canonical forms, shared by both rules
+        rank, rank_distinct, invalid_top1 = forward_ranks(products, ranked, rule, workers, caches)
         n = len(rank)
         metrics: dict[str, float] = {f"top{k}": _mean(hits_at(rank, k)) for k in DEFAULT_KS}
         metrics |= {f"top{k}_distinct": _mean(hits_at(rank_distinct, k)) for k in DEFAULT_KS[1:]}
         metrics["invalid_top1"] = invalid_top1 / n if n else float("nan")
+        if rule == "exact":  # the lenient rule too, to set beside results printed under it
+            subset_rank = forward_ranks(products, ranked, "subset", workers, caches)[0]
+            metrics |= {f"top{k}_subset": _mean(hits_at(subset_rank, k)) for k in DEFAULT_KS}
         train = context.get("train")  # this config's train split, when it has one
         for key, subset in (
             ("reaction_key", "reaction_not_in_train"),

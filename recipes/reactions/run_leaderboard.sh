@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CPU runs of the reactions leaderboard (USPTO-15K, transfer rows on USPTO-MIT test),
 # as recorded: the floor and the template baseline (deterministic), WLDN and its
-# budgeted-mixture ablation for every seed (fixed step counts, so a run does not depend on
-# the machine's speed), then the regenerated page.
+# budgeted-mixture ablation for every seed (the recipe's fixed step counts, so a run does not
+# depend on the machine's speed; ~15 CPU-minutes of training each), then the regenerated page.
 #   bash recipes/reactions/run_leaderboard.sh [seeds] [parallel jobs] ["k values"]
 # Needs the uspto_15k build and the evaluation-only uspto_mit build:
 #   molbench build reactions --config uspto_15k --source DIR
@@ -27,7 +27,6 @@ for seed in $seeds; do
     echo "$seed --context=global"; fi
   for k in $ks; do echo "$seed --context=budget --k=$k"; done
 done | xargs -P "$jobs" -L 1 bash -c \
-  "$py recipes/reactions/wldn.py --seed=\$0 \$@ --center-steps=2000 --rank-steps=1500 \
-    --record=true > runs/log-reactions-wldn-seed\$0-\${*//[^a-z0-9]/}.txt 2>&1 \
-    && echo done wldn \$0 \$@"
+  "$py recipes/reactions/wldn.py --seed=\$0 \$@ --record=true \
+    > runs/log-reactions-wldn-seed\$0-\${*//[^a-z0-9]/}.txt 2>&1 && echo done wldn \$0 \$@"
 $py -m molbench.cli leaderboard --dataset reactions --html leaderboards/site

@@ -21,7 +21,13 @@ from molbench.nn.reaction_candidates import (
     enumerate_candidates,
     product_smiles,
 )
-from molbench.nn.reaction_wln import OTHER_MOLECULE, ReactionGraphs, ReactionWLDN, pair_index
+from molbench.nn.reaction_wln import (
+    OTHER_MOLECULE,
+    ReactionGraphs,
+    ReactionWLDN,
+    pair_index,
+    rank_batch,
+)
 
 C, OH, N = [6, 0, 3, 1, 0, 4, 0, 0], [8, 0, 1, 1, 0, 4, 0, 0], [7, 0, 2, 1, 0, 4, 0, 0]
 
@@ -195,3 +201,42 @@ def test_an_untouched_reactant_stays_in_the_product_a_leaving_group_does_not() -
     assert product_smiles(mapped, [edits]) == ["CCNC"]  # no reactants given: largest only
     # the HCl a reagent (not a reactant): dropped
     assert product_smiles(mapped, [edits], reactant_atoms=set(range(5))) == ["CCNC"]
+
+
+def test_the_difference_network_ranks_the_true_candidate_first_after_training(table) -> None:
+    torch.manual_seed(0)
+    model = ReactionWLDN(hidden=16, depth=2, rank_hidden=16, rank_depth=1, rank_diff_depth=1)
+    graphs = ReactionGraphs(table)
+    found = model.propose(graphs, np.arange(2), "cpu", 6, truth=True)
+    assert all(f.true_index >= 0 and len(f.edits) > 1 for f in found)
+    batch = rank_batch(graphs, np.arange(2), found)
+    batch["prior"] = torch.zeros_like(batch["prior"])  # the network alone must find it
+    optimizer = torch.optim.Adam(model.ranker.parameters(), lr=1e-2)
+    for _ in range(40):
+        loss = model.ranker.loss(model.ranker(batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    scores = model.ranker(batch).detach()
+    for g, f in enumerate(found):
+        mine = scores[batch["cand_group"] == g]
+        assert int(mine.argmax()) == f.true_index
+    # the difference network's weights are trained (a card without it loads with none)
+    assert model.ranker.diff_update[0].weight.grad is not None
+    old = {"hidden": 16, "depth": 2, "rank_hidden": 16, "rank_depth": 1, "context": "global"}
+    old |= {"k": 0, "top_k": 6, "max_edits": 3, "candidates": 10}
+    assert len(ReactionWLDN.from_hyperparameters(old).ranker.diff_update) == 0
+
+
+def test_product_smiles_stop_at_the_predictions_asked_for(monkeypatch) -> None:
+    from molbench.chem import reaction_edits
+    from molbench.nn import reaction_wln
+
+    mapped = "[CH3:1][NH2:2].[Cl:3][CH2:4][CH3:5]>>[CH3:1][NH:2][CH2:4][CH3:5]"
+    ranked = [[(2, 3, 0), (1, 3, 1)], [(2, 3, 0), (0, 3, 1)], [(1, 3, 1)], [(2, 3, 0)]]
+    calls = []
+    real = reaction_edits.edited_mixture
+    monkeypatch.setattr(reaction_edits, "edited_mixture", lambda *a: calls.append(1) or real(*a))
+    assert reaction_wln._smiles_of(mapped, None, ranked, 1) == ["CCNC"]
+    assert len(calls) == 1  # the other three edit sets are never written
+    assert len(reaction_wln._smiles_of(mapped, None, ranked, 10)) >= 2

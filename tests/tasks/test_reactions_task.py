@@ -72,6 +72,9 @@ def test_score_records_protocol_per_row_ranks_and_both_top_k() -> None:
     subset = ReactionsTask().score(truth, {"predictions": preds}, 0, {"rule": "subset"})
     assert subset["per_row"]["rank"] == [3, 1, 1] and subset["protocol"]["rule"] == "subset"
     assert subset["buckets"]["top1_by_product_molecules"]["multi"] == 1.0
+    # an exact-rule result carries the subset rule's top-k too (a mixture is right there)
+    assert m["top1_subset"] == pytest.approx(2 / 3) and m["top3_subset"] == pytest.approx(1.0)
+    assert "top1_subset" not in subset["metrics"]
 
 
 def test_a_beam_longer_than_ten_is_scored_on_its_first_ten_with_a_warning() -> None:
