@@ -14,8 +14,9 @@ projection, and hard negatives: each batch is runs of ``--hard-negatives=32`` ro
 molecular formula, so the in-batch negatives are the isomers. ChEBI-20 descriptions keep the
 frozen encoder alone (``--char-width`` defaults to 0 there); ``--char-width=0
 --hard-negatives=0`` is the frozen-encoder-only model on names. Test t2m Hits@1 went from
-0.954 ± 0.004 (the earlier frozen-encoder-only rows) to 0.964 ± 0.004 (seeds 0, 1), MRR 0.974 →
-0.980; of seed 0's 67 misses only 26 share the right molecular formula.
+0.954 ± 0.004 (the earlier frozen-encoder-only rows) to 0.966 ± 0.004 (3 seeds), MRR 0.974 →
+0.981 (target 0.99 Hits@1 not reached); of seed 0's 67 misses only 26 share the right
+molecular formula.
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
