@@ -45,8 +45,9 @@ def read(
     ``replay="authors"`` (with ``keep="mixture"`` only) rebuilds each candidate as the
     authors' evaluation does instead of molbench's valence repair: hydrogens left to
     RDKit's default valences, formal charges cleared on N (bond orders up to 3), O (bond
-    orders 2) and C, P, Cl, I, molecules RDKit then rejects dropped, the Kekulé reactants
-    tried when the aromatic ones lose a molecule, each molecule named once. ``workers``:
+    orders 2) and C, P, Cl, I, molecules RDKit then rejects dropped, the first candidate
+    tried on the Kekulé reactants too (see :func:`_authors_products`), empty candidates
+    at the line's ends dropped as their scorer's ``strip`` drops them. ``workers``:
     processes replaying edits (the output does not depend on it).
     """
     if keep not in KEEP:
@@ -82,11 +83,12 @@ def _chunk_predictions(items: list[tuple]) -> list[list[str]]:
     """The ranked guesses of some rows (one unit of work for a worker process)."""
     out = []
     for row, line, number, path, keep, replay in items:
-        candidates = _candidates(line, path, number)
-        if replay == "authors":
+        if replay == "authors":  # their scorer strips the line's ends, empty candidates too
+            kept = line.strip("\r\n |")
+            candidates = _candidates(kept + "|", path, number) if kept else []
             out.append(_authors_products(row["mapped_rxn"], candidates))
         else:
-            out.append(_products(row, candidates, keep))
+            out.append(_products(row, _candidates(line, path, number), keep))
     return out
 
 
@@ -139,13 +141,17 @@ def _products(row: dict, candidates: list[list[tuple[int, int, float]]], keep: s
 def _authors_products(mapped_rxn: str, candidates: list[list[tuple[int, int, float]]]) -> list:
     """The edited mixtures as the authors' evaluation builds them (see :func:`read`).
 
-    Their scorer replays the first candidate on the aromatic reactants and then on the
-    Kekulé ones, and every later candidate on the Kekulé ones only (it kekulises the
-    reactants in place after the first miss); here the Kekulé form of the first candidate
-    is used when the aromatic one loses a molecule.
+    Their scorer replays the first candidate on the aromatic reactants and, when that
+    mixture does not hold the recorded products, again on the Kekulé ones, counting it
+    right if either does; every later candidate is replayed on the Kekulé reactants only
+    (it kekulises them in place after the first miss). One slot names one mixture, so the
+    first slot here is the Kekulé mixture exactly when that second try is the one that
+    holds the recorded products (or when the aromatic one loses a molecule): the only
+    place this replay looks at the product side, as their scorer does.
     """
+    reactants, _, products = mapped_rxn.partition(">>")
     with BlockLogs():
-        mol = Chem.MolFromSmiles(mapped_rxn.partition(">>")[0])
+        mol = Chem.MolFromSmiles(reactants)
         if mol is None:
             return [""] * len(candidates)
         index = {a.GetAtomMapNum(): a.GetIdx() for a in mol.GetAtoms() if a.GetAtomMapNum()}
@@ -154,15 +160,30 @@ def _authors_products(mapped_rxn: str, candidates: list[list[tuple[int, int, flo
         kekule = _bare_copy(kekule) if _kekulize(kekule) else None
         out = []
         for k, edits in enumerate(candidates):
-            if not edits or any(a not in index or b not in index for a, b, _ in edits):
-                out.append("")
+            if any(a not in index or b not in index for a, b, _ in edits):
+                out.append("")  # an empty candidate is replayed: the reactants unchanged
                 continue
             first = aromatic if k == 0 or kekule is None else kekule
             smiles, complete = _authors_mixture(first, index, edits)
-            if not complete and k == 0 and kekule is not None:
-                smiles, _ = _authors_mixture(kekule, index, edits)
+            if k == 0 and kekule is not None:
+                recorded = _recorded_products(products)
+                if not recorded <= set(smiles.split(".")):
+                    second, _ = _authors_mixture(kekule, index, edits)
+                    if not complete or recorded <= set(second.split(".")):
+                        smiles = second
             out.append(smiles)
     return out
+
+
+@lru_cache(maxsize=1 << 12)
+def _recorded_products(mapped_products: str) -> frozenset[str]:
+    """The recorded product molecules as the authors' scorer writes them (maps cleared)."""
+    mol = Chem.MolFromSmiles(mapped_products)
+    if mol is None:
+        return frozenset({""})  # never a subset of a mixture of written molecules
+    for atom in mol.GetAtoms():
+        atom.SetAtomMapNum(0)
+    return frozenset(Chem.MolToSmiles(mol).split("."))
 
 
 def _kekulize(mol: Chem.RWMol) -> bool:
@@ -195,7 +216,11 @@ def _reread(piece: str) -> str:
 def _authors_mixture(
     bare: Chem.RWMol, index: dict[int, int], edits: list[tuple[int, int, float]]
 ) -> tuple[str, bool]:
-    """One candidate: (the mixture's distinct molecules, whether RDKit accepted them all)."""
+    """One candidate: (the mixture's molecules, whether RDKit accepted them all).
+
+    Every copy of a molecule is kept: their scorer compares sets, molbench's subset rule
+    multisets, so two HCl in the recorded products need two in the mixture.
+    """
     rw = Chem.RWMol(bare)
     for a, b, order in edits:
         i, j = index[a], index[b]
@@ -215,4 +240,4 @@ def _authors_mixture(
         ):
             atom.SetFormalCharge(0)
     pieces = [_reread(p) for p in Chem.MolToSmiles(rw.GetMol()).split(".")]
-    return ".".join(sorted({p for p in pieces if p})), all(pieces)
+    return ".".join(sorted(p for p in pieces if p)), all(pieces)

@@ -108,11 +108,42 @@ def test_cbond_refuses_what_it_cannot_read() -> None:
 def test_cbond_authors_replay_rebuilds_candidates_as_their_scorer() -> None:
     path = FIXTURES / "tiny.cbond"
     authors = _ranked(import_predictions("cbond", path, CBOND_ROWS, replay="authors"))
-    # hydrogens from default valences; each molecule once (the two chlorides are one HCl)
-    assert authors["r0"][0] == "CC(N)=O.Cl.O" and authors["r0"][2] == ""
-    assert authors["r1"] == ["CCNC.Cl"] and authors["r2"] == []
+    # hydrogens from default valences; the trailing empty candidate stripped as they strip
+    assert authors["r0"] == ["CC(N)=O.Cl.O", "CC(O)Cl.N.O"]
+    # both chlorides kept: the subset rule counts copies, so two HCl need two
+    assert authors["r1"] == ["CCNC.Cl.Cl"] and authors["r2"] == []
     with pytest.raises(PredictionFormatError, match="authors: keep mixture only"):
         import_predictions("cbond", path, CBOND_ROWS, keep="reactants", replay="authors")
+
+
+IMIDAZOLONE = "[Cl:1][CH2:2][c:3]1[cH:4][nH:5][c:6](=[O:7])[nH:8]1.[CH3:9][NH:10][CH3:11]"
+AUTHORS_ROWS = pa.table(
+    {
+        "id": ["a0", "a1", "a2"],
+        "source_line": [1, 2, 3],
+        "mapped_rxn": [
+            IMIDAZOLONE + ">>[CH3:9][N:10]([CH3:11])[CH2:2][c:3]1[cH:4][nH:5][c:6](=[O:7])[nH:8]1",
+            IMIDAZOLONE + ">>[CH3:9][NH:10][CH3:11]",  # a product the edits do not give
+            CBOND_ROWS["mapped_rxn"][0].as_py(),
+        ],
+        "atom_map": [list(range(1, 12)), list(range(1, 12)), [1, 2, 3, 4, 5, 6]],
+        "in_reactant": [[True] * 11, [True] * 11, [True] * 5 + [False]],
+    }
+)
+
+
+def test_cbond_authors_replay_gives_the_first_candidate_their_two_tries() -> None:
+    """Their scorer counts slot 1 right when the aromatic or the Kekulé replay holds the
+    products, and drops empty candidates at the line's start (the slots shift up)."""
+    path = FIXTURES / "authors.cbond"
+    authors = _ranked(import_predictions("cbond", path, AUTHORS_ROWS, replay="authors"))
+    kekule, aromatic = "CN(C)Cc1c[nH]c(=O)[nH]1.Cl", "CN(C)CC1=NC(=O)N=C1.Cl"
+    # the aromatic replay loses the ring's NH hydrogens; the Kekulé one keeps them
+    assert authors["a0"] == [kekule, kekule]  # later candidates: the Kekulé reactants only
+    assert authors["a1"] == [aromatic]  # neither try holds the products: the first one kept
+    assert authors["a2"] == ["CC(N)=O.Cl.O"]
+    molbench = _ranked(import_predictions("cbond", path, AUTHORS_ROWS))
+    assert molbench["a2"] == ["", "", "CC(N)=O.Cl.O", ""]  # by position, every slot kept
 
 
 @pytest.mark.parametrize(
