@@ -82,8 +82,10 @@ SCORINGS = {
 NOTES = {
     "subset_authors": "The authors' protocol: their rule (the recorded products are among "
     "the molecules left after a candidate's edits) on candidates rebuilt as their scorer "
-    "does (hydrogens from RDKit's default valences, their charge rules, molecules RDKit "
-    "rejects dropped).",
+    "(scripts/eval.py) does: hydrogens from RDKit's default valences, their charge rules, "
+    "molecules RDKit rejects dropped, the first candidate tried on the aromatic and then "
+    "the Kekulé reactants (right if either holds the products), empty candidates at a "
+    "line's start dropped (their line.strip), so later candidates move up a slot.",
     "subset": "The authors' rule on molbench's edit replay (hydrogens and charges "
     "re-derived by valence, as molbench's graph-edit baseline): more candidates sanitise "
     "into the recorded product than under the authors' replay.",
