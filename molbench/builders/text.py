@@ -29,8 +29,8 @@ from molbench.builders.base import (
     Quarantined,
     SplitDefinition,
 )
-from molbench.builders.validity import carbon_quotas, pick_valid
 from molbench.chem import iupac, opsin
+from molbench.chem.generate import carbon_quotas, pick_valid
 from molbench.chem.graph import ATOM_FEATURES, molecule_graph
 from molbench.chem.hydrocarbon import Hydrocarbon, formula
 from molbench.chem.notation import write

@@ -26,6 +26,7 @@ from molbench.builders.base import (
     SplitDefinition,
 )
 from molbench.chem import generate
+from molbench.chem.generate import EXHAUSTIVE_MAX_CARBONS, carbon_quotas, pick_valid
 from molbench.chem.hydrocarbon import Hydrocarbon, formula
 from molbench.chem.notation import Written, write
 from molbench.chem.rdkit_oracle import OVER_VALENCE, UNDER_VALENCE, VALID, judge
@@ -39,11 +40,6 @@ from molbench.splits import grouped_random_split, threshold_split
 # Parquet ~150 B a row. Kept at 5 kB: only builds that cannot fit are refused.
 MEMORY_BYTES_PER_ROW = 5_000
 DISK_BYTES_PER_ROW = 140
-EXHAUSTIVE_MAX_CARBONS = 10  # every isomer is enumerated up to here (4,206 at C10)
-# len(generate.all_isomers(n)) for n = 1..EXHAUSTIVE_MAX_CARBONS (tests hold them equal):
-# the quotas need only the counts, and enumerating them here would be serial work
-ISOMER_COUNTS = (1, 2, 3, 8, 17, 48, 131, 407, 1269, 4206)
-SAMPLING_ATTEMPTS_PER_MOLECULE = 30
 _STREAM_MOLECULES, _STREAM_IDS = 1, 2  # independent random streams under one seed
 _EXPECTED_VERDICT = {e: OVER_VALENCE for e in generate.OVER_VALENCE_ERRORS} | {
     e: UNDER_VALENCE for e in generate.UNDER_VALENCE_ERRORS
@@ -299,30 +295,6 @@ class ValidityBuilder:
         return {}  # one group: nothing to compare across
 
 
-def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:
-    """Equal valid-molecule shares per carbon count, capped by how many isomers exist."""
-    capacity = {
-        n: ISOMER_COUNTS[n - 1] if n <= EXHAUSTIVE_MAX_CARBONS else n_valid
-        for n in range(1, max_carbons + 1)
-    }
-    quotas = {n: 0 for n in capacity}
-    remaining = n_valid
-    open_counts = sorted(capacity, key=lambda n: capacity[n])
-    while open_counts and remaining > 0:
-        share, extra = divmod(remaining, len(open_counts))
-        n = open_counts[0]
-        if capacity[n] <= share:
-            quotas[n] = capacity[n]
-            remaining -= capacity[n]
-            open_counts.pop(0)
-            continue
-        for i, n in enumerate(sorted(open_counts)):
-            # the remainder goes to the largest counts, which have the most isomers
-            quotas[n] = share + (1 if i >= len(open_counts) - extra else 0)
-        break
-    return quotas
-
-
 def _build_unit(unit: tuple[int, int, int]) -> tuple[pa.RecordBatch, int]:
     """One carbon count's rows (without ``id``/``parent_id``) and its number of valid ones."""
     with _collector_paused():
@@ -357,22 +329,6 @@ def _pick_unit(
         error, bad = _pick_corruption(mol, rng, used)
         pairs.append((mol, bad, error))
     return pairs
-
-
-def pick_valid(n: int, quota: int, rng: np.random.Generator) -> list[Hydrocarbon]:
-    """``quota`` distinct valid isomers with ``n`` carbons: drawn from all of them up to
-    ``EXHAUSTIVE_MAX_CARBONS``, sampled (labelled tree + uniform double bonds) above."""
-    if n <= EXHAUSTIVE_MAX_CARBONS:
-        isomers = generate.all_isomers(n)
-        chosen = np.sort(rng.choice(len(isomers), size=min(quota, len(isomers)), replace=False))
-        return [isomers[i] for i in chosen]
-    found: dict[str, Hydrocarbon] = {}
-    for _ in range(quota * SAMPLING_ATTEMPTS_PER_MOLECULE):
-        mol = generate.random_isomer(n, rng)
-        found.setdefault(mol.canonical_key, mol)
-        if len(found) == quota:
-            break
-    return list(found.values())
 
 
 def _pick_corruption(

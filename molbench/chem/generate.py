@@ -29,6 +29,11 @@ UNDER_VALENCE_ERRORS = (
     "single_bond_on_unsaturated_carbon",  # a double bond written single, hydrogens unchanged
 )
 ERROR_TYPES = OVER_VALENCE_ERRORS + UNDER_VALENCE_ERRORS
+EXHAUSTIVE_MAX_CARBONS = 10  # every isomer is enumerated up to here (4,206 at C10)
+# len(generate.all_isomers(n)) for n = 1..EXHAUSTIVE_MAX_CARBONS (tests hold them equal):
+# the quotas need only the counts, and enumerating them here would be serial work
+ISOMER_COUNTS = (1, 2, 3, 8, 17, 48, 131, 407, 1269, 4206)
+SAMPLING_ATTEMPTS_PER_MOLECULE = 30
 
 
 @cache
@@ -296,3 +301,43 @@ def _with_order(mol: Hydrocarbon, bond: int, order: int) -> Hydrocarbon:
     i, j, _ = bonds[bond]
     bonds[bond] = (i, j, order)
     return mol.edited(mol.h_counts, tuple(bonds))
+
+
+def carbon_quotas(n_valid: int, max_carbons: int) -> dict[int, int]:
+    """Equal valid-molecule shares per carbon count, capped by how many isomers exist."""
+    capacity = {
+        n: ISOMER_COUNTS[n - 1] if n <= EXHAUSTIVE_MAX_CARBONS else n_valid
+        for n in range(1, max_carbons + 1)
+    }
+    quotas = {n: 0 for n in capacity}
+    remaining = n_valid
+    open_counts = sorted(capacity, key=lambda n: capacity[n])
+    while open_counts and remaining > 0:
+        share, extra = divmod(remaining, len(open_counts))
+        n = open_counts[0]
+        if capacity[n] <= share:
+            quotas[n] = capacity[n]
+            remaining -= capacity[n]
+            open_counts.pop(0)
+            continue
+        for i, n in enumerate(sorted(open_counts)):
+            # the remainder goes to the largest counts, which have the most isomers
+            quotas[n] = share + (1 if i >= len(open_counts) - extra else 0)
+        break
+    return quotas
+
+
+def pick_valid(n: int, quota: int, rng: np.random.Generator) -> list[Hydrocarbon]:
+    """``quota`` distinct valid isomers with ``n`` carbons: drawn from all of them up to
+    ``EXHAUSTIVE_MAX_CARBONS``, sampled (labelled tree + uniform double bonds) above."""
+    if n <= EXHAUSTIVE_MAX_CARBONS:
+        isomers = all_isomers(n)
+        chosen = np.sort(rng.choice(len(isomers), size=min(quota, len(isomers)), replace=False))
+        return [isomers[i] for i in chosen]
+    found: dict[str, Hydrocarbon] = {}
+    for _ in range(quota * SAMPLING_ATTEMPTS_PER_MOLECULE):
+        mol = random_isomer(n, rng)
+        found.setdefault(mol.canonical_key, mol)
+        if len(found) == quota:
+            break
+    return list(found.values())

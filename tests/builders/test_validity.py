@@ -8,13 +8,7 @@ from rdkit import Chem, RDLogger
 
 import molbench
 from molbench.builders.base import BuildContext
-from molbench.builders.validity import (
-    ISOMER_COUNTS,
-    ValidityBuilder,
-    ValidityParams,
-    carbon_quotas,
-)
-from molbench.chem import generate
+from molbench.builders.validity import ValidityBuilder, ValidityParams
 from molbench.chem.generate import OVER_VALENCE_ERRORS, UNDER_VALENCE_ERRORS
 from molbench.chem.notation import parse_condensed
 from molbench.errors import ParameterError
@@ -120,14 +114,6 @@ def test_manifest_records_audits(small_build: molbench.BuildResult) -> None:
     assert counts["rdkit_checked"] == 600
 
 
-def test_quotas_fill_small_carbon_counts_exhaustively() -> None:
-    quotas = carbon_quotas(1000, 12)
-    assert quotas[1] == 1 and quotas[2] == 2 and quotas[3] == 3 and quotas[4] == 8
-    assert sum(quotas.values()) == 1000
-    assert quotas[7] == 131  # all isomers of C7: fewer than an equal share
-    assert max(quotas.values()) - min(q for n, q in quotas.items() if n >= 8) <= 1
-
-
 def test_rows_are_the_batches_one_dict_each() -> None:
     """The dict form of the rows (the builder protocol) holds what the batches hold."""
     params = ValidityParams(n_molecules=40, max_carbons=6, size_ood_max_train_carbons=3)
@@ -140,10 +126,6 @@ def test_rows_are_the_batches_one_dict_each() -> None:
     for row in rows:
         assert by_id[row["parent_id"]]["label"] == 1
         assert (row["parent_id"] == row["id"]) == (row["label"] == 1)
-
-
-def test_quota_isomer_counts_are_the_enumerated_ones() -> None:
-    assert tuple(len(generate.all_isomers(n)) for n in range(1, 11)) == ISOMER_COUNTS
 
 
 @pytest.mark.parametrize(

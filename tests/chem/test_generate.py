@@ -5,7 +5,9 @@ from rdkit import Chem
 
 from molbench.chem.generate import (
     ERROR_TYPES,
+    ISOMER_COUNTS,
     all_isomers,
+    carbon_quotas,
     corruptions,
     double_bond_sets,
     random_double_bonds,
@@ -75,3 +77,15 @@ def test_methane_can_only_gain_or_lose_a_hydrogen() -> None:
         "carbon_valence_over_4",
         "carbon_valence_under_4",
     }
+
+
+def test_quotas_fill_small_carbon_counts_exhaustively() -> None:
+    quotas = carbon_quotas(1000, 12)
+    assert quotas[1] == 1 and quotas[2] == 2 and quotas[3] == 3 and quotas[4] == 8
+    assert sum(quotas.values()) == 1000
+    assert quotas[7] == 131  # all isomers of C7: fewer than an equal share
+    assert max(quotas.values()) - min(q for n, q in quotas.items() if n >= 8) <= 1
+
+
+def test_quota_isomer_counts_are_the_enumerated_ones() -> None:
+    assert tuple(len(all_isomers(n)) for n in range(1, 11)) == ISOMER_COUNTS
