@@ -272,6 +272,14 @@ def _write(rw: Chem.RWMol, components: Sequence[frozenset[int]]) -> list[str]:
     return [by_component[c] for c in components]
 
 
+def mixture_smiles(molecules: Sequence[EditedMolecule]) -> str:
+    """The whole edited mixture, every molecule '.'-joined (sorted), as the WLDN authors'
+    candidate is; '' when an edited molecule does not sanitise (that spoils the guess)."""
+    if any(m.touched and not m.smiles for m in molecules):
+        return ""
+    return ".".join(sorted(m.smiles for m in molecules if m.smiles))
+
+
 def predicted_product(
     molecules: Sequence[EditedMolecule], reactant_atoms: Set[int] | None, rule: str
 ) -> str:

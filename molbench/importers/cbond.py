@@ -22,7 +22,12 @@ import pyarrow as pa
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from molbench.chem.reaction_edits import PRODUCT_RULES, edited_mixture, predicted_product
+from molbench.chem.reaction_edits import (
+    PRODUCT_RULES,
+    edited_mixture,
+    mixture_smiles,
+    predicted_product,
+)
 from molbench.chem.reaction_smiles import read_side
 from molbench.errors import PredictionFormatError
 from molbench.parallel import ordered_map
@@ -129,10 +134,8 @@ def _products(row: dict, candidates: list[list[tuple[int, int, float]]], keep: s
         except (RuntimeError, ValueError):  # RDKit rejects the edited graph
             out.append("")
             continue
-        if keep == "mixture":  # an edited molecule that does not sanitise spoils the guess
-            bad = any(m.touched and not m.smiles for m in molecules)
-            smiles = sorted(m.smiles for m in molecules if m.smiles)
-            out.append("" if bad else ".".join(smiles))
+        if keep == "mixture":  # an unedited precursor RDKit cannot sanitise is left out
+            out.append(mixture_smiles(molecules))
         else:
             out.append(predicted_product(molecules, reactant_atoms, keep))
     return out

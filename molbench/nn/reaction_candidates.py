@@ -139,7 +139,19 @@ def iter_product_smiles(
 ) -> Iterator[str]:
     """:func:`product_smiles` one edit set at a time: a caller that has enough stops early
     (RDKit is most of a prediction's cost), and the precursors are parsed once."""
-    from molbench.chem.reaction_edits import edited_mixture, predicted_product
+    for product, _ in iter_candidate_smiles(mapped_rxn, edit_sets, reactant_atoms):
+        yield product
+
+
+def iter_candidate_smiles(
+    mapped_rxn: str,
+    edit_sets: Iterable[Sequence[tuple[int, int, float]]],
+    reactant_atoms: Set[int] | None = None,
+) -> Iterator[tuple[str, str]]:
+    """(product, whole edited mixture) of each edit set, '' where it does not sanitise: the
+    product for ``--rule exact``, the mixture for the WLDN authors' ``subset`` rule (see
+    :func:`molbench.chem.reaction_edits.mixture_smiles`), from one replay of the edits."""
+    from molbench.chem.reaction_edits import edited_mixture, mixture_smiles, predicted_product
     from molbench.chem.reaction_smiles import read_side
 
     side = read_side(mapped_rxn.partition(">>")[0], "precursors")
@@ -148,6 +160,6 @@ def iter_product_smiles(
         try:
             molecules = edited_mixture(side.mol, edits, unedited)
         except (RuntimeError, ValueError):  # RDKit rejects the edited graph: not a candidate
-            yield ""
+            yield "", ""
             continue
-        yield predicted_product(molecules, reactant_atoms, PRODUCT_RULE)
+        yield predicted_product(molecules, reactant_atoms, PRODUCT_RULE), mixture_smiles(molecules)

@@ -43,7 +43,7 @@ from molbench.nn.reaction_candidates import (
     allowed_valence,
     bond_class,
     enumerate_candidates,
-    iter_product_smiles,
+    iter_candidate_smiles,
 )
 
 N_DISTANCES = 5  # pair distance buckets: 1, 2, 3, >= 4 bonds apart, other molecule
@@ -567,26 +567,29 @@ class ReactionWLDN(nn.Module):
     def predictions_from_outputs(
         table: pa.Table, outputs: dict[str, Any], n_best: int = 10
     ) -> dict[str, np.ndarray]:
-        """Up to ``n_best`` distinct valid product SMILES per row (RDKit, on the CPU)."""
+        """Up to ``n_best`` distinct valid product SMILES per row and, apart, as many whole
+        edited mixtures (``mixtures``, what the subset rule scores), by RDKit on the CPU."""
         if "mapped_rxn" not in table.column_names:
             raise ValueError("the table has no mapped_rxn column to apply the edits to")
         if "ranked_edits" not in outputs:
             raise ValueError("the outputs have no ranked_edits column (not this model's)")
         mapped_rxn = table["mapped_rxn"].to_pylist()
         # the separated setting's reactants: their untouched molecules stay in the product
-        reactants = (
+        reactant_atoms_of = (
             [{i for i, r in enumerate(flags) if r} for flags in table["in_reactant"].to_pylist()]
             if "in_reactant" in table.column_names
             else [None] * len(mapped_rxn)
         )
-        rows = np.empty(len(mapped_rxn), dtype=object)
-        rows[:] = [
-            _smiles_of(mapped, atoms, [_unflatten(flat) for flat in sets], n_best)
+        found = [
+            _candidates_of(mapped, atoms, [_unflatten(flat) for flat in sets], n_best)
             for mapped, atoms, sets in zip(
-                mapped_rxn, reactants, outputs["ranked_edits"], strict=True
+                mapped_rxn, reactant_atoms_of, outputs["ranked_edits"], strict=True
             )
         ]
-        return {"predictions": rows}
+        products, mixtures = np.empty(len(found), dtype=object), np.empty(len(found), dtype=object)
+        products[:] = [p for p, _ in found]
+        mixtures[:] = [m for _, m in found]
+        return {"predictions": products, "mixtures": mixtures}
 
     def predict(self, table: pa.Table, device: str = "cpu") -> dict[str, np.ndarray]:
         """Ranked product SMILES: :meth:`network_outputs`, then RDKit on the CPU."""
@@ -599,17 +602,21 @@ def _unflatten(flat: list[int]) -> Edits:
     return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
 
-def _smiles_of(
+def _candidates_of(
     mapped_rxn: str, reactant_atoms: set[int] | None, ranked: list[Edits], n_best: int
-) -> list[str]:
-    """Walk the ranked edit sets, skipping ones that do not sanitise and repeats."""
-    found: list[str] = []
+) -> tuple[list[str], list[str]]:
+    """Walk the ranked edit sets: the first ``n_best`` distinct valid products, and apart
+    the first ``n_best`` distinct valid whole mixtures (what the subset rule scores)."""
+    products: list[str] = []
+    mixtures: list[str] = []
     if not ranked:
-        return found
+        return products, mixtures
     sets = ([(a, b, float(BOND_CLASS_ORDERS[k])) for a, b, k in edits] for edits in ranked)
-    for smiles in iter_product_smiles(mapped_rxn, sets, reactant_atoms):
-        if smiles and smiles not in found:
-            found.append(smiles)
-            if len(found) == n_best:
-                break
-    return found
+    for product, mixture in iter_candidate_smiles(mapped_rxn, sets, reactant_atoms):
+        if product and product not in products and len(products) < n_best:
+            products.append(product)
+        if mixture and mixture not in mixtures and len(mixtures) < n_best:
+            mixtures.append(mixture)
+        if len(products) == len(mixtures) == n_best:
+            break
+    return products, mixtures

@@ -56,20 +56,22 @@ class ReactionsTask:
             f"top{k}_subset": "top-k by position under rule subset (right when the recorded "
             "products are among a prediction's molecules, the WLDN authors' rule), as the "
             "published rows marked `rule subset` below are scored; every other column is under "
-            "rule exact. A graph-edit model here predicts its edited product plus the "
-            "untouched reactants, not the whole edited mixture those rows keep, so its subset "
-            "score is, if anything, lower than a mixture's would be."
+            "rule exact. A run that gives its whole edited mixtures beside its products "
+            "(the `mixtures` column, as `wldn.py` writes them; `subset_scores` in its result) "
+            "is scored on those, as those rows are; any other run on its predictions."
             for k in (1, 3, 5)
         }
     )
     rules = RULES  # --rule: what counts as a right prediction
     published_metrics = ("top1", "top3", "top5")  # what papers print for rescored models
-    prediction_columns = MappingProxyType({"predictions": "ranked_text"})
+    prediction_columns = MappingProxyType({"predictions": "ranked_text", "mixtures": "ranked_text"})
     required_columns = (("predictions",),)
     prediction_help = (
         "`id` plus `predictions`: product SMILES per reaction, best first, the first 10 "
         "scored (a list column in Parquet; in CSV one string, the candidates joined by "
-        "single spaces, no quotes or commas). "
+        "single spaces, no quotes or commas). Optionally `mixtures`, for an edit-based "
+        "model: its ranked whole edited mixtures, which the subset rule then scores instead "
+        "of `predictions`. "
         "Multi-molecule products are '.'-joined; molecule order, atom maps and writing "
         "order do not matter, stereo does. Invalid SMILES count as wrong, and so does a SMILES "
         f"over {MAX_SMILES_LENGTH:,} characters or with branches nested over {MAX_BRANCH_DEPTH} "
@@ -144,21 +146,29 @@ class ReactionsTask:
         """Top-k by position (headline) and among distinct guesses, under ``context["rule"]``.
 
         Under ``exact`` also ``top{k}_subset``: top-k by position under the ``subset`` rule
-        (the WLDN authors'), so one run sits beside results printed under either rule.
+        (the WLDN authors'), so one run sits beside results printed under either rule. The
+        subset rule scores ``mixtures`` where the predictions have them (an edit-based
+        model's whole edited mixtures, as the authors score theirs), else ``predictions``.
         """
         context = context or {}
         rule = context.get("rule") or "exact"
         products = truth["products"].to_pylist()
         ranked, warnings = _first_predictions(predictions["predictions"])
+        mixtures = predictions.get("mixtures")
+        if mixtures is not None:
+            mixtures, more = _first_predictions(mixtures)
+            warnings += [w.replace("predictions", "mixtures", 1) for w in more]
+        subset_ranked = ranked if mixtures is None else mixtures
         workers = context.get("workers") or default_workers()
         caches: tuple[dict, dict] = ({}, {})  # canonical forms, shared by both rules
-        rank, rank_distinct, invalid_top1 = forward_ranks(products, ranked, rule, workers, caches)
+        scored = subset_ranked if rule == "subset" else ranked
+        rank, rank_distinct, invalid_top1 = forward_ranks(products, scored, rule, workers, caches)
         n = len(rank)
         metrics: dict[str, float] = {f"top{k}": _mean(hits_at(rank, k)) for k in DEFAULT_KS}
         metrics |= {f"top{k}_distinct": _mean(hits_at(rank_distinct, k)) for k in DEFAULT_KS[1:]}
         metrics["invalid_top1"] = invalid_top1 / n if n else float("nan")
         if rule == "exact":  # the lenient rule too, to set beside results printed under it
-            subset_rank = forward_ranks(products, ranked, "subset", workers, caches)[0]
+            subset_rank = forward_ranks(products, subset_ranked, "subset", workers, caches)[0]
             metrics |= {f"top{k}_subset": _mean(hits_at(subset_rank, k)) for k in DEFAULT_KS}
         train = context.get("train")  # this config's train split, when it has one
         for key, subset in (
@@ -181,7 +191,7 @@ class ReactionsTask:
                 "ci95": [low, high],
                 "higher_is_better": self.higher_is_better,
             },
-            "protocol": protocol(rule),
+            "protocol": protocol(rule, "predictions" if mixtures is None else "mixtures"),
             "buckets": {
                 "top1_by_n_edits": _top1_by([f"{k}+" if k == 6 else str(k) for k in n_edits], rank),
                 "top1_by_reagents_given": _top1_by(
@@ -210,11 +220,15 @@ class ReactionsTask:
         return Curve("top-k among distinct guesses", "k", points)
 
 
-def protocol(rule: str) -> dict[str, Any]:
-    """How a reactions result was scored, recorded in it (see :mod:`reaction_metrics`)."""
+def protocol(rule: str, subset_scores: str = "predictions") -> dict[str, Any]:
+    """How a reactions result was scored, recorded in it (see :mod:`reaction_metrics`).
+
+    ``subset_scores``: the column the subset rule scored (``mixtures`` when given).
+    """
     return {
         "topk": "by_position",
         "rule": rule,
+        "subset_scores": subset_scores,
         "distinct_metrics": "top{k}_distinct",
         "atom_maps": "stripped",
         "max_predictions": MAX_PREDICTIONS,

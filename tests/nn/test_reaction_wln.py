@@ -237,6 +237,11 @@ def test_product_smiles_stop_at_the_predictions_asked_for(monkeypatch) -> None:
     calls = []
     real = reaction_edits.edited_mixture
     monkeypatch.setattr(reaction_edits, "edited_mixture", lambda *a: calls.append(1) or real(*a))
-    assert reaction_wln._smiles_of(mapped, None, ranked, 1) == ["CCNC"]
+    assert reaction_wln._candidates_of(mapped, None, ranked, 1) == (["CCNC"], ["CCNC.Cl"])
     assert len(calls) == 1  # the other three edit sets are never written
-    assert len(reaction_wln._smiles_of(mapped, None, ranked, 10)) >= 2
+    products, mixtures = reaction_wln._candidates_of(mapped, None, ranked, 10)
+    assert len(calls) == 5  # every set replayed once, for both lists
+    # the product drops the leaving group (and, without reactant atoms, the other
+    # molecules); the whole mixture keeps every molecule, as the WLDN authors' candidates do
+    assert products == ["CCNC", "CCCN", "CNC(C)Cl", "CC"]
+    assert mixtures == ["CCNC.Cl", "CCCN.Cl", "CNC(C)Cl", "CC.CN.Cl"]

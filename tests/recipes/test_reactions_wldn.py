@@ -60,12 +60,15 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(raw_fixtures, tmp_path: Pa
     assert test_result["n_rows"] == 10
     assert 0 <= metrics["top1"] <= metrics["top10"] <= 1
     assert metrics["invalid_top1"] == 0
+    assert test_result["protocol"]["subset_scores"] == "mixtures"  # its whole mixtures
 
     # every test reaction gets distinct products that RDKit reads back
     module, _ = load_model(out / "model")
     rows = molbench.open_dataset(built.path).table("uspto_15k", "test")
-    ranked = module.predict(rows)["predictions"]
+    predicted = module.predict(rows)
+    ranked = predicted["predictions"]
     assert len(ranked) == 10 and all(1 <= len(r) <= 10 for r in ranked)
+    assert len(predicted["mixtures"]) == 10 and all(len(set(r)) == len(r) for r in ranked)
     assert all(len(set(r)) == len(r) for r in ranked)
     assert all(Chem.MolFromSmiles(smiles) is not None for r in ranked for smiles in r)
 

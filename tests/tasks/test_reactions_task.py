@@ -77,6 +77,25 @@ def test_score_records_protocol_per_row_ranks_and_both_top_k() -> None:
     assert "top1_subset" not in subset["metrics"]
 
 
+def test_the_subset_rule_scores_an_edit_models_mixtures_when_given() -> None:
+    """``mixtures`` (whole edited mixtures) are what the subset rule scores; the exact rule
+    and its headline keep scoring the products."""
+    truth = _truth(["CCO", "CC.Cl"])
+    products = _ranked([["CCN", "CCO"], ["CC"]])
+    mixtures = _ranked([["CCO.N", "CCN.O"], ["CC.Cl.O"]])
+    given = {"predictions": products, "mixtures": mixtures}
+    scored = ReactionsTask().score(truth, given, seed=0)
+    assert scored["per_row"]["rank"] == [2, 0]  # exact, on the products
+    m = scored["metrics"]
+    assert m["top1_subset"] == pytest.approx(1.0)  # on the mixtures: both right at once
+    assert scored["protocol"]["subset_scores"] == "mixtures"
+    subset = ReactionsTask().score(truth, given, 0, {"rule": "subset"})
+    assert subset["per_row"]["rank"] == [1, 1]
+    alone = ReactionsTask().score(truth, {"predictions": products}, seed=0)
+    assert alone["metrics"]["top1_subset"] == pytest.approx(0.0)  # the products: CC only
+    assert alone["protocol"]["subset_scores"] == "predictions"
+
+
 def test_a_beam_longer_than_ten_is_scored_on_its_first_ten_with_a_warning() -> None:
     truth = _truth(["CCO", "CCN"])
     preds = _ranked([["C"] * 10 + ["CCO"], ["C"] * 9 + ["CCN"] + ["C"] * 5])
