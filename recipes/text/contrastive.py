@@ -61,7 +61,8 @@ class Settings(recipe.RunSettings):
     hidden: int = 128
     layers: int = 6
     dim: int = 128  # shared embedding dimension
-    text_input: str = "tokens"  # frozen encoder token states (order kept) | sentence (pooled)
+    # frozen encoder token states (order kept) | sentence (pooled) | none (characters alone)
+    text_input: str = "tokens"
     text_heads: int = 8  # attention-pooling heads over the token states
     text_hidden: int = 1024
     text_layers: int = 3  # linear layers of the text projection head
@@ -76,6 +77,8 @@ class Settings(recipe.RunSettings):
     char_layers: int = 3
     char_heads: int = 4
     char_max_length: int = 128  # characters read per text
+    # summed character count features (-1 = 64 with the character CNN, else none)
+    char_counts: Annotated[int, recipe.Range(-1)] = -1
     hard_negatives: recipe.NonNegative = 32  # isomers kept together per batch (0 = off)
 
 
@@ -92,6 +95,7 @@ run = recipe.Run(f"contrastive_gin{suffix}", __file__, s.seed, device, world=wor
 # model (first: a shape or pooling that does not exist fails before any data work)
 chebi = s.config.startswith("chebi20")
 char_width = s.char_width if s.char_width >= 0 else (0 if chebi else 64)
+char_counts = s.char_counts if s.char_counts >= 0 else (64 if char_width else 0)
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,
@@ -108,6 +112,7 @@ hyperparameters = {
             "char_layers": s.char_layers,
             "char_heads": s.char_heads,
             "char_max_length": s.char_max_length,
+            "char_counts": char_counts,
         }
         if char_width
         else {}
