@@ -33,7 +33,8 @@ from molbench.torch_data import GraphBatch, _ranges
 
 BOND_SIZES = 7  # bond order x 2: single 2, aromatic 3, double 4, triple 6
 MAX_LOGIT_SCALE = 100.0
-TEXT_INPUTS = ("sentence", "tokens")
+TEXT_INPUTS = ("sentence", "tokens", "none")  # none: the character encoder alone
+CHAR_COUNT_SCALE = 0.125  # keeps the character count features' sums near unit size
 CHAR_VOCABULARY = 129  # 0 = padding, 1..127 = ASCII code + 1, 128 = any other character
 CHAR_DILATIONS = (1, 2, 4)  # cycled over the character CNN's layers (kernel 3)
 
@@ -116,7 +117,9 @@ class TextFeatures:
             raise ValueError(f"text_input must be one of {', '.join(TEXT_INPUTS)}, got {kind!r}")
         self.kind = kind
         self.size = len(texts)
-        if kind == "sentence":
+        if kind == "none":
+            pass  # the character ids alone: no frozen encoder is run
+        elif kind == "sentence":
             self.vectors = torch.from_numpy(embed_texts(texts, encoder, device, progress=progress))
         else:
             flat, offsets = embed_text_tokens(texts, encoder, device, progress=progress)
@@ -137,6 +140,8 @@ class TextFeatures:
         return (*frozen, chars[:, :longest])
 
     def _frozen(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        if self.kind == "none":
+            return ()
         if self.kind == "sentence":
             return (self.vectors[rows],)
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
@@ -224,7 +229,9 @@ class CharCNN(nn.Module):
     sits next to.
     """
 
-    def __init__(self, width: int, layers: int, heads: int, max_length: int) -> None:
+    def __init__(
+        self, width: int, layers: int, heads: int, max_length: int, counts: int = 0
+    ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(CHAR_VOCABULARY, width, padding_idx=0)
         self.position = nn.Embedding(max_length, width)
@@ -233,6 +240,8 @@ class CharCNN(nn.Module):
             for d in itertools.islice(itertools.cycle(CHAR_DILATIONS), layers)
         )
         self.scores = nn.Linear(width, heads)
+        self.counts = nn.Linear(width, counts) if counts else None
+        self.out_width = heads * width + counts
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         mask = chars > 0
@@ -243,7 +252,13 @@ class CharCNN(nn.Module):
             x = (x + torch.relu(conv(x))) * keep
         x = x.transpose(1, 2)
         weights = self.scores(x).masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
-        return torch.einsum("nch,ncd->nhd", weights, x).flatten(1)
+        pooled = torch.einsum("nch,ncd->nhd", weights, x).flatten(1)
+        if self.counts is None:
+            return pooled
+        # attention pooling averages, so "dimethyl" and "trimethyl" look alike; summed
+        # per-position features count (substituents, multiple bonds, hence the formula)
+        counted = (torch.relu(self.counts(x)) * mask[..., None]).sum(1) * CHAR_COUNT_SCALE
+        return torch.cat([pooled, counted], dim=1)
 
 
 class ContrastiveGIN(nn.Module):
@@ -271,6 +286,7 @@ class ContrastiveGIN(nn.Module):
             "char_layers": Int(1, 16, False),
             "char_heads": Int(1, 64, False),
             "char_max_length": Int(1, 4096, False),
+            "char_counts": Int(0, 1024, False),  # summed count features (absent: 0)
         }
     )
 
@@ -289,6 +305,7 @@ class ContrastiveGIN(nn.Module):
         char_layers: int = 3,
         char_heads: int = 4,
         char_max_length: int = 128,
+        char_counts: int = 0,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GINEConv
@@ -313,10 +330,16 @@ class ContrastiveGIN(nn.Module):
         width = text_encoder.dimension
         self.char_max_length = char_max_length
         self.chars = (
-            CharCNN(char_width, char_layers, char_heads, char_max_length) if char_width else None
+            CharCNN(char_width, char_layers, char_heads, char_max_length, char_counts)
+            if char_width
+            else None
         )
-        extra = char_heads * char_width if char_width else 0
-        if text_input == "sentence":
+        extra = self.chars.out_width if self.chars is not None else 0
+        if text_input == "none":
+            if self.chars is None:
+                raise ValueError("text_input 'none' needs the character encoder (char_width > 0)")
+            self.text_head = _mlp(extra, text_hidden, dim, text_layers)
+        elif text_input == "sentence":
             # sentence embeddings of near-isomers differ in a few small coordinates: standardise
             # every coordinate (batch statistics, kept as running averages) before projecting.
             self.text_head = nn.Sequential(
@@ -350,6 +373,7 @@ class ContrastiveGIN(nn.Module):
             char_layers=hp.get("char_layers", 3),
             char_heads=hp.get("char_heads", 4),
             char_max_length=hp.get("char_max_length", 128),
+            char_counts=hp.get("char_counts", 0),
         )
 
     def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:
@@ -382,7 +406,9 @@ class ContrastiveGIN(nn.Module):
         """
         if self.chars is not None:
             *inputs, chars = inputs
-        if self.text_input == "sentence":
+        if self.text_input == "none":
+            pooled = self.chars(chars)
+        elif self.text_input == "sentence":
             (pooled,) = inputs
         else:
             states, mask = inputs
@@ -390,7 +416,7 @@ class ContrastiveGIN(nn.Module):
             scores = self.token_scores(states) + self.token_position(positions)
             weights = scores.masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
             pooled = torch.einsum("blh,bld->bhd", weights, states).flatten(1)
-        if self.chars is not None:
+        if self.chars is not None and self.text_input != "none":
             pooled = torch.cat([pooled, self.chars(chars)], dim=1)
         return nn.functional.normalize(self.text_head(pooled).float(), dim=1)
 

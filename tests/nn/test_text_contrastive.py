@@ -1,5 +1,6 @@
 """The contrastive text model: cards of older runs still load, the recorded cards rebuild,
-and the character CNN and isomer batches (hard negatives) do what they are for."""
+and the character CNN (with its count features) and isomer batches (hard negatives) do what
+they are for."""
 
 import json
 from pathlib import Path
@@ -16,6 +17,7 @@ from molbench.nn.text_contrastive import (
     CHAR_VOCABULARY,
     CharCNN,
     ContrastiveGIN,
+    TextFeatures,
     char_ids,
     isomer_order,
 )
@@ -104,3 +106,33 @@ def test_text_embeddings_with_characters_from_a_card() -> None:
     plain = ContrastiveGIN.from_hyperparameters(OLD_CARD)
     grown = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
     assert grown > 0
+
+
+def test_char_count_features_count_where_attention_pooling_averages() -> None:
+    torch.manual_seed(0)
+    cnn = CharCNN(16, 2, 2, 64, counts=8).eval()
+    with torch.no_grad():  # no position or convolution: each state is its character's alone
+        cnn.position.weight.zero_()
+        for conv in cnn.convs:
+            conv.weight.zero_()
+            conv.bias.zero_()
+        once, twice = cnn(char_ids(["methyl", "methylmethyl"], 16))
+    assert once.shape == (2 * 16 + 8,) and cnn.out_width == 2 * 16 + 8
+    torch.testing.assert_close(once[:32], twice[:32])  # the averages cannot tell them apart
+    assert once[32:].abs().sum() > 0
+    torch.testing.assert_close(twice[32:], 2 * once[32:])  # the sums count
+
+
+def test_characters_alone_need_no_frozen_encoder() -> None:
+    features = TextFeatures(["ethane", "propane", "x"], "none", chars=32)
+    (ids,) = features.batch(np.array([1, 2]))
+    assert ids.shape == (2, len("propane"))
+    card = {**OLD_CARD, "text_input": "none", "char_width": 8, "char_layers": 2, "char_heads": 2}
+    model = ContrastiveGIN.from_hyperparameters({**card, "char_counts": 4}).eval()
+    assert not hasattr(model, "token_scores")
+    with torch.no_grad():
+        out = model.encode_texts(ids)
+    assert out.shape == (2, 128)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
+    with pytest.raises(ValueError, match="needs the character encoder"):
+        ContrastiveGIN.from_hyperparameters({**card, "char_width": 0})

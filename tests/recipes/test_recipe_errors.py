@@ -28,11 +28,12 @@ def fails(script: str, *args: str) -> str:
         ("text/name_seq2seq.py", "--batch-size=0", "error: --batch-size must be at least 1"),
         ("reactions/transformer.py", "--inputs=both", "inputs must be one of separated, mixed"),
         ("text/contrastive.py", "--pool=min", "pool must be 'sum' or 'mean_max'"),
+        ("text/contrastive.py", "--text-input=none --char-width=0", "needs the character"),
         ("reactions/template_ranker.py", "--input-column=products", "reactants or precursors"),
     ],
 )
 def test_settings_no_run_can_use_end_in_one_line(script: str, option: str, message: str) -> None:
-    assert message in fails(script, option)
+    assert message in fails(script, *option.split())
 
 
 def test_a_gpu_this_machine_lacks_is_one_line() -> None:

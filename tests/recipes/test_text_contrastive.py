@@ -98,6 +98,7 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(
     assert card["hyperparameters"]["text_encoder_path"] == str(encoder)
     assert card["hyperparameters"]["text_max_length"] == 64
     assert card["hyperparameters"]["char_width"] == 64  # names: the character CNN is on
+    assert card["hyperparameters"]["char_counts"] == 64  # and its count features
     assert card["hyperparameters"]["training"]["hard_negatives"] == 32
     assert len(card["hyperparameters"]["text_encoder_sha256"]) == 64
     assert card["provenance"]["recipe"] == "recipes/text/contrastive.py"
@@ -161,6 +162,7 @@ def test_chebi20_run_also_ranks_against_the_whole_corpus(raw_fixtures, tmp_path:
     assert done.returncode == 0, done.stderr[-2000:]
     card = json.loads((out / "model" / "molbench_model.json").read_text())
     assert "char_width" not in card["hyperparameters"]  # descriptions: frozen encoder only
+    assert "char_counts" not in card["hyperparameters"]
     corpus = json.loads((out / "test_whole_corpus.json").read_text())
     corpus_size = built.manifest["configs"]["chebi20_molecules"]["splits"]["corpus"]["rows"]
     assert corpus["metrics"]["corpus_size"] == corpus_size > corpus["n_rows"]
