@@ -178,7 +178,6 @@ def _authors_products(mapped_rxn: str, candidates: list[list[tuple[int, int, flo
     return out
 
 
-@lru_cache(maxsize=1 << 12)
 def _recorded_products(mapped_products: str) -> frozenset[str]:
     """The recorded product molecules as the authors' scorer writes them (maps cleared)."""
     mol = Chem.MolFromSmiles(mapped_products)

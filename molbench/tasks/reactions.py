@@ -156,8 +156,8 @@ class ReactionsTask:
         ranked, warnings = _first_predictions(predictions["predictions"])
         mixtures = predictions.get("mixtures")
         if mixtures is not None:
-            mixtures, more = _first_predictions(mixtures)
-            warnings += [w.replace("predictions", "mixtures", 1) for w in more]
+            mixtures, more = _first_predictions(mixtures, "mixtures")
+            warnings += more
         subset_ranked = ranked if mixtures is None else mixtures
         workers = context.get("workers") or default_workers()
         caches: tuple[dict, dict] = ({}, {})  # canonical forms, shared by both rules
@@ -235,7 +235,9 @@ def protocol(rule: str, subset_scores: str = "predictions") -> dict[str, Any]:
     }
 
 
-def _first_predictions(ranked: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _first_predictions(
+    ranked: np.ndarray, column: str = "predictions"
+) -> tuple[np.ndarray, list[str]]:
     """The first ``MAX_PREDICTIONS`` of every row, and a warning when some row had more."""
     longest = max((len(row) for row in ranked), default=0)
     if longest <= MAX_PREDICTIONS:
@@ -244,7 +246,7 @@ def _first_predictions(ranked: np.ndarray) -> tuple[np.ndarray, list[str]]:
     cut = np.empty(len(ranked), dtype=object)
     cut[:] = [list(row[:MAX_PREDICTIONS]) for row in ranked]
     return cut, [
-        f"{n_long:,} rows have more than {MAX_PREDICTIONS} predictions (up to {longest}): "
+        f"{n_long:,} rows have more than {MAX_PREDICTIONS} {column} (up to {longest}): "
         f"only the first {MAX_PREDICTIONS} of each were scored"
     ]
 
