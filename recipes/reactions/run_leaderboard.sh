@@ -7,8 +7,12 @@
 # Needs the uspto_15k build and the evaluation-only uspto_mit build:
 #   molbench build reactions --config uspto_15k --source DIR
 #   molbench build reactions --config uspto_mit --splits validation,test --source DIR
-# The transformer rows come from a GPU machine: recipes/reactions/run_gpu.sh, then the
-# `molbench eval --model … --outputs … --record …` commands it collects, run here.
+# The transformer row (one CPU run, ~45 CPU-minutes; not part of this script) was:
+#   molbench augment reactions --config uspto_15k --copies 10 --seed 0 --out runs/aug10.parquet
+#   python recipes/reactions/transformer.py --augmented=runs/aug10.parquet --batch-tokens=4096 \
+#       --ema-decay=0.999 --steps=6000 --eval-every=1000 --eval-rows=200 --seed=0 --record=true
+# On a GPU machine: recipes/reactions/run_gpu_transformer.sh, then the
+# `molbench eval --model … --outputs … --record …` commands it prints, run here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seeds=${1:-"0 1 2"}
