@@ -37,6 +37,7 @@ TEXT_INPUTS = ("sentence", "tokens", "none")  # none: the character encoder alon
 CHAR_COUNT_SCALE = 0.125  # keeps the character count features' sums near unit size
 CHAR_VOCABULARY = 129  # 0 = padding, 1..127 = ASCII code + 1, 128 = any other character
 CHAR_DILATIONS = (1, 2, 4)  # cycled over the character CNN's layers (kernel 3)
+CHAR_ATTENTION_HEADS = 4  # heads of each self-attention layer over the character states
 
 
 class MoleculeGraphs:
@@ -230,7 +231,13 @@ class CharCNN(nn.Module):
     """
 
     def __init__(
-        self, width: int, layers: int, heads: int, max_length: int, counts: int = 0
+        self,
+        width: int,
+        layers: int,
+        heads: int,
+        max_length: int,
+        counts: int = 0,
+        attention_layers: int = 0,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(CHAR_VOCABULARY, width, padding_idx=0)
@@ -239,18 +246,25 @@ class CharCNN(nn.Module):
             nn.Conv1d(width, width, 3, padding=d, dilation=d)
             for d in itertools.islice(itertools.cycle(CHAR_DILATIONS), layers)
         )
+        # self-attention over the whole name after the local convolutions: a multiplier
+        # ("bis(") or a parent chain far from the substituent it scales is in reach
+        self.attention = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                width,
+                CHAR_ATTENTION_HEADS,
+                2 * width,
+                dropout=0.0,
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(attention_layers)
+        )
         self.scores = nn.Linear(width, heads)
         self.counts = nn.Linear(width, counts) if counts else None
         self.out_width = heads * width + counts
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        mask = chars > 0
-        positions = torch.arange(chars.shape[1], device=chars.device)
-        x = (self.embedding(chars) + self.position(positions)) * mask[..., None]
-        x, keep = x.transpose(1, 2), mask[:, None, :].to(x.dtype)  # [n, width, C]
-        for conv in self.convs:
-            x = (x + torch.relu(conv(x))) * keep
-        x = x.transpose(1, 2)
+        x, mask = self.states(chars)
         weights = self.scores(x).masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)
         pooled = torch.einsum("nch,ncd->nhd", weights, x).flatten(1)
         if self.counts is None:
@@ -259,6 +273,19 @@ class CharCNN(nn.Module):
         # per-position features count (substituents, multiple bonds, hence the formula)
         counted = (torch.relu(self.counts(x)) * mask[..., None]).sum(1) * CHAR_COUNT_SCALE
         return torch.cat([pooled, counted], dim=1)
+
+    def states(self, chars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-character states [n, C, width] (zero at padding) and the mask [n, C]."""
+        mask = chars > 0
+        positions = torch.arange(chars.shape[1], device=chars.device)
+        x = (self.embedding(chars) + self.position(positions)) * mask[..., None]
+        x, keep = x.transpose(1, 2), mask[:, None, :].to(x.dtype)  # [n, width, C]
+        for conv in self.convs:
+            x = (x + torch.relu(conv(x))) * keep
+        x = x.transpose(1, 2)
+        for layer in self.attention:
+            x = layer(x, src_key_padding_mask=~mask) * mask[..., None]
+        return x, mask
 
 
 class ContrastiveGIN(nn.Module):
@@ -287,6 +314,7 @@ class ContrastiveGIN(nn.Module):
             "char_heads": Int(1, 64, False),
             "char_max_length": Int(1, 4096, False),
             "char_counts": Int(0, 1024, False),  # summed count features (absent: 0)
+            "char_attention": Int(0, 16, False),  # self-attention layers (absent: 0)
         }
     )
 
@@ -306,6 +334,7 @@ class ContrastiveGIN(nn.Module):
         char_heads: int = 4,
         char_max_length: int = 128,
         char_counts: int = 0,
+        char_attention: int = 0,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GINEConv
@@ -330,7 +359,9 @@ class ContrastiveGIN(nn.Module):
         width = text_encoder.dimension
         self.char_max_length = char_max_length
         self.chars = (
-            CharCNN(char_width, char_layers, char_heads, char_max_length, char_counts)
+            CharCNN(
+                char_width, char_layers, char_heads, char_max_length, char_counts, char_attention
+            )
             if char_width
             else None
         )
@@ -374,6 +405,7 @@ class ContrastiveGIN(nn.Module):
             char_heads=hp.get("char_heads", 4),
             char_max_length=hp.get("char_max_length", 128),
             char_counts=hp.get("char_counts", 0),
+            char_attention=hp.get("char_attention", 0),  # models saved before it: none
         )
 
     def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:

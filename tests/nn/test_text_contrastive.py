@@ -136,3 +136,27 @@ def test_characters_alone_need_no_frozen_encoder() -> None:
     torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
     with pytest.raises(ValueError, match="needs the character encoder"):
         ContrastiveGIN.from_hyperparameters({**card, "char_width": 0})
+
+
+@pytest.mark.parametrize("attention", [0, 1])
+def test_char_attention_reaches_past_the_convolution_window(attention: int) -> None:
+    torch.manual_seed(0)
+    cnn = CharCNN(16, 3, 2, 64, counts=4, attention_layers=attention).eval()
+    stem = "2,2-bis(" + "x" * 30  # the multiplier sits far from the last character
+    ids = char_ids([stem + "a", stem + "b"], 64)
+    with torch.no_grad():
+        states, _ = cnn.states(ids)
+        padded, longer = cnn(ids[:, :40]), cnn(char_ids([stem + "a", stem + "b"], 60))
+    torch.testing.assert_close(padded, longer)  # padding changes nothing, with attention too
+    first_differs = not torch.allclose(states[0, 0], states[1, 0], atol=1e-6)
+    assert first_differs == bool(attention)  # window of ~15 characters; attention: the name
+
+
+def test_a_card_with_char_attention_rebuilds_with_its_layers() -> None:
+    card = {**OLD_CARD, "char_width": 8, "char_layers": 2, "char_heads": 2, "char_counts": 4}
+    without = ContrastiveGIN.from_hyperparameters(card)
+    with_attention = ContrastiveGIN.from_hyperparameters({**card, "char_attention": 2})
+    assert without.chars is not None and len(without.chars.attention) == 0
+    assert with_attention.chars is not None and len(with_attention.chars.attention) == 2
+    n = sum(p.numel() for p in with_attention.parameters())
+    assert n > sum(p.numel() for p in without.parameters())
