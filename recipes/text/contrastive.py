@@ -38,8 +38,9 @@ side (carbons, multiple bonds) or names it cannot memorise is what to try next.
     torchrun --nproc-per-node=2 recipes/text/contrastive.py --batch-size=256   # 2 ranks
     python recipes/text/contrastive.py --config chebi20 --text-encoder ../scibert_scivocab_uncased
 
-The frozen text features are computed once on the CPU and cached under the molbench root
-(``embeddings/``), so later runs, and a GPU machine given that folder, skip the encoder.
+The frozen text features are computed once on the CPU and cached under the molbench home
+(``$MOLBENCH_HOME/embeddings/``, else ``~/.cache/molbench/embeddings/``; not under
+``--root``), so later runs, and a GPU machine given that folder, skip the encoder.
 Under torchrun each rank encodes its shard of every batch and the loss gathers all ranks'
 embeddings, so the in-batch negatives are the whole global batch (``--batch-size`` per
 rank); rank 0 saves, evaluates and records.
