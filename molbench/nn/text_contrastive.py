@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from molbench.hyperparameters import SHA256_HEX, Choice, Int, Text
+from molbench.nn import name_morphemes
 from molbench.nn.atom_features import AtomFeatureEmbedding
 from molbench.nn.text_encoder import MINILM, EncoderId, embed_text_tokens, embed_texts
 from molbench.torch_data import GraphBatch, _ranges
@@ -38,6 +39,9 @@ CHAR_COUNT_SCALE = 0.125  # keeps the character count features' sums near unit s
 CHAR_VOCABULARY = 129  # 0 = padding, 1..127 = ASCII code + 1, 128 = any other character
 CHAR_DILATIONS = (1, 2, 4)  # cycled over the character CNN's layers (kernel 3)
 CHAR_ATTENTION_HEADS = 4  # heads of each self-attention layer over the character states
+COUNT_TARGETS = ("heavy_atoms", "hydrogens", "double_bonds", "triple_bonds", "branches", "ends")
+# what the character encoder reads: characters, or IUPAC morphemes (molbench.nn.name_morphemes)
+CHAR_UNITS = ("characters", name_morphemes.VOCABULARY_VERSION)
 
 
 class MoleculeGraphs:
@@ -85,6 +89,22 @@ class MoleculeGraphs:
         for start in range(0, len(self), batch_size):
             yield self.batch(np.arange(start, min(start + batch_size, len(self))))
 
+    def counts(self) -> np.ndarray:
+        """Per molecule [n, len(COUNT_TARGETS)]: heavy atoms, hydrogens, double and triple
+        bonds, branch atoms (degree >= 3) and chain ends (degree 1), as float32."""
+        row_of_atom = np.repeat(np.arange(len(self)), np.diff(self.node_offsets))
+        row_of_bond = np.repeat(np.arange(len(self)), np.diff(self.edge_offsets))
+        degree = self.x[:, 3]
+        columns = [
+            np.ones(len(self.x)),
+            self.x[:, 2],
+            degree >= 3,
+            degree == 1,
+        ]
+        atoms = [np.bincount(row_of_atom, c, minlength=len(self)) for c in columns]
+        bonds = [np.bincount(row_of_bond, self.bond == b, minlength=len(self)) for b in (4, 6)]
+        return np.stack([atoms[0], atoms[1], *bonds, atoms[2], atoms[3]], 1).astype(np.float32)
+
     def formulas(self) -> np.ndarray:
         """A group id per molecule: equal ids = equal molecular formula (atoms + hydrogens)."""
         keys: dict[bytes, int] = {}
@@ -113,6 +133,7 @@ class TextFeatures:
         device: str = "cpu",
         progress: bool = False,
         chars: int = 0,
+        units: str = "characters",
     ) -> None:
         if kind not in TEXT_INPUTS:
             raise ValueError(f"text_input must be one of {', '.join(TEXT_INPUTS)}, got {kind!r}")
@@ -125,7 +146,7 @@ class TextFeatures:
         else:
             flat, offsets = embed_text_tokens(texts, encoder, device, progress=progress)
             self.flat, self.offsets = _layer_norm(torch.from_numpy(flat)), offsets
-        self.chars = char_ids(texts, chars) if chars else None
+        self.chars = unit_ids(texts, chars, units) if chars else None
 
     def __len__(self) -> int:
         return self.size
@@ -168,6 +189,15 @@ def char_ids(texts: list[str], max_length: int) -> torch.Tensor:
         codes = [ord(c) + 1 if ord(c) < 128 else CHAR_VOCABULARY - 1 for c in text[:max_length]]
         out[i, : len(codes)] = torch.tensor(codes, dtype=torch.long)
     return out
+
+
+def unit_ids(texts: list[str], max_length: int, units: str = "characters") -> torch.Tensor:
+    """Texts as padded ids of ``units`` (one of :data:`CHAR_UNITS`) [n, max_length]."""
+    if units not in CHAR_UNITS:
+        raise ValueError(f"char_units must be one of {', '.join(CHAR_UNITS)}, got {units!r}")
+    if units == "characters":
+        return char_ids(texts, max_length)
+    return name_morphemes.morpheme_ids(texts, max_length)
 
 
 def isomer_order(groups: np.ndarray, cluster: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,9 +268,10 @@ class CharCNN(nn.Module):
         max_length: int,
         counts: int = 0,
         attention_layers: int = 0,
+        vocabulary: int = CHAR_VOCABULARY,
     ) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(CHAR_VOCABULARY, width, padding_idx=0)
+        self.embedding = nn.Embedding(vocabulary, width, padding_idx=0)
         self.position = nn.Embedding(max_length, width)
         self.convs = nn.ModuleList(
             nn.Conv1d(width, width, 3, padding=d, dilation=d)
@@ -315,6 +346,8 @@ class ContrastiveGIN(nn.Module):
             "char_max_length": Int(1, 4096, False),
             "char_counts": Int(0, 1024, False),  # summed count features (absent: 0)
             "char_attention": Int(0, 16, False),  # self-attention layers (absent: 0)
+            "char_units": Choice(CHAR_UNITS, False),  # what it reads (absent: characters)
+            "count_head": Int(0, 1, False),  # the auxiliary count head (absent: none)
         }
     )
 
@@ -335,6 +368,8 @@ class ContrastiveGIN(nn.Module):
         char_max_length: int = 128,
         char_counts: int = 0,
         char_attention: int = 0,
+        char_units: str = "characters",
+        count_head: int = 0,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GINEConv
@@ -358,9 +393,23 @@ class ContrastiveGIN(nn.Module):
         self.text_encoder = text_encoder
         width = text_encoder.dimension
         self.char_max_length = char_max_length
+        if char_units not in CHAR_UNITS:
+            raise ValueError(
+                f"char_units must be one of {', '.join(CHAR_UNITS)}, got {char_units!r}"
+            )
+        self.char_units = char_units
+        vocabulary = (
+            CHAR_VOCABULARY if char_units == "characters" else name_morphemes.VOCABULARY_SIZE
+        )
         self.chars = (
             CharCNN(
-                char_width, char_layers, char_heads, char_max_length, char_counts, char_attention
+                char_width,
+                char_layers,
+                char_heads,
+                char_max_length,
+                char_counts,
+                char_attention,
+                vocabulary,
             )
             if char_width
             else None
@@ -387,6 +436,9 @@ class ContrastiveGIN(nn.Module):
             self.token_position = nn.Embedding(text_encoder.max_length, text_heads)
             self.text_head = _mlp(text_heads * width + extra, text_hidden, dim, text_layers)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        # one linear map from either side's embedding to the molecule's counts (training
+        # only, see count_loss): the shared space must hold the formula on both sides
+        self.count_head = nn.Linear(dim, len(COUNT_TARGETS)) if count_head else None
 
     @classmethod
     def from_hyperparameters(cls, hp: dict[str, Any]) -> ContrastiveGIN:
@@ -406,6 +458,8 @@ class ContrastiveGIN(nn.Module):
             char_max_length=hp.get("char_max_length", 128),
             char_counts=hp.get("char_counts", 0),
             char_attention=hp.get("char_attention", 0),  # models saved before it: none
+            char_units=hp.get("char_units", "characters"),
+            count_head=hp.get("count_head", 0),
         )
 
     def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:
@@ -461,12 +515,34 @@ class ContrastiveGIN(nn.Module):
             + nn.functional.cross_entropy(logits.T, target)
         ) / 2
 
+    def count_loss(
+        self, molecules: torch.Tensor, texts: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean squared error of both sides' embeddings, through the shared count head,
+        against the molecules' standardised counts (:meth:`MoleculeGraphs.counts`).
+
+        The contrastive loss alone lets the text side memorise names (train Hits@1 0.995 vs
+        0.97 on unseen names, most misses of another formula); counting is what it should
+        learn instead, and here it is told so directly.
+        """
+        if self.count_head is None:
+            raise ValueError("this model has no count head (count_head = 0)")
+        return (
+            nn.functional.mse_loss(self.count_head(molecules), targets)
+            + nn.functional.mse_loss(self.count_head(texts), targets)
+        ) / 2
+
     @torch.no_grad()
     def predict(self, table: pa.Table, device: str = "cpu", batch_size: int = 1024) -> dict:
         self.eval()
         chars = self.char_max_length if self.chars is not None else 0
         features = TextFeatures(
-            texts(table), self.text_input, self.text_encoder, device, chars=chars
+            texts(table),
+            self.text_input,
+            self.text_encoder,
+            device,
+            chars=chars,
+            units=self.char_units,
         )
         text_side = torch.cat(
             [

@@ -94,7 +94,11 @@ class Settings(recipe.RunSettings):
     char_max_length: int = 128  # characters read per text
     # summed character count features (-1 = 64 with the character CNN, else none)
     char_counts: Annotated[int, recipe.Range(-1)] = -1
-    char_attention: recipe.NonNegative = 0  # self-attention layers after the character CNN
+    # self-attention layers after the character CNN (-1 = 2 with the CNN)
+    char_attention: Annotated[int, recipe.Range(-1)] = -1
+    # what the CNN reads: characters | morphemes_v1 (IUPAC morphemes; "" = those on names)
+    char_units: str = ""
+    count_loss: float = 0.0  # weight of the auxiliary count loss (0 = off)
     hard_negatives: recipe.NonNegative = 32  # isomers kept together per batch (0 = off)
 
 
@@ -112,6 +116,8 @@ run = recipe.Run(f"contrastive_gin{suffix}", __file__, s.seed, device, world=wor
 chebi = s.config.startswith("chebi20")
 char_width = s.char_width if s.char_width >= 0 else (0 if chebi else 64)
 char_counts = s.char_counts if s.char_counts >= 0 else (64 if char_width else 0)
+char_attention = s.char_attention if s.char_attention >= 0 else (2 if char_width else 0)
+char_units = s.char_units or ("characters" if chebi else "morphemes_v1")
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,
@@ -129,11 +135,13 @@ hyperparameters = {
             "char_heads": s.char_heads,
             "char_max_length": s.char_max_length,
             "char_counts": char_counts,
-            **({"char_attention": s.char_attention} if s.char_attention else {}),
+            **({"char_attention": char_attention} if char_attention else {}),
+            **({"char_units": char_units} if char_units != "characters" else {}),
         }
         if char_width
         else {}
     ),
+    **({"count_head": 1} if s.count_loss else {}),
 }
 try:
     model = ContrastiveGIN.from_hyperparameters(hyperparameters).to(device)
@@ -155,9 +163,17 @@ if s.max_train_rows:
 graphs = MoleculeGraphs(train_table)
 chars = s.char_max_length if char_width else 0
 text_features = TextFeatures(
-    texts(train_table), s.text_input, encoder, device, progress=True, chars=chars
+    texts(train_table),
+    s.text_input,
+    encoder,
+    device,
+    progress=True,
+    chars=chars,
+    units=char_units,
 )
 formulas = graphs.formulas()  # hard negatives: batches of isomers (see isomer_order)
+counts = torch.from_numpy(graphs.counts())  # the count loss's targets, standardised
+counts = (counts - counts.mean(0)) / counts.std(0).clamp(min=1e-6)
 for split in ("validation", "test"):  # into the cache now; predict reads them back
     rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
     TextFeatures(texts(rows), s.text_input, encoder, progress=True)
@@ -186,6 +202,9 @@ for _step in bar:
             tuple(t.to(device) for t in text_features.batch(rows)),
         )
     loss = model.loss(world.gather(molecules), world.gather(projected))
+    if s.count_loss:
+        targets = counts[torch.from_numpy(rows)].to(device)
+        loss = loss + s.count_loss * model.count_loss(molecules, projected, targets)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

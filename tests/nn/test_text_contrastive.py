@@ -160,3 +160,36 @@ def test_a_card_with_char_attention_rebuilds_with_its_layers() -> None:
     assert with_attention.chars is not None and len(with_attention.chars.attention) == 2
     n = sum(p.numel() for p in with_attention.parameters())
     assert n > sum(p.numel() for p in without.parameters())
+
+
+def test_a_morpheme_card_reads_morpheme_ids_and_rejects_unknown_units() -> None:
+    from molbench.nn.name_morphemes import VOCABULARY_SIZE, morpheme_ids
+
+    card = {**OLD_CARD, "text_input": "none", "char_width": 8, "char_layers": 2, "char_heads": 2}
+    model = ContrastiveGIN.from_hyperparameters({**card, "char_units": "morphemes_v1"}).eval()
+    assert model.chars is not None and model.chars.embedding.num_embeddings == VOCABULARY_SIZE
+    features = TextFeatures(["dec-1-ene", "decane"], "none", chars=16, units="morphemes_v1")
+    (ids,) = features.batch(np.array([0, 1]))
+    torch.testing.assert_close(ids, morpheme_ids(["dec-1-ene", "decane"], 16)[:, : ids.shape[1]])
+    with torch.no_grad():
+        out = model.encode_texts(ids)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
+    with pytest.raises(ValueError, match="char_units"):
+        ContrastiveGIN.from_hyperparameters({**card, "char_units": "words"})
+
+
+def test_the_count_loss_pulls_both_sides_through_one_head() -> None:
+    card = {**OLD_CARD, "text_input": "none", "char_width": 8, "char_layers": 2, "char_heads": 2}
+    plain = ContrastiveGIN.from_hyperparameters(card)
+    with pytest.raises(ValueError, match="no count head"):
+        plain.count_loss(torch.zeros(2, 128), torch.zeros(2, 128), torch.zeros(2, 6))
+    model = ContrastiveGIN.from_hyperparameters({**card, "count_head": 1})
+    assert model.count_head is not None
+    grown = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert grown == 128 * 6 + 6
+    torch.manual_seed(0)
+    molecules, texts = torch.randn(4, 128), torch.randn(4, 128)
+    targets = model.count_head(molecules).detach()  # the molecule side already exact
+    loss = model.count_loss(molecules, texts, targets)
+    want = torch.nn.functional.mse_loss(model.count_head(texts), targets) / 2
+    torch.testing.assert_close(loss, want)

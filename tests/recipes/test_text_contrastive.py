@@ -68,6 +68,21 @@ def test_formula_groups_are_the_molecular_formulas(names_build) -> None:
     assert len(pairs) == len(set(formulas)) == len(set(groups.tolist())) > 1
 
 
+def test_count_targets_are_the_molecules_counts(names_build) -> None:
+    from rdkit import Chem
+
+    table = molbench.open_dataset(names_build.path).table("hydrocarbon_names", "train")
+    counts = MoleculeGraphs(table.slice(3, 40)).counts()
+    for row, got in zip(table.slice(3, 40).to_pylist(), counts.tolist(), strict=True):
+        mol = Chem.MolFromSmiles(row["smiles"])
+        bonds = [b.GetBondTypeAsDouble() for b in mol.GetBonds()]
+        degrees = [a.GetDegree() for a in mol.GetAtoms()]
+        hydrogens = sum(a.GetTotalNumHs() for a in mol.GetAtoms())
+        want = [mol.GetNumAtoms(), hydrogens, bonds.count(2.0), bonds.count(3.0)]
+        want += [sum(d >= 3 for d in degrees), degrees.count(1)]
+        assert got == want, row["name"]
+
+
 def test_recipe_trains_saves_and_is_scored_by_the_cli(
     names_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,6 +114,8 @@ def test_recipe_trains_saves_and_is_scored_by_the_cli(
     assert card["hyperparameters"]["text_max_length"] == 64
     assert card["hyperparameters"]["char_width"] == 64  # names: the character CNN is on
     assert card["hyperparameters"]["char_counts"] == 64  # and its count features
+    assert card["hyperparameters"]["char_units"] == "morphemes_v1"  # reading morphemes
+    assert card["hyperparameters"]["char_attention"] == 2
     assert card["hyperparameters"]["training"]["hard_negatives"] == 32
     assert len(card["hyperparameters"]["text_encoder_sha256"]) == 64
     assert card["provenance"]["recipe"] == "recipes/text/contrastive.py"

@@ -1,0 +1,85 @@
+"""IUPAC names as morpheme ids: the units a name is composed of, for a text encoder.
+
+A substitutive hydrocarbon name is a small grammar over a few dozen morphemes (numeral
+stems ``meth``/``but``/``penta``/``deca``, multipliers ``di``/``tri``, endings ``ane``/``en``/
+``yl``/``ylidene``), locant numbers and punctuation. Read as characters, ``pentaene`` is eight
+symbols and a locant ``10`` two; read as morphemes each is one token whose meaning is the
+same wherever it appears, so a small network can add carbons and multiple bonds up instead
+of memorising spellings. Letter runs are split into the fewest morphemes of
+:data:`MORPHEMES` (dynamic programming, so ``decane`` is ``dec`` + ``ane``, not ``deca`` +
+``n`` + ``e``); letters no morpheme covers fall back to single characters, numbers to one
+token each (capped), anything else to its character. Changing the vocabulary changes every
+model that reads it: it is versioned (:data:`VOCABULARY_VERSION`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import torch
+
+VOCABULARY_VERSION = "morphemes_v1"
+# numeral stems and multipliers (P-14.2, P-21.2), endings and prefixes of hydrocarbon names
+MORPHEMES = (
+    "meth", "eth", "prop", "but", "pent", "hex", "hept", "oct", "non", "dec",
+    "hen", "un", "do", "tri", "tetra", "penta", "hexa", "hepta", "octa", "nona", "deca",
+    "cosa", "icosa", "cos", "icos", "triaconta", "tetraconta", "pentaconta", "conta",
+    "di", "bis", "tris", "tetrakis", "pentakis", "kis",
+    "ane", "ene", "yne", "an", "en", "yn", "yl", "ylidene", "ylidyne", "idene", "idyne",
+    "a", "e", "tert", "sec", "iso", "neo", "cyclo", "spiro", "bicyclo", "phenyl", "benzene",
+)  # fmt: skip
+MAX_NUMBER = 199  # larger locants share the last number id
+_FIRST_NUMBER = 1 + len(MORPHEMES)  # id of the number 0
+_FIRST_CHARACTER = _FIRST_NUMBER + MAX_NUMBER + 1  # id of ASCII code 0
+VOCABULARY_SIZE = _FIRST_CHARACTER + 129  # 0 = padding; ASCII 0..127; 128 = other characters
+_PIECES = re.compile(r"[a-z]+|[0-9]+|.", re.DOTALL)
+_MORPHEME_ID = {m: i + 1 for i, m in enumerate(MORPHEMES)}
+_LONGEST = max(map(len, MORPHEMES))
+
+
+def morphemes(name: str) -> list[str]:
+    """The name as its morphemes, numbers and other characters (joined, they are the name)."""
+    out: list[str] = []
+    for piece in _PIECES.findall(name.lower()):
+        out.extend(_split_letters(piece) if piece.isalpha() and piece.isascii() else [piece])
+    return out
+
+
+def morpheme_ids(texts: list[str], max_length: int) -> torch.Tensor:
+    """Texts as padded morpheme ids [n, max_length] (longer texts are cut at ``max_length``)."""
+    out = torch.zeros((len(texts), max_length), dtype=torch.long)
+    for i, text in enumerate(texts):
+        ids = [_token_id(t) for t in morphemes(text)][:max_length]
+        out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+def _token_id(token: str) -> int:
+    if token in _MORPHEME_ID:
+        return _MORPHEME_ID[token]
+    if token.isdigit() and token.isascii():
+        return _FIRST_NUMBER + min(int(token), MAX_NUMBER)
+    code = ord(token) if len(token) == 1 else 128
+    return _FIRST_CHARACTER + (code if code < 128 else 128)
+
+
+@lru_cache(maxsize=65536)
+def _split_letters(letters: str) -> tuple[str, ...]:
+    """The fewest tokens (morphemes, else single letters) that spell ``letters``."""
+    n = len(letters)
+    best: list[tuple[int, int]] = [(0, 0)] + [(2 * n + 1, 0)] * n  # (cost to here, last start)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - _LONGEST), end):
+            piece = letters[start:end]
+            if end - start == 1 or piece in _MORPHEME_ID:
+                cost = best[start][0] + (0 if piece in _MORPHEME_ID else 1) + 1
+                if cost < best[end][0]:
+                    best[end] = (cost, start)
+    tokens: list[str] = []
+    end = n
+    while end:
+        start = best[end][1]
+        tokens.append(letters[start:end])
+        end = start
+    return tuple(reversed(tokens))
