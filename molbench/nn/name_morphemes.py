@@ -8,8 +8,14 @@ same wherever it appears, so a small network can add carbons and multiple bonds 
 of memorising spellings. Letter runs are split into the fewest morphemes of
 :data:`MORPHEMES` (dynamic programming, so ``decane`` is ``dec`` + ``ane``, not ``deca`` +
 ``n`` + ``e``); letters no morpheme covers fall back to single characters, numbers to one
-token each (capped), anything else to its character. Changing the vocabulary changes every
-model that reads it: it is versioned (:data:`VOCABULARY_VERSION`).
+token each (capped), anything else to its character. Names are read lower-cased (joined,
+the tokens are the lower-cased name). ``penta``/``hexa``/… are one token whether a
+multiplier or a stem before a consonant (the network tells them apart by what follows),
+as in the generator's spelling. Changing the vocabulary changes every model that reads
+it: it is versioned (:data:`VOCABULARY_VERSION`). Known gap of v1: stems from C30 up lose
+their final ``a`` before a vowel (``triacontane``) and then split into ``triaconta`` +
+letters; the default build stops well below that (``max_carbons`` 20), and a v2
+would add ``triacont``/``tetracont``/``pentacont``.
 """
 
 from __future__ import annotations
@@ -58,15 +64,16 @@ def morpheme_ids(texts: list[str], max_length: int) -> torch.Tensor:
 def _token_id(token: str) -> int:
     if token in _MORPHEME_ID:
         return _MORPHEME_ID[token]
-    if token.isdigit() and token.isascii():
-        return _FIRST_NUMBER + min(int(token), MAX_NUMBER)
+    if token.isdigit() and token.isascii():  # (a long digit run is not parsed as a number)
+        return _FIRST_NUMBER + (MAX_NUMBER if len(token) > 3 else min(int(token), MAX_NUMBER))
     code = ord(token) if len(token) == 1 else 128
     return _FIRST_CHARACTER + (code if code < 128 else 128)
 
 
 @lru_cache(maxsize=65536)
 def _split_letters(letters: str) -> tuple[str, ...]:
-    """The fewest tokens (morphemes, else single letters) that spell ``letters``."""
+    """The fewest tokens that spell ``letters``, a lone letter no morpheme covers costing
+    two (so that any split into morphemes beats spelling a piece out letter by letter)."""
     n = len(letters)
     best: list[tuple[int, int]] = [(0, 0)] + [(2 * n + 1, 0)] * n  # (cost to here, last start)
     for end in range(1, n + 1):

@@ -4,9 +4,10 @@ A GINE network encodes the molecule graph columns; the text side is a frozen
 ``transformers`` encoder (all-MiniLM-L6-v2 unless the model names another, see
 :mod:`molbench.nn.text_encoder`): its token states (or pooled sentence embeddings) are
 computed once and only attention pooling + a projection head on top of them is trained.
-Optionally (``char_width`` > 0) a small trainable character CNN reads the text itself and
-its pooled states join the frozen encoder's before the projection: word pieces blur locant
-lists (``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``), characters do not.
+Optionally (``char_width`` > 0) a small trainable CNN reads the text itself, as characters
+or as IUPAC morphemes (``char_units``, :mod:`molbench.nn.name_morphemes`), and its pooled
+states join the frozen encoder's before the projection: word pieces blur locant lists
+(``nona-1,3,5,6,7-pentaene`` vs ``nona-1,3,4,6,7-pentaene``), characters and morphemes do not.
 Both sides meet in a shared unit sphere, trained with the symmetric InfoNCE loss of CLIP
 and a learnable temperature.
 ``predict(table, device)`` returns the text task's ``text_embedding`` and ``mol_embedding``
@@ -252,12 +253,13 @@ def _mlp(width_in: int, hidden: int, width_out: int, layers: int) -> nn.Sequenti
 
 
 class CharCNN(nn.Module):
-    """A trainable character encoder: embedding + position, dilated residual convolutions,
-    multi-head attention pooling → [n, heads * width].
+    """A trainable encoder of character (or morpheme) ids: embedding + position, dilated
+    residual convolutions, optional self-attention, multi-head attention pooling →
+    [n, heads * width (+ counts)].
 
     Small on purpose (it runs every training step on a CPU); the dilations give each state
-    a window of ~15 characters, enough to bind a locant list to the prefix or suffix it
-    sits next to.
+    a window of ~15 tokens, enough to bind a locant list to the prefix or suffix it sits
+    next to; the attention layers reach the whole name.
     """
 
     def __init__(
@@ -519,7 +521,8 @@ class ContrastiveGIN(nn.Module):
         self, molecules: torch.Tensor, texts: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
         """Mean squared error of both sides' embeddings, through the shared count head,
-        against the molecules' standardised counts (:meth:`MoleculeGraphs.counts`).
+        against the molecules' counts (:meth:`MoleculeGraphs.counts`, standardised by the
+        caller over the training rows).
 
         The contrastive loss alone lets the text side memorise names (train Hits@1 0.995 vs
         0.97 on unseen names, most misses of another formula); counting is what it should

@@ -39,12 +39,16 @@ def test_ids_share_a_morpheme_and_tell_locants_apart() -> None:
     assert a[0] == b[0] and a[-2:] == b[-2:] == [0, 0]  # same stem; padded to 16
     assert [x != y for x, y in zip(a, b, strict=True)].count(True) == 1  # the one locant
     assert a[12] != c[0]  # penta (a multiplier) is not pent (a stem)
-    assert min(i for i in a if i) > 0 and max(a) < VOCABULARY_SIZE
+    assert a.count(0) == 2 and max(a) < VOCABULARY_SIZE  # padding only where the name ends
 
 
 def test_ids_are_cut_capped_and_in_range() -> None:
     ids = morpheme_ids([f"{MAX_NUMBER + 50}-é" + "meth" * 10, ""], 6)
-    assert ids.shape == (2, 6) and ids[1].tolist() == [0] * 6
+    assert ids[0, 3:].tolist() == [ids[0, 3].item()] * 3 and ids[1].tolist() == [0] * 6
+    assert ids[0, 2] == VOCABULARY_SIZE - 1  # any non-ASCII character: the last id
+    other, delete = morpheme_ids(["é", "\x7f"], 1).tolist()
+    assert other != delete
+    assert morpheme_ids(["9" * 5000], 1).tolist() == morpheme_ids([str(MAX_NUMBER)], 1).tolist()
     big, small = morpheme_ids([f"{MAX_NUMBER + 50}", f"{MAX_NUMBER}"], 1).tolist()
     assert big == small  # larger numbers share the last number id
     assert int(ids.max()) < VOCABULARY_SIZE and len(set(MORPHEMES)) == len(MORPHEMES)
