@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import MappingProxyType
 from typing import Any
 
@@ -41,8 +41,6 @@ CHAR_VOCABULARY = 129  # 0 = padding, 1..127 = ASCII code + 1, 128 = any other c
 CHAR_DILATIONS = (1, 2, 4)  # cycled over the character CNN's layers (kernel 3)
 CHAR_ATTENTION_HEADS = 4  # heads of each self-attention layer over the character states
 COUNT_TARGETS = ("heavy_atoms", "hydrogens", "double_bonds", "triple_bonds", "branches", "ends")
-# what the character encoder reads: characters, or IUPAC morphemes (molbench.nn.name_morphemes)
-CHAR_UNITS = ("characters", name_morphemes.VOCABULARY_VERSION)
 
 
 class MoleculeGraphs:
@@ -93,18 +91,25 @@ class MoleculeGraphs:
     def counts(self) -> np.ndarray:
         """Per molecule [n, len(COUNT_TARGETS)]: heavy atoms, hydrogens, double and triple
         bonds, branch atoms (degree >= 3) and chain ends (degree 1), as float32."""
-        row_of_atom = np.repeat(np.arange(len(self)), np.diff(self.node_offsets))
-        row_of_bond = np.repeat(np.arange(len(self)), np.diff(self.edge_offsets))
-        degree = self.x[:, 3]
+        atom_row = np.repeat(np.arange(len(self)), np.diff(self.node_offsets))
+        bond_row = np.repeat(np.arange(len(self)), np.diff(self.edge_offsets))
+
+        def per_atom(values: np.ndarray) -> np.ndarray:
+            return np.bincount(atom_row, values, minlength=len(self))
+
+        def per_bond(values: np.ndarray) -> np.ndarray:
+            return np.bincount(bond_row, values, minlength=len(self))
+
+        hydrogens, degree = self.x[:, 2], self.x[:, 3]
         columns = [
-            np.ones(len(self.x)),
-            self.x[:, 2],
-            degree >= 3,
-            degree == 1,
+            per_atom(np.ones(len(self.x))),
+            per_atom(hydrogens),
+            per_bond(self.bond == 4),  # bond order x 2: double
+            per_bond(self.bond == 6),  # triple
+            per_atom(degree >= 3),
+            per_atom(degree == 1),
         ]
-        atoms = [np.bincount(row_of_atom, c, minlength=len(self)) for c in columns]
-        bonds = [np.bincount(row_of_bond, self.bond == b, minlength=len(self)) for b in (4, 6)]
-        return np.stack([atoms[0], atoms[1], *bonds, atoms[2], atoms[3]], 1).astype(np.float32)
+        return np.stack(columns, 1).astype(np.float32)
 
     def formulas(self) -> np.ndarray:
         """A group id per molecule: equal ids = equal molecular formula (atoms + hydrogens)."""
@@ -192,13 +197,28 @@ def char_ids(texts: list[str], max_length: int) -> torch.Tensor:
     return out
 
 
+# what the name encoder reads → (vocabulary size, padded ids of texts): characters, or
+# IUPAC morphemes (molbench.nn.name_morphemes)
+UNIT_VOCABULARIES = {
+    "characters": (CHAR_VOCABULARY, char_ids),
+    name_morphemes.VOCABULARY_VERSION: (
+        name_morphemes.VOCABULARY_SIZE,
+        name_morphemes.morpheme_ids,
+    ),
+}
+CHAR_UNITS = tuple(UNIT_VOCABULARIES)
+
+
+def unit_vocabulary(units: str) -> tuple[int, Callable[[list[str], int], torch.Tensor]]:
+    """The vocabulary size and id function of ``units``; ValueError for unknown units."""
+    if units not in UNIT_VOCABULARIES:
+        raise ValueError(f"char_units must be one of {', '.join(CHAR_UNITS)}, got {units!r}")
+    return UNIT_VOCABULARIES[units]
+
+
 def unit_ids(texts: list[str], max_length: int, units: str = "characters") -> torch.Tensor:
     """Texts as padded ids of ``units`` (one of :data:`CHAR_UNITS`) [n, max_length]."""
-    if units not in CHAR_UNITS:
-        raise ValueError(f"char_units must be one of {', '.join(CHAR_UNITS)}, got {units!r}")
-    if units == "characters":
-        return char_ids(texts, max_length)
-    return name_morphemes.morpheme_ids(texts, max_length)
+    return unit_vocabulary(units)[1](texts, max_length)
 
 
 def isomer_order(groups: np.ndarray, cluster: int, rng: np.random.Generator) -> np.ndarray:
@@ -395,14 +415,8 @@ class ContrastiveGIN(nn.Module):
         self.text_encoder = text_encoder
         width = text_encoder.dimension
         self.char_max_length = char_max_length
-        if char_units not in CHAR_UNITS:
-            raise ValueError(
-                f"char_units must be one of {', '.join(CHAR_UNITS)}, got {char_units!r}"
-            )
+        vocabulary, _ = unit_vocabulary(char_units)
         self.char_units = char_units
-        vocabulary = (
-            CHAR_VOCABULARY if char_units == "characters" else name_morphemes.VOCABULARY_SIZE
-        )
         self.chars = (
             CharCNN(
                 char_width,

@@ -191,8 +191,9 @@ text_features = TextFeatures(
     units=char_units,
 )
 formulas = graphs.formulas()  # hard negatives: batches of isomers (see isomer_order)
-counts = torch.from_numpy(graphs.counts())  # the count loss's targets, standardised
-counts = (counts - counts.mean(0)) / counts.std(0).clamp(min=1e-6)
+if s.count_loss:  # the count loss's targets, standardised over the training rows
+    counts = torch.from_numpy(graphs.counts())
+    counts = (counts - counts.mean(0)) / counts.std(0).clamp(min=1e-6)
 for split in ("validation", "test"):  # into the cache now; predict reads them back
     rows = built.table(s.config, split).slice(0, s.max_eval_rows or None)
     TextFeatures(texts(rows), s.text_input, encoder, progress=True)
