@@ -42,6 +42,17 @@ VOCABULARY_SIZE = _FIRST_CHARACTER + 129  # 0 = padding; ASCII 0..127; 128 = oth
 _PIECES = re.compile(r"[a-z]+|[0-9]+|.", re.DOTALL)
 _MORPHEME_ID = {m: i + 1 for i, m in enumerate(MORPHEMES)}
 _LONGEST = max(map(len, MORPHEMES))
+# What each numeral morpheme counts (P-14.2): chain carbons for a stem, copies for a
+# multiplier; ``hen``/``un``/``do`` are the units of compound numerals (henicosa = 21).
+NUMERAL_VALUES = {
+    "meth": 1, "eth": 2, "prop": 3, "but": 4, "pent": 5, "hex": 6, "hept": 7, "oct": 8,
+    "non": 9, "dec": 10, "hen": 1, "un": 1, "do": 2, "tri": 3, "tetra": 4, "penta": 5,
+    "hexa": 6, "hepta": 7, "octa": 8, "nona": 9, "deca": 10, "cosa": 20, "icosa": 20,
+    "cos": 20, "icos": 20, "triaconta": 30, "tetraconta": 40, "pentaconta": 50,
+    "di": 2, "bis": 2, "tris": 3, "tetrakis": 4, "pentakis": 5,
+}  # fmt: skip
+VALUE_ONE_HOT = 30  # values 1..30 get their own feature, shared by every spelling
+VALUE_FEATURES = 3 + VALUE_ONE_HOT
 
 
 def morphemes(name: str) -> list[str]:
@@ -59,6 +70,26 @@ def morpheme_ids(texts: list[str], max_length: int) -> torch.Tensor:
         ids = [_token_id(t) for t in morphemes(text)][:max_length]
         out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     return out
+
+
+def value_features() -> torch.Tensor:
+    """Per morpheme id, what its number means [VOCABULARY_SIZE, VALUE_FEATURES]: is it a
+    numeral morpheme, is it a number (a locant), value / 10, and a one-hot of the value.
+
+    The ids alone make ``but``, ``buta``, ``tetra`` and the locant ``4`` unrelated symbols
+    to be learnt from the names they occur in; these features say that all four mean 4
+    and that 4 lies between 3 and 5, so a rare stem (``but-1-ene`` among 16,000 mostly
+    larger names) starts out next to its neighbours. Zero rows for everything else.
+    """
+    table = torch.zeros((VOCABULARY_SIZE, VALUE_FEATURES))
+    numbers = [(_FIRST_NUMBER + n, 1, n) for n in range(1, MAX_NUMBER + 1)]
+    morphemes_ = [(_MORPHEME_ID[m], 0, v) for m, v in NUMERAL_VALUES.items()]
+    for token, is_number, value in morphemes_ + numbers:
+        table[token, is_number] = 1.0
+        table[token, 2] = value / 10
+        if value <= VALUE_ONE_HOT:
+            table[token, 2 + value] = 1.0
+    return table
 
 
 def _token_id(token: str) -> int:

@@ -291,9 +291,16 @@ class CharCNN(nn.Module):
         counts: int = 0,
         attention_layers: int = 0,
         vocabulary: int = CHAR_VOCABULARY,
+        values: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocabulary, width, padding_idx=0)
+        # optional fixed features per id (what a numeral morpheme counts), projected and
+        # added to the learnt embedding; the table is rebuilt from the vocabulary, not saved
+        self.value_projection = None
+        if values is not None:
+            self.register_buffer("value_table", values, persistent=False)
+            self.value_projection = nn.Linear(values.shape[1], width, bias=False)
         self.position = nn.Embedding(max_length, width)
         self.convs = nn.ModuleList(
             nn.Conv1d(width, width, 3, padding=d, dilation=d)
@@ -331,7 +338,10 @@ class CharCNN(nn.Module):
         """Per-character states [n, C, width] (zero at padding) and the mask [n, C]."""
         mask = chars > 0
         positions = torch.arange(chars.shape[1], device=chars.device)
-        x = (self.embedding(chars) + self.position(positions)) * mask[..., None]
+        x = self.embedding(chars) + self.position(positions)
+        if self.value_projection is not None:
+            x = x + self.value_projection(self.value_table[chars])
+        x = x * mask[..., None]
         x, keep = x.transpose(1, 2), mask[:, None, :].to(x.dtype)  # [n, width, C]
         for conv in self.convs:
             x = (x + torch.relu(conv(x))) * keep
@@ -370,6 +380,7 @@ class ContrastiveGIN(nn.Module):
             "char_attention": Int(0, 16, False),  # self-attention layers (absent: 0)
             "char_units": Choice(CHAR_UNITS, False),  # what it reads (absent: characters)
             "count_head": Int(0, 1, False),  # the auxiliary count head (absent: none)
+            "char_values": Int(0, 1, False),  # numeral value features (absent: none)
         }
     )
 
@@ -392,6 +403,7 @@ class ContrastiveGIN(nn.Module):
         char_attention: int = 0,
         char_units: str = "characters",
         count_head: int = 0,
+        char_values: int = 0,
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GINEConv
@@ -417,6 +429,11 @@ class ContrastiveGIN(nn.Module):
         self.char_max_length = char_max_length
         vocabulary, _ = unit_vocabulary(char_units)
         self.char_units = char_units
+        if char_values and char_units != name_morphemes.VOCABULARY_VERSION:
+            raise ValueError(
+                f"char_values needs char_units {name_morphemes.VOCABULARY_VERSION!r}, got "
+                f"{char_units!r}: only morphemes have numeral values"
+            )
         self.chars = (
             CharCNN(
                 char_width,
@@ -426,6 +443,7 @@ class ContrastiveGIN(nn.Module):
                 char_counts,
                 char_attention,
                 vocabulary,
+                name_morphemes.value_features() if char_values else None,
             )
             if char_width
             else None
@@ -476,6 +494,7 @@ class ContrastiveGIN(nn.Module):
             char_attention=hp.get("char_attention", 0),  # models saved before it: none
             char_units=hp.get("char_units", "characters"),
             count_head=hp.get("count_head", 0),
+            char_values=hp.get("char_values", 0),
         )
 
     def encode_molecules(self, batch: GraphBatch) -> torch.Tensor:

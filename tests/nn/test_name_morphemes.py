@@ -4,12 +4,17 @@ import pytest
 
 pytest.importorskip("torch")
 
+import torch
+
 from molbench.nn.name_morphemes import (
     MAX_NUMBER,
     MORPHEMES,
+    NUMERAL_VALUES,
+    VALUE_FEATURES,
     VOCABULARY_SIZE,
     morpheme_ids,
     morphemes,
+    value_features,
 )
 
 
@@ -52,3 +57,21 @@ def test_ids_are_cut_capped_and_in_range() -> None:
     big, small = morpheme_ids([f"{MAX_NUMBER + 50}", f"{MAX_NUMBER}"], 1).tolist()
     assert big == small  # larger numbers share the last number id
     assert int(ids.max()) < VOCABULARY_SIZE and len(set(MORPHEMES)) == len(MORPHEMES)
+
+
+def test_value_features_say_what_a_numeral_counts_whatever_its_spelling() -> None:
+    table = value_features()
+    assert table.shape == (VOCABULARY_SIZE, VALUE_FEATURES)
+    but, buta, tetra, four, five = morpheme_ids(["but", "buta", "tetra", "4", "5"], 1)[:, 0]
+    assert torch.equal(table[but, 2:], table[tetra, 2:])  # the stem and the multiplier
+    assert torch.equal(table[buta, 2:], table[four, 2:])  # and the locant: all mean 4
+    assert table[but, 0] == 1 and table[but, 1] == 0  # a numeral morpheme, not a locant
+    assert table[four, 0] == 0 and table[four, 1] == 1  # a locant number
+    assert table[five, 2] > table[four, 2] > table[morpheme_ids(["prop"], 1)[0, 0], 2]
+    icosa, deca = morpheme_ids(["icosa", "deca"], 1)[:, 0]
+    assert (table[icosa, 2], table[deca, 2]) == (2.0, 1.0)
+    assert set(NUMERAL_VALUES) <= set(MORPHEMES)
+    others = morpheme_ids(["ane", "yl", "-", ",", "(", "x"], 1)[:, 0]
+    assert table[others].abs().sum() == 0 and table[0].abs().sum() == 0  # padding too
+    big = morpheme_ids([str(MAX_NUMBER)], 1)[0, 0]
+    assert table[big, 2:].sum() == MAX_NUMBER / 10  # beyond the one-hot: the scaled value only

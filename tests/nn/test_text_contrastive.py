@@ -193,3 +193,24 @@ def test_the_count_loss_pulls_both_sides_through_one_head() -> None:
     loss = model.count_loss(molecules, texts, targets)
     want = torch.nn.functional.mse_loss(model.count_head(texts), targets) / 2
     torch.testing.assert_close(loss, want)
+
+
+def test_numeral_values_join_the_morpheme_embedding_and_need_morphemes() -> None:
+    from molbench.nn.name_morphemes import morpheme_ids
+
+    card = {**OLD_CARD, "text_input": "none", "char_width": 8, "char_layers": 2, "char_heads": 2}
+    morphemes = {**card, "char_units": "morphemes_v1"}
+    plain = ContrastiveGIN.from_hyperparameters(morphemes)
+    model = ContrastiveGIN.from_hyperparameters({**morphemes, "char_values": 1}).eval()
+    assert model.chars is not None and model.chars.value_projection is not None
+    grown = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert grown == model.chars.value_table.shape[1] * 8  # one projection, no bias
+    assert "chars.value_table" not in model.state_dict()  # rebuilt from the vocabulary
+    ids = morpheme_ids(["but-1-ene", "oct-1-ene"], 12)
+    with torch.no_grad():
+        before, _ = model.chars.states(ids)
+        model.chars.value_projection.weight.zero_()
+        after, _ = model.chars.states(ids)
+    assert not torch.allclose(before, after)  # the values reach the states
+    with pytest.raises(ValueError, match="char_values needs"):
+        ContrastiveGIN.from_hyperparameters({**card, "char_values": 1})
