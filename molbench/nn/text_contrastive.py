@@ -20,7 +20,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -197,20 +197,29 @@ def char_ids(texts: list[str], max_length: int) -> torch.Tensor:
     return out
 
 
-# what the name encoder reads → (vocabulary size, padded ids of texts): characters, or
-# IUPAC morphemes (molbench.nn.name_morphemes)
+class Units(NamedTuple):
+    """What the name encoder reads: the vocabulary size, the padded ids of texts, and the
+    fixed value features per id (``None`` where the units have no numeral values)."""
+
+    size: int
+    ids: Callable[[list[str], int], torch.Tensor]
+    values: Callable[[], torch.Tensor] | None = None
+
+
+# characters, or IUPAC morphemes (molbench.nn.name_morphemes)
 UNIT_VOCABULARIES = {
-    "characters": (CHAR_VOCABULARY, char_ids),
-    name_morphemes.VOCABULARY_VERSION: (
+    "characters": Units(CHAR_VOCABULARY, char_ids),
+    name_morphemes.VOCABULARY_VERSION: Units(
         name_morphemes.VOCABULARY_SIZE,
         name_morphemes.morpheme_ids,
+        name_morphemes.value_features,
     ),
 }
 CHAR_UNITS = tuple(UNIT_VOCABULARIES)
 
 
-def unit_vocabulary(units: str) -> tuple[int, Callable[[list[str], int], torch.Tensor]]:
-    """The vocabulary size and id function of ``units``; ValueError for unknown units."""
+def unit_vocabulary(units: str) -> Units:
+    """The vocabulary of ``units``; ValueError for unknown units."""
     if units not in UNIT_VOCABULARIES:
         raise ValueError(f"char_units must be one of {', '.join(CHAR_UNITS)}, got {units!r}")
     return UNIT_VOCABULARIES[units]
@@ -218,7 +227,7 @@ def unit_vocabulary(units: str) -> tuple[int, Callable[[list[str], int], torch.T
 
 def unit_ids(texts: list[str], max_length: int, units: str = "characters") -> torch.Tensor:
     """Texts as padded ids of ``units`` (one of :data:`CHAR_UNITS`) [n, max_length]."""
-    return unit_vocabulary(units)[1](texts, max_length)
+    return unit_vocabulary(units).ids(texts, max_length)
 
 
 def isomer_order(groups: np.ndarray, cluster: int, rng: np.random.Generator) -> np.ndarray:
@@ -427,13 +436,10 @@ class ContrastiveGIN(nn.Module):
         self.text_encoder = text_encoder
         width = text_encoder.dimension
         self.char_max_length = char_max_length
-        vocabulary, _ = unit_vocabulary(char_units)
+        vocabulary = unit_vocabulary(char_units)
         self.char_units = char_units
-        if char_values and char_units != name_morphemes.VOCABULARY_VERSION:
-            raise ValueError(
-                f"char_values needs char_units {name_morphemes.VOCABULARY_VERSION!r}, got "
-                f"{char_units!r}: only morphemes have numeral values"
-            )
+        if char_values and vocabulary.values is None:
+            raise ValueError(f"char_values needs units with numeral values, not {char_units!r}")
         self.chars = (
             CharCNN(
                 char_width,
@@ -442,8 +448,8 @@ class ContrastiveGIN(nn.Module):
                 char_max_length,
                 char_counts,
                 char_attention,
-                vocabulary,
-                name_morphemes.value_features() if char_values else None,
+                vocabulary.size,
+                vocabulary.values() if char_values and vocabulary.values else None,
             )
             if char_width
             else None

@@ -149,6 +149,8 @@ char_attention = s.char_attention if s.char_attention >= 0 else (2 if char_width
 char_units = s.char_units or ("characters" if chebi else "morphemes_v1")
 if char_units not in CHAR_UNITS:  # checked even when no name encoder reads them
     raise ParameterError(f"--char-units must be one of {', '.join(CHAR_UNITS)}, got {char_units!r}")
+if s.char_values and not char_width:
+    raise ParameterError("--char-values=1 needs the name encoder (--char-width > 0)")
 hyperparameters = {
     "hidden": s.hidden,
     "layers": s.layers,

@@ -212,5 +212,5 @@ def test_numeral_values_join_the_morpheme_embedding_and_need_morphemes() -> None
         model.chars.value_projection.weight.zero_()
         after, _ = model.chars.states(ids)
     assert not torch.allclose(before, after)  # the values reach the states
-    with pytest.raises(ValueError, match="char_values needs"):
+    with pytest.raises(ValueError, match="char_values needs units"):
         ContrastiveGIN.from_hyperparameters({**card, "char_values": 1})
