@@ -82,7 +82,22 @@ class Text:
         return None
 
 
-Spec = Int | Float | Choice | Text
+@dataclass(frozen=True)
+class Nested:
+    """The hyperparameters of a component model (e.g. a retriever inside a re-ranking
+    pipeline), checked against that architecture's own schema."""
+
+    schema: Mapping[str, Any]
+    required: bool = True
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, Mapping):
+            return f"must be a mapping, got {_short(value)}"
+        problems = _problems(self.schema, value)
+        return f"({'; '.join(problems)})" if problems else None
+
+
+Spec = Int | Float | Choice | Text | Nested
 SHA256_HEX = Text(r"[0-9a-f]{64}")
 
 
@@ -94,6 +109,12 @@ def check_hyperparameters(
     Unknown fields are refused (a typo must not silently fall back to a default); the
     recorded ``training`` settings must be a flat mapping of plain values.
     """
+    problems = _problems(schema, values)
+    if problems:
+        raise ModelFormatError(f"{where}: hyperparameters: {'; '.join(problems)}")
+
+
+def _problems(schema: Mapping[str, Spec], values: Mapping[str, Any]) -> list[str]:
     problems = []
     for name, spec in schema.items():
         if name in values:
@@ -110,8 +131,7 @@ def check_hyperparameters(
         isinstance(v, str | int | float | bool) or v is None for v in training.values()
     ):
         problems.append(f"{TRAINING_KEY} must be a mapping of plain values")
-    if problems:
-        raise ModelFormatError(f"{where}: hyperparameters: {'; '.join(problems)}")
+    return problems
 
 
 def _short(value: Any) -> str:

@@ -125,7 +125,8 @@ def align(
     ``columns`` maps a column name to its kind: ``"probability"`` (float in [0, 1]),
     ``"binary"`` (integer 0/1), ``"text"`` (a string, e.g. one SMILES or a name),
     ``"ranked_text"`` (a ranked list of strings, best first: a list column, or in CSV one
-    string, see :func:`split_ranked_cell`) or ``"embedding"`` (a list of
+    string, see :func:`split_ranked_cell`), ``"ranked_ids"`` (the same for ids of the
+    split's rows: integers or strings, returned as strings) or ``"embedding"`` (a list of
     floats, the same length in every row). ``required`` lists alternatives: at least one column of
     each group must be present (e.g. ``[["score", "label"]]``); ``expected`` describes
     the format in error messages.
@@ -267,6 +268,16 @@ def _check_ranked_text(
     return values, problems
 
 
+def _check_ranked_ids(
+    column: pa.ChunkedArray, name: str, ids: list
+) -> tuple[np.ndarray, list[str]]:
+    """Ranked ids: a list of integers is read as their decimal strings, then as ranked text."""
+    t = column.type
+    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_integer(t.value_type):
+        column = column.cast(pa.list_(pa.string()))
+    return _check_ranked_text(column, name, ids)
+
+
 _LIST_REPR = frozenset("'\",")  # never in a SMILES: a Python or JSON list written as text
 
 
@@ -304,4 +315,9 @@ def _check_embedding(column: pa.ChunkedArray, name: str, ids: list) -> tuple[np.
     return matrix, problems
 
 
-_CHECKS = {"text": _check_text, "ranked_text": _check_ranked_text, "embedding": _check_embedding}
+_CHECKS = {
+    "text": _check_text,
+    "ranked_text": _check_ranked_text,
+    "ranked_ids": _check_ranked_ids,
+    "embedding": _check_embedding,
+}

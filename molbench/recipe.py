@@ -218,6 +218,9 @@ class Run:
     # points of a training curve a recipe measured (e.g. step, seconds, validation
     # estimate), recorded with the result so the next budget is planned, not guessed
     curve: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    # provenance of trained models this run composes (a re-ranking pipeline): their
+    # training time is part of this run's, and their commits and seeds are recorded
+    components: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not is_plain_name(self.method):  # it names run directories and result files
@@ -238,21 +241,27 @@ class Run:
         return self.world is None or self.world.main
 
     def provenance(self, built: store.BuiltDataset, config: str) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "recipe": self.recipe,
-            "seed": self.seed,
-            # ranks that trained together, each on its shard of every batch (batch sizes
-            # are per rank); rank r's torch stream (dropout) is seeded with seed + r
-            "world_size": 1 if self.world is None else self.world.size,
-            "train_seconds": round(time.perf_counter() - self.started, 1),
-            "train_cpu_seconds": round(cpu_seconds() - self.started_cpu, 1),
-            "hardware": describe(self.device),
-            "dataset_content_hash": built.config_hash(config),
-            "molbench_version": __version__,
-            "git_commit": self.commit,
-            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        } | ({"training_curve": list(self.curve)} if self.curve else {})
+        before = sum(c.get("train_seconds", 0.0) for c in self.components)
+        before_cpu = sum(c.get("train_cpu_seconds", 0.0) for c in self.components)
+        return (
+            {
+                "method": self.method,
+                "recipe": self.recipe,
+                "seed": self.seed,
+                # ranks that trained together, each on its shard of every batch (batch sizes
+                # are per rank); rank r's torch stream (dropout) is seeded with seed + r
+                "world_size": 1 if self.world is None else self.world.size,
+                "train_seconds": round(before + time.perf_counter() - self.started, 1),
+                "train_cpu_seconds": round(before_cpu + cpu_seconds() - self.started_cpu, 1),
+                "hardware": describe(self.device),
+                "dataset_content_hash": built.config_hash(config),
+                "molbench_version": __version__,
+                "git_commit": self.commit,
+                "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+            | ({"training_curve": list(self.curve)} if self.curve else {})
+            | ({"components": list(self.components)} if self.components else {})
+        )
 
 
 def save_and_evaluate(

@@ -93,3 +93,15 @@ def test_a_pandas_written_list_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "' '.join(candidates)" in message and "\n" not in message
     with pytest.raises(PredictionFormatError, match="look like a written list"):
         _ranked_csv(tmp_path, ['[""CCO""]'])  # JSON, CSV-quoted
+
+
+def test_ranked_ids_read_integer_lists_as_the_ids_strings() -> None:
+    table = pa.table({"id": [11, 10, 13, 12], "head": [[10, 12], [11], [], None]})
+    with pytest.raises(PredictionFormatError, match="1 empty head list"):
+        align(table, TRUTH, {"head": "ranked_ids"}, "f", [])
+    table = table.set_column(1, "head", pa.array([[10, 12], [11], [], [13]]))
+    aligned = align(table, TRUTH, {"head": "ranked_ids"}, "f", [])["head"]
+    assert aligned.tolist() == [["11"], ["10", "12"], ["13"], []]
+    floats = pa.table({"id": [10, 11, 12, 13], "head": [[1.0]] * 4})
+    with pytest.raises(PredictionFormatError, match="expected a list of strings"):
+        align(floats, TRUTH, {"head": "ranked_ids"}, "f", [])

@@ -4,7 +4,9 @@ One predictions file may carry any of three things, each scored when present:
 
 - ``text_embedding`` + ``mol_embedding``: retrieval in both directions within the split's
   pool (and, with ``--candidates``, text-to-molecule against the whole corpus, Text2Mol's
-  protocol);
+  protocol); optionally ``t2m_reranked``, a re-ranker's order of each text's top
+  candidates (ids of the split's rows, best first), which then rank first, the rest by
+  cosine;
 - ``smiles``: the molecule generated from each text (MolT5's text-to-molecule metrics; BLEU
   and Levenshtein against ``smiles_as_published`` where the config has it);
 - ``name``: the name generated from each molecule (``hydrocarbon_names`` only).
@@ -49,6 +51,11 @@ RETRIEVAL_PROTOCOL = {
     "similarity": "cosine of the float32 embeddings, computed in float64",
     "ties": "counted against the model: candidates within 4 float32 ulps of the true score",
 }
+RERANKED_PROTOCOL = (
+    "text-to-molecule: each text's t2m_reranked ids take ranks 1..len in that order, the "
+    "other candidates follow by cosine; molecule-to-text by cosine alone; t2m_retriever_* "
+    "score the cosine ranking without the re-ranked head"
+)
 GENERATION_PROTOCOL = {
     "exact_match": "standard InChI equality (MolT5), canonical SMILES where InChI is empty",
     "validity": "RDKit parses it to at least one atom, no whitespace inside; validity_molt5 "
@@ -68,6 +75,7 @@ class TextTask:
         "t2m_hits_at_1",
         "t2m_hits_at_5",
         "t2m_hits_at_10",
+        "t2m_retriever_hits_at_1",
         "m2t_mrr",
         "m2t_hits_at_1",
         "m2t_hits_at_10",
@@ -85,6 +93,7 @@ class TextTask:
         {
             "text_embedding": "embedding",
             "mol_embedding": "embedding",
+            "t2m_reranked": "ranked_ids",
             "smiles": "text",
             "name": "text",
         }
@@ -92,7 +101,9 @@ class TextTask:
     required_columns = (("text_embedding", "smiles", "name"),)
     prediction_help = (
         "`id` plus any of: `text_embedding` and `mol_embedding` (float lists of one "
-        "dimension: retrieval, ranked by cosine similarity, ties counted against the model); "
+        "dimension: retrieval, ranked by cosine similarity, ties counted against the model), "
+        "optionally with `t2m_reranked` (per text, a re-ranker's best-first list of ids of "
+        "the split's rows: they rank first, the rest by cosine); "
         "`smiles` (the molecule generated from the row's text); `name` (the IUPAC name "
         "generated from the row's molecule, hydrocarbon_names). For the whole-corpus "
         "protocol also pass --candidates FILE with `id` + `mol_embedding` for every "
@@ -175,6 +186,11 @@ class TextTask:
         metrics: dict[str, float] = {}
         warnings: list[str] = []
         has_embeddings = "text_embedding" in predictions or "mol_embedding" in predictions
+        if "t2m_reranked" in predictions and not has_embeddings:
+            raise PredictionFormatError(
+                "`t2m_reranked` re-orders the head of a cosine ranking: the predictions need "
+                "`text_embedding` and `mol_embedding` too"
+            )
         if context.get("candidates") is not None and not has_embeddings:
             raise PredictionFormatError(
                 "--candidates ranks text embeddings against a corpus: the predictions need "
@@ -278,6 +294,17 @@ def _retrieval(
     own = np.arange(len(text))
     t2m = retrieval_ranks(text, mol, own)
     m2t = retrieval_ranks(mol, text, own)
+    if "t2m_reranked" in predictions:
+        if context.get("candidates") is not None:
+            raise PredictionFormatError(
+                "`t2m_reranked` lists ids of the split's pool; the whole-corpus protocol "
+                "(--candidates) ranks by embeddings alone: drop one of them"
+            )
+        metrics |= {f"t2m_retriever_{k}": v for k, v in retrieval_metrics(t2m).items()}
+        heads = _reranked_heads(predictions["t2m_reranked"], truth)
+        t2m = retrieval_ranks(text, mol, own, heads)
+        metrics["t2m_rerank_depth"] = float(max((len(h) for h in heads), default=0))
+        protocol["reranked"] = RERANKED_PROTOCOL
     metrics |= {f"t2m_{k}": v for k, v in retrieval_metrics(t2m).items()}
     metrics |= {f"m2t_{k}": v for k, v in retrieval_metrics(m2t).items()}
     per_row = {"t2m_mrr": 1 / t2m}
@@ -307,6 +334,27 @@ def _retrieval(
         metrics["corpus_size"] = float(len(ids))
         protocol["corpus"] = _corpus_protocol(corpus_ranks, len(ids))
     return per_row
+
+
+def _reranked_heads(lists: np.ndarray, truth: pa.Table) -> list[list[int]]:
+    """Each text's re-ranked ids as row indices of the split; unknown or repeated ids refused."""
+    position = {str(v): i for i, v in enumerate(truth["id"].to_pylist())}
+    heads, unknown, repeated = [], [], []
+    for text_id, listed in zip(truth["id"].to_pylist(), lists, strict=True):
+        head = [position.get(str(v), -1) for v in listed]
+        if -1 in head:
+            unknown.append(text_id)
+        elif len(set(head)) != len(head):
+            repeated.append(text_id)
+        heads.append(head)
+    problems = [
+        f"{len(rows)} t2m_reranked list(s) {what} (ids {', '.join(map(str, rows[:5]))})"
+        for rows, what in ((unknown, "name ids outside the split"), (repeated, "repeat an id"))
+        if rows
+    ]
+    if problems:
+        raise PredictionFormatError("; ".join(problems))
+    return heads
 
 
 def _corpus_protocol(ranks: np.ndarray, size: int) -> dict[str, Any]:

@@ -76,27 +76,57 @@ HIGHER_IS_BETTER: Mapping[str, bool] = {
 
 
 def retrieval_ranks(
-    queries: np.ndarray, candidates: np.ndarray, true_index: np.ndarray
+    queries: np.ndarray,
+    candidates: np.ndarray,
+    true_index: np.ndarray,
+    heads: Sequence[Sequence[int]] | None = None,
 ) -> np.ndarray:
     """1-based rank of each query's true candidate by cosine similarity, ties counted against it.
 
     rank = 1 + the number of other candidates whose similarity is at least the true one's
     less ``tie_tolerance(true)``. A zero vector has similarity 0 with everything. Queries
     are scored in chunks, so memory stays bounded for any number of queries.
+
+    ``heads`` (optional, one per query): candidate indices a re-ranker put first, best
+    first. They take ranks 1 … len(head) in that order; the other candidates follow by
+    cosine as above (retrieve, then re-rank the top: the ranking a re-ranker submits).
     """
     queries, candidates, true_index = map(np.asarray, (queries, candidates, true_index))
     _check_retrieval_inputs(queries, candidates, true_index)
+    if heads is not None:
+        _check_heads(heads, len(queries), len(candidates))
     q = _unit_rows(queries)
     c = _unit_rows(candidates).astype(np.float64)
     ranks = np.empty(len(q), dtype=np.int64)
     step = max(1, _CHUNK_ELEMENTS // len(c))
     for start in range(0, len(q), step):
         sims = q[start : start + step].astype(np.float64) @ c.T
-        true = sims[np.arange(len(sims)), true_index[start : start + step]]
-        ranks[start : start + step] = np.count_nonzero(
-            sims >= (true - tie_tolerance(true))[:, None], axis=1
-        )
+        rows = np.arange(len(sims))
+        true = sims[rows, true_index[start : start + step]]
+        above = sims >= (true - tie_tolerance(true))[:, None]
+        if heads is None:
+            ranks[start : start + step] = np.count_nonzero(above, axis=1)
+            continue
+        for row, head in enumerate(heads[start : start + step]):
+            head = list(head)
+            target = int(true_index[start + row])
+            if target in head:
+                ranks[start + row] = head.index(target) + 1
+            else:  # the listed ones first, then the others at or above the true one
+                above[row, head] = False
+                ranks[start + row] = len(head) + np.count_nonzero(above[row])
     return ranks
+
+
+def _check_heads(heads: Sequence[Sequence[int]], n_queries: int, n_candidates: int) -> None:
+    if len(heads) != n_queries:
+        raise ValueError(f"heads must be {n_queries} lists, got {len(heads)}")
+    for i, head in enumerate(heads):
+        values = list(head)
+        if any(not 0 <= int(v) < n_candidates for v in values):
+            raise ValueError(f"head {i} lists a candidate outside 0..{n_candidates - 1}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"head {i} lists a candidate twice")
 
 
 def tie_tolerance(similarity: np.ndarray) -> np.ndarray:

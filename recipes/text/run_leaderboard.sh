@@ -25,4 +25,11 @@ for config in hydrocarbon_names hydrocarbon_names_size_ood; do
 done | xargs -P "$jobs" -L 1 bash -c \
   "$py recipes/text/\$0.py --config=\$1 --seed=\$2 \${3:-} --device=$device --record=true \
     > runs/log-text-\$0-\$1-\$2\${3#--direction=}.txt 2>&1 && echo done \$0 \$1 \$2 \${3:-}"
+# retrieve + re-rank: each seed's contrastive model and name2smiles model, composed
+for config in hydrocarbon_names hydrocarbon_names_size_ood; do
+  for seed in $seeds; do
+    $py recipes/text/rerank.py --config="$config" --seed="$seed" --device="$device" \
+      --record=true > "runs/log-text-rerank-$config-$seed.txt" 2>&1
+  done
+done
 $py -m molbench.cli leaderboard --dataset text --html leaderboards/site

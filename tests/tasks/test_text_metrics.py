@@ -262,3 +262,25 @@ def test_name_exact_match() -> None:
     assert math.isnan(name_exact_match([], []))
     with pytest.raises(ValueError):
         name_exact_match(truth, truth[:2])
+
+
+def test_a_reranked_head_ranks_first_and_the_rest_follow_by_cosine() -> None:
+    # Candidates along one arc: query 0's cosine order is 0, 1, 2, 3 (query = candidate 0).
+    angles = np.radians(np.arange(4) * 20.0)
+    candidates = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    queries = candidates[[0, 0, 0, 0]]
+    true = np.array([0, 2, 3, 1])
+    heads = [[1, 0], [2], [1, 2], []]
+    # query 0: true 0 second in its head; 1: true 2 first; 2: true 3 not listed, so after
+    # the two listed, ranked among 0 and 3 by cosine (0 is closer): 2 + 2; 3: no head
+    assert retrieval_ranks(queries, candidates, true, heads).tolist() == [2, 1, 4, 2]
+    assert retrieval_ranks(queries, candidates, true).tolist() == [1, 3, 4, 2]
+
+
+def test_reranked_heads_are_checked() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        retrieval_ranks(IDENTITY, IDENTITY, DIAGONAL, [[4], [], [], []])
+    with pytest.raises(ValueError, match="twice"):
+        retrieval_ranks(IDENTITY, IDENTITY, DIAGONAL, [[1, 1], [], [], []])
+    with pytest.raises(ValueError, match="4 lists"):
+        retrieval_ranks(IDENTITY, IDENTITY, DIAGONAL, [[1]])

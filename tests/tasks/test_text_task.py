@@ -122,3 +122,51 @@ def test_hydrocarbon_rows_are_bucketed_by_chain_length() -> None:
     )
     assert scored["buckets"] == {"name_exact_match_by_n_carbons": {"2": 1.0, "3": 0.5}}
     assert TextTask().score(_truth(True), {"name": np.array(["x"] * 4)}, seed=0)["buckets"] == {}
+
+
+def _reranked(lists: list[list[str]]) -> np.ndarray:
+    values = np.empty(len(lists), dtype=object)
+    values[:] = lists
+    return values
+
+
+def test_a_reranked_head_replaces_the_cosine_top_and_the_retriever_is_kept() -> None:
+    # by cosine texts 0 and 1 each find the other's molecule first (0.9 > 0.8, 0.6 > 0.44);
+    # the re-ranker puts their own first
+    text = np.eye(4, dtype=np.float32)
+    mol = np.eye(4, dtype=np.float32)
+    mol[0] = [0.8, 0.6, 0.0, 0.0]
+    mol[1] = [0.9, np.sqrt(1 - 0.81), 0.0, 0.0]
+    heads = _reranked([["m0", "m1"], ["m1"], ["m2"], ["m3"]])
+    predictions = {"text_embedding": text, "mol_embedding": mol, "t2m_reranked": heads}
+    scored = TextTask().score(_truth(), predictions, seed=0)
+    m = scored["metrics"]
+    assert m["t2m_hits_at_1"] == 1.0 and m["t2m_retriever_hits_at_1"] == 0.5
+    assert m["t2m_rerank_depth"] == 2
+    assert "reranked" in scored["protocol"]
+    assert scored["per_row"]["t2m_mrr"][0] == 1.0
+    # molecule-to-text stays the cosine ranking
+    plain = TextTask().score(_truth(), {"text_embedding": text, "mol_embedding": mol}, seed=0)
+    assert m["m2t_mrr"] == plain["metrics"]["m2t_mrr"]
+    assert plain["metrics"]["t2m_hits_at_1"] == 0.5 and "t2m_rerank_depth" not in plain["metrics"]
+
+
+def test_reranked_lists_of_other_ids_or_without_embeddings_are_refused() -> None:
+    eye = np.eye(4, dtype=np.float32)
+    bad = _reranked([["m0", "x9"], ["m1", "m1"], [], []])
+    with pytest.raises(PredictionFormatError) as e:
+        TextTask().score(
+            _truth(), {"text_embedding": eye, "mol_embedding": eye, "t2m_reranked": bad}, seed=0
+        )
+    assert "1 t2m_reranked list(s) name ids outside the split (ids m0)" in str(e.value)
+    assert "1 t2m_reranked list(s) repeat an id (ids m1)" in str(e.value)
+    good = _reranked([["m0"], ["m1"], ["m2"], ["m3"]])
+    with pytest.raises(PredictionFormatError, match="need `text_embedding`"):
+        TextTask().score(_truth(), {"t2m_reranked": good}, seed=0)
+    with pytest.raises(PredictionFormatError, match="--candidates"):
+        TextTask().score(
+            _truth(),
+            {"text_embedding": eye, "mol_embedding": eye, "t2m_reranked": good},
+            seed=0,
+            context={"candidates": (["m0", "m1", "m2", "m3"], eye)},
+        )
