@@ -30,7 +30,8 @@ test names; three seeds' similarities summed give 0.9855; a softmax over the *te
 (dual softmax, transductive: it uses every other test name, so it is not a valid row)
 gives 0.991, while the same normalisation against a bank of training names (QB-Norm,
 CSLS) gives nothing (0.973-0.976). The misses are near-ties a re-ranker over the top 5
-could settle; simple names fail too (``but-1-ene`` → ``oct-1-ene``).
+could settle; simple names fail too (``but-1-ene`` → ``oct-1-ene``). ``rerank.py`` does
+that with a name → SMILES decoder: 0.998 ± 0.001 over 3 seeds (``contrastive_gin_rerank``).
 
 Measured on hydrocarbon_names (t2m Hits@1, 1,200 steps, one core each, two runs at once):
 
@@ -56,7 +57,8 @@ gets the formula of 92.6 % of validation names right, while 98 % of the contrast
 model's top hits have the right formula: a formula channel would not close the gap
 either. What should: many more training names (the generator is not the limit,
 ``n_molecules`` of the build is) or an encoder that follows the name's grammar (brackets
-as a tree, multipliers applied).
+as a tree, multipliers applied). What does, without either: re-ranking the top 10 with a
+model that reads the name token by token while writing the molecule (``rerank.py``).
 
     python recipes/text/contrastive.py --config hydrocarbon_names --seed 0
     python recipes/text/contrastive.py --config hydrocarbon_names_size_ood --device cuda
