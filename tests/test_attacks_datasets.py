@@ -154,7 +154,9 @@ def test_a_resealed_swap_of_unequal_splits_fails_cheap_checks_and_hugging_face(
     forge(path, lambda m: swap_records(m, TRAIN, TEST))
     assert_refused(path, "holds 60 rows, the manifest says 480")
     with pytest.raises(datasets.exceptions.NonMatchingSplitsSizesError):
-        datasets.load_dataset(str(path), "random")
+        # its own cache: `datasets` fixes its cache folder when first imported, and an
+        # earlier test's load of the same rows would be reused instead of checked
+        datasets.load_dataset(str(path), "random", cache_dir=str(tmp_path / "hf_cache"))
 
 
 @pytest.mark.parametrize("absolute", [False, True])
