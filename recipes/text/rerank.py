@@ -19,7 +19,8 @@ decoder alone over those 5 picks 0.997; combined (``w`` = 0.01 on validation) 0.
 decoder reads the name token by token, so it tells ``but-1-ene`` from ``oct-1-ene`` and
 ``4,4-`` from ``3,4-dimethylheptane``, the near-ties one cosine leaves to chance; it writes
 the molecule right (greedy exact match) for only 0.81 of names, but ranking five given
-molecules is easier than writing one.
+molecules is easier than writing one. Recorded (3 seeds, top 10): hydrocarbon_names
+0.998 ± 0.001 (retrievers alone 0.975); hydrocarbon_names_size_ood 0.732 ± 0.023 (0.484).
 
 Scored by ``molbench eval`` with the embeddings (molecule-to-text and every rank past the
 top k stay cosine) and the re-ranked ids (``t2m_reranked``); the result also holds the
