@@ -87,7 +87,7 @@ class Nested:
     """The hyperparameters of a component model (e.g. a retriever inside a re-ranking
     pipeline), checked against that architecture's own schema."""
 
-    schema: Mapping[str, Any]
+    schema: Mapping[str, Spec]
     required: bool = True
 
     def problem(self, value: Any) -> str | None:

@@ -275,6 +275,8 @@ def _check_ranked_ids(
     t = column.type
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_integer(t.value_type):
         column = column.cast(pa.list_(pa.string()))
+    elif pa.types.is_integer(t) or pa.types.is_null(t):  # CSV: one id (or none) per cell
+        column = column.cast(pa.string())
     return _check_ranked_text(column, name, ids)
 
 

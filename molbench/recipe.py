@@ -241,8 +241,9 @@ class Run:
         return self.world is None or self.world.main
 
     def provenance(self, built: store.BuiltDataset, config: str) -> dict[str, Any]:
-        before = sum(c.get("train_seconds", 0.0) for c in self.components)
-        before_cpu = sum(c.get("train_cpu_seconds", 0.0) for c in self.components)
+        # a component card without a time (older ones lack CPU seconds) adds none
+        before = sum(c.get("train_seconds") or 0.0 for c in self.components)
+        before_cpu = sum(c.get("train_cpu_seconds") or 0.0 for c in self.components)
         return (
             {
                 "method": self.method,

@@ -105,3 +105,10 @@ def test_ranked_ids_read_integer_lists_as_the_ids_strings() -> None:
     floats = pa.table({"id": [10, 11, 12, 13], "head": [[1.0]] * 4})
     with pytest.raises(PredictionFormatError, match="expected a list of strings"):
         align(floats, TRUTH, {"head": "ranked_ids"}, "f", [])
+
+
+def test_a_csv_of_one_id_per_head_reads_as_ranked_ids(tmp_path: Path) -> None:
+    path = tmp_path / "heads.csv"
+    path.write_text("id,head\n10,11\n11,10\n12,13\n13,12\n")  # pyarrow reads int64 cells
+    aligned = align(read_predictions(path), TRUTH, {"head": "ranked_ids"}, "f", [])["head"]
+    assert aligned.tolist() == [["11"], ["10"], ["13"], ["12"]]

@@ -52,9 +52,10 @@ RETRIEVAL_PROTOCOL = {
     "ties": "counted against the model: candidates within 4 float32 ulps of the true score",
 }
 RERANKED_PROTOCOL = (
-    "text-to-molecule: each text's t2m_reranked ids take ranks 1..len in that order, the "
-    "other candidates follow by cosine; molecule-to-text by cosine alone; t2m_retriever_* "
-    "score the cosine ranking without the re-ranked head"
+    "text-to-molecule: each text's t2m_reranked ids take ranks 1..len in that order (as "
+    "given: ties inside the head are the submitter's to break), the other candidates "
+    "follow by cosine; molecule-to-text by cosine alone; t2m_retriever_* score the cosine "
+    "ranking without the re-ranked head"
 )
 GENERATION_PROTOCOL = {
     "exact_match": "standard InChI equality (MolT5), canonical SMILES where InChI is empty",
@@ -298,7 +299,8 @@ def _retrieval(
         if context.get("candidates") is not None:
             raise PredictionFormatError(
                 "`t2m_reranked` lists ids of the split's pool; the whole-corpus protocol "
-                "(--candidates) ranks by embeddings alone: drop one of them"
+                "(--candidates) ranks by embeddings alone: score the retriever's own model "
+                "or predictions without the column"
             )
         metrics |= {f"t2m_retriever_{k}": v for k, v in retrieval_metrics(t2m).items()}
         heads = _reranked_heads(predictions["t2m_reranked"], truth)

@@ -98,6 +98,7 @@ def test_recipe_composes_tunes_records_both_cards_and_is_scored_by_the_cli(
     hp = card["hyperparameters"]
     assert hp["top_k"] == 4 and hp["rerank_weight"] in (0.0, 0.5)
     assert hp["retriever"]["char_units"] == "morphemes_v1" and hp["reranker"]["d_model"] == 16
+    assert "retriever" not in hp["training"] and "reranker" not in hp["training"]  # paths
     provenance = card["provenance"]
     assert provenance["method"] == "contrastive_gin_rerank"
     assert [c["architecture"] for c in provenance["components"]] == [
@@ -132,3 +133,8 @@ def test_a_name_writing_reranker_or_a_missing_model_is_refused_in_one_line(
     assert done.returncode == 2 and "no contrastive_gin model at" in done.stderr
     done = run_recipe(data, f"--retriever={reranker}", f"--reranker={reranker}")
     assert done.returncode == 2 and "holds a text_name_seq2seq model" in done.stderr
+    done = run_recipe(data, f"--retriever={retriever}", f"--reranker={reranker}", "--seed=1")
+    assert done.returncode == 2 and "trained with seed 0, not --seed=1" in done.stderr
+    for bad, says in (("--weights=0,nan", "in 0..1e6"), ("--top-k=2000", "between 1 and 1000")):
+        done = run_recipe(data, f"--retriever={retriever}", bad)
+        assert done.returncode == 2 and says in done.stderr, done.stderr[-300:]
