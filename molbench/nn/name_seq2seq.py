@@ -205,6 +205,15 @@ class NameSeq2Seq(nn.Module):
             logits.float().flatten(0, 1), target[:, 1:].flatten(), ignore_index=PAD
         )
 
+    def sequence_log_probs(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``log P(target | source)`` per row [batch]: :meth:`loss`'s token terms, summed
+        over each row's real tokens (``<eos>`` included) instead of averaged."""
+        logits = self(source, target[:, :-1]).float()
+        token_log_p = -F.cross_entropy(
+            logits.transpose(1, 2), target[:, 1:], ignore_index=PAD, reduction="none"
+        )
+        return token_log_p.sum(1)
+
     @torch.no_grad()
     def generate(self, source: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
         """Greedy output ids ``[batch, ≤ max_length]`` (no ``<bos>``; ``<pad>`` after ``<eos>``)."""

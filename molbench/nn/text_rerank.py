@@ -28,10 +28,9 @@ import numpy as np
 import pyarrow as pa
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from molbench.hyperparameters import Float, Int, Nested
-from molbench.nn.name_seq2seq import PAD, NameSeq2Seq
+from molbench.nn.name_seq2seq import NameSeq2Seq
 from molbench.nn.seq2seq import pad
 from molbench.nn.text_contrastive import ContrastiveGIN
 
@@ -133,8 +132,8 @@ def sequence_log_probs(
     device: str = "cpu",
     batch_size: int = 512,
 ) -> np.ndarray:
-    """``log P(target | source)`` of each pair under teacher forcing (summed over tokens,
-    ``<eos>`` included), in batches of similar length."""
+    """``log P(target | source)`` of each pair under teacher forcing, in batches of
+    similar length (:meth:`NameSeq2Seq.sequence_log_probs`)."""
     model.eval()
     out = np.empty(len(sources))
     order = np.argsort([len(s) + len(t) for s, t in zip(sources, targets, strict=True)])
@@ -142,12 +141,8 @@ def sequence_log_probs(
         rows = order[start : start + batch_size]
         source, _ = pad([sources[i] for i in rows])
         target, _ = pad([targets[i] for i in rows])
-        target = target.to(device)
-        logits = model(source.to(device), target[:, :-1]).float()
-        token_log_p = -F.cross_entropy(
-            logits.transpose(1, 2), target[:, 1:], ignore_index=PAD, reduction="none"
-        )
-        out[rows] = token_log_p.sum(1).cpu().numpy()
+        log_p = model.sequence_log_probs(source.to(device), target.to(device))
+        out[rows] = log_p.cpu().numpy()
     return out
 
 

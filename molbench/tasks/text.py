@@ -340,9 +340,10 @@ def _retrieval(
 
 def _reranked_heads(lists: np.ndarray, truth: pa.Table) -> list[list[int]]:
     """Each text's re-ranked ids as row indices of the split; unknown or repeated ids refused."""
-    position = {str(v): i for i, v in enumerate(truth["id"].to_pylist())}
+    text_ids = truth["id"].to_pylist()
+    position = {str(v): i for i, v in enumerate(text_ids)}
     heads, unknown, repeated = [], [], []
-    for text_id, listed in zip(truth["id"].to_pylist(), lists, strict=True):
+    for text_id, listed in zip(text_ids, lists, strict=True):
         head = [position.get(str(v), -1) for v in listed]
         if -1 in head:
             unknown.append(text_id)
