@@ -355,7 +355,7 @@ def _write_and_check(
     columns = _Columns()
     for valid, bad, error in pairs:
         written = write(valid)
-        verdict = judge(written.smiles)
+        verdict = judge(written.smiles, expected=VALID)
         if verdict.status != VALID:
             raise BuildError(
                 f"RDKit rejects generated valid molecule {written.smiles}: {verdict.status}"
@@ -363,7 +363,7 @@ def _write_and_check(
         columns.add(written, verdict.canonical_smiles, None)
         if bad is not None and error is not None:
             written = write(bad)
-            verdict = judge(written.smiles)
+            verdict = judge(written.smiles, expected=_EXPECTED_VERDICT[error])
             if verdict.status != _EXPECTED_VERDICT[error]:
                 raise BuildError(
                     f"RDKit says {verdict.status} for {written.smiles}, expected "

@@ -28,9 +28,11 @@ class Verdict:
 
 _SANITISED = Chem.SanitizeFlags.SANITIZE_NONE
 _PROPERTIES = Chem.SanitizeFlags.SANITIZE_PROPERTIES
+# the characters of a bracket hydrocarbon SMILES, deleted: what is left names another element
+_HYDROCARBON_TEXT = str.maketrans("", "", "[]CH0123456789()=#")
 
 
-def judge(smiles: str) -> Verdict:
+def judge(smiles: str, expected: str | None = None) -> Verdict:
     """Classify one SMILES as valid, over- or under-valent, keeping a canonical form for all.
 
     Invalid molecules are written with every hydrogen count in brackets: RDKit's default
@@ -42,14 +44,21 @@ def judge(smiles: str) -> Verdict:
     under-valent when an atom keeps radical electrons or a charge; RDKit writes such atoms
     in brackets, so only SMILES with a bracket need the atom-by-atom look. (The input has
     no hydrogen atoms of its own, so the canonical SMILES needs no ``RemoveHs`` copy.)
+
+    ``expected`` (a verdict the caller believes) only orders the checks so that the
+    expected case writes one SMILES, not two; the verdict never depends on it.
     """
     mol = Chem.MolFromSmiles(smiles, sanitize=False)
     if mol is None:
         return Verdict(UNPARSEABLE, None)
     failed = Chem.SanitizeMol(mol, catchErrors=True)
     if failed != _SANITISED:
-        mol = Chem.MolFromSmiles(smiles, sanitize=False)  # untouched by the failed attempt
-        problems = Chem.DetectChemistryProblems(mol) if failed != _PROPERTIES else ()
+        if failed == _PROPERTIES and not smiles.translate(_HYDROCARBON_TEXT):
+            # before the valence step only clean-up ran, which changes no hydrocarbon
+            problems: tuple = ()
+        else:
+            mol = Chem.MolFromSmiles(smiles, sanitize=False)  # untouched by the failed attempt
+            problems = Chem.DetectChemistryProblems(mol)
         status = (
             OVER_VALENCE
             if all(p.GetType() == "AtomValenceException" for p in problems)
@@ -57,12 +66,18 @@ def judge(smiles: str) -> Verdict:
         )
         mol.UpdatePropertyCache(strict=False)
         return Verdict(status, Chem.MolToSmiles(mol, allHsExplicit=True))
+    if expected == UNDER_VALENCE:
+        if _radical_or_charged(mol):
+            return Verdict(UNDER_VALENCE, Chem.MolToSmiles(mol, allHsExplicit=True))
+        return Verdict(VALID, Chem.MolToSmiles(mol))
     canonical = Chem.MolToSmiles(mol)
-    if "[" in canonical and any(
-        a.GetNumRadicalElectrons() or a.GetFormalCharge() for a in mol.GetAtoms()
-    ):
+    if "[" in canonical and _radical_or_charged(mol):
         return Verdict(UNDER_VALENCE, Chem.MolToSmiles(mol, allHsExplicit=True))
     return Verdict(VALID, canonical)
+
+
+def _radical_or_charged(mol: Chem.Mol) -> bool:
+    return any(a.GetNumRadicalElectrons() or a.GetFormalCharge() for a in mol.GetAtoms())
 
 
 def judge_many(smiles: list[str]) -> list[Verdict]:

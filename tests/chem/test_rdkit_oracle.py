@@ -66,6 +66,7 @@ def test_one_sanitisation_gives_the_verdict_of_the_full_check() -> None:
         "[CH3][CH3",
         "[CH2]",
         "[C]",
+        "[CH3]N(=O)=O.[CH5]",  # clean-up rewrites the nitro group, then valence fails
     ]
     for mol in all_isomers(6):
         smiles.append(write(mol).smiles)
@@ -78,5 +79,6 @@ def test_one_sanitisation_gives_the_verdict_of_the_full_check() -> None:
         UNPARSEABLE,
     }
     for s, expected in verdicts.items():
-        verdict = judge(s)
-        assert (verdict.status, verdict.canonical_smiles) == expected, s
+        for hint in (None, VALID, OVER_VALENCE, UNDER_VALENCE):  # the order of checks only
+            verdict = judge(s, expected=hint)
+            assert (verdict.status, verdict.canonical_smiles) == expected, (s, hint)
