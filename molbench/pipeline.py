@@ -285,13 +285,10 @@ def _build_group(
             raise BuildError(f"config {definition.config}: {e}") from None
         present |= set(splits[definition.config])
     splits = {d.config: splits[d.config] for d in definitions if d.config in splits}
-
-    def audit() -> dict[str, Any]:
-        return {
-            "leakage": _leakage_audit(builder, keys, splits, group),
-            **builder.audit(keys, splits, params, group),
-        }
-
+    audits = {
+        "leakage": _leakage_audit(builder, keys, splits, group),
+        **builder.audit(keys, splits, params, group),
+    }
     hasher = ContentHasher(builder.schemas[group], scratch / group / "hash")
     writes = [
         (config, name, idx) for config, split in splits.items() for name, idx in split.items()
@@ -307,12 +304,7 @@ def _build_group(
         return store.write_shards(windows, len(idx), staging, config, split_name)
 
     threads = context.workers if getattr(builder, "concurrent_writes", False) else 1
-    # The audits read only the key columns in memory: they run beside the hash and the
-    # writes (Python-bound while those mostly wait on Arrow and zstd, which free the GIL).
-    with ThreadPoolExecutor(1) as beside:
-        audited = beside.submit(audit)
-        written = _run_all([hash_rows, *(partial(write, *task) for task in writes)], threads)[1:]
-        audits = audited.result()
+    written = _run_all([hash_rows, *(partial(write, *task) for task in writes)], threads)[1:]
     quarantine = [dataclasses.asdict(q) for q in context.quarantine]
     entry: dict[str, Any] = {
         "configs": list(splits),
